@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { commands } from '../../cli/commands/index';
+import { main } from '../../cli/main';
+
+const PLANNED = [
+  'up',
+  'down',
+  'status',
+  'exec',
+  'sysctl',
+  'link',
+  'run',
+  'report',
+  'capture',
+  'demo',
+  'campaign',
+  'image',
+];
+
+async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+    out += String(s);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('mplab CLI frame', () => {
+  it('--help lists every command of the architecture', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of PLANNED) expect(r.out).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
+  });
+
+  it.each(PLANNED)('%s --help explains the command', async (c) => {
+    const r = await runCli([c, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`Usage: mplab ${c}`);
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  const planned = commands.filter((c) => c.plannedIssue !== undefined);
+  it.each(planned.map((c) => [c.name, c.plannedIssue]))(
+    'planned command %s says which issue brings it and exits 2',
+    async (name, issue) => {
+      const r = await runCli([String(name), 'x', 'y']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`issue #${issue}`);
+    },
+  );
+
+  it('an unknown command is a usage error (exit 2)', async () => {
+    const r = await runCli(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown command/);
+  });
+});
