@@ -44,7 +44,7 @@ export function hasRoom(s: SchedSubflow): boolean {
 }
 
 /** Backup subflows count only when no regular subflow is usable. */
-function useBackups(subflows: readonly SchedSubflow[]): boolean {
+function onlyBackups(subflows: readonly SchedSubflow[]): boolean {
   for (const s of subflows) if (s.usable && !s.backup) return false;
   return true;
 }
@@ -55,7 +55,7 @@ function rttKey(s: SchedSubflow): number {
 }
 
 function lowestRtt(subflows: readonly SchedSubflow[], needRoom: boolean): SchedSubflow | undefined {
-  const backups = useBackups(subflows);
+  const backups = onlyBackups(subflows);
   let best: SchedSubflow | undefined;
   for (const s of subflows) {
     if (!s.usable || s.backup !== backups || (needRoom && !hasRoom(s))) continue;
@@ -78,7 +78,7 @@ export class RoundRobinScheduler implements Scheduler {
   readonly redundant = false;
   private last = -1;
   pick(subflows: readonly SchedSubflow[]): SchedSubflow | undefined {
-    const backups = useBackups(subflows);
+    const backups = onlyBackups(subflows);
     let after: SchedSubflow | undefined;
     let first: SchedSubflow | undefined;
     for (const s of subflows) {
