@@ -1,0 +1,133 @@
+/**
+ * Types shared by the emulator process (main.ts, dataplane.ts), its pure pipeline (pipeline.ts) and
+ * the client API the lab calls (index.ts). See docs/emulator.md for the design.
+ */
+
+/** Gilbert-Elliott burst loss, all values in percent (as netem's `loss gemodel p r 1-h 1-k`). */
+export interface BurstLoss {
+  /** Probability (%) per frame of moving from the Good to the Bad state. */
+  p: number;
+  /** Probability (%) per frame of moving from the Bad back to the Good state. */
+  r: number;
+  /** Loss probability (%) while in the Bad state (netem's 1-h). Default 100. */
+  lossBad?: number;
+  /** Loss probability (%) while in the Good state (netem's 1-k). Default 0. */
+  lossGood?: number;
+}
+
+/** Drop-tail queue limit in front of the rate limiter: the first given of bytes, ms, packets. */
+export interface QueueLimit {
+  bytes?: number;
+  /** Time-sized: converted to bytes at the current rate (for trace links: at 12 Mbit/s per 1500 B/ms). */
+  ms?: number;
+  packets?: number;
+}
+
+/**
+ * One direction of a link. Structurally the topology model's DirParams (lab/topology/model.ts);
+ * every field optional, absent = no effect.
+ */
+export interface EmuDirParams {
+  rateMbps?: number;
+  delayMs?: number;
+  /** Delay varies uniformly in [delay - jitter, delay + jitter]; no reordering unless reorderPct. */
+  jitterMs?: number;
+  lossPct?: number;
+  burstLoss?: BurstLoss;
+  /** Percent of frames that skip the delay stage (netem-like reordering); needs delayMs > 0. */
+  reorderPct?: number;
+  duplicatePct?: number;
+  queue?: QueueLimit;
+  /** Mahimahi packet-delivery trace file path (absolute); replaces rateMbps. */
+  trace?: string;
+}
+
+export interface EmuLinkEnd {
+  /** Namespace the TAP is created in (`ip netns` name); absent = the emulator's own namespace. */
+  netns?: string;
+  /** Interface name inside that namespace (≤ 15 chars). */
+  ifname: string;
+  mac?: string;
+  mtu?: number;
+}
+
+export interface EmuLinkConfig {
+  id: string;
+  a: EmuLinkEnd;
+  b: EmuLinkEnd;
+  /** a → b direction. */
+  ab: EmuDirParams;
+  /** b → a direction. */
+  ba: EmuDirParams;
+  /** Initial state (default true). */
+  up?: boolean;
+}
+
+export interface EmulatorConfig {
+  /** Lab name (for logs). */
+  lab: string;
+  /** Control socket path. */
+  socket: string;
+  /** PRNG seed (same seed + same frame sequence = same decisions). Default 1. */
+  seed?: number;
+  /** When a link goes down, also drop the TAPs' carrier so the nodes see NO-CARRIER (default true). */
+  carrier?: boolean;
+  links: EmuLinkConfig[];
+}
+
+export type DropCause = 'queue' | 'loss' | 'burst' | 'down';
+
+/** Counters of one direction of a link. */
+export interface DirStats {
+  /** Frames and bytes that entered the direction (read from the sending end's TAP). */
+  frames: number;
+  bytes: number;
+  /** Frames and bytes written to the receiving end's TAP. */
+  delivered: number;
+  deliveredBytes: number;
+  drops: Record<DropCause, number>;
+  duplicated: number;
+  reordered: number;
+  /** Frames currently held (queued or in flight). */
+  pending: number;
+  /** Queue high-water mark since start (bytes and frames waiting for the rate limiter). */
+  queueHighBytes: number;
+  queueHighFrames: number;
+  /** Frames the receiving TAP refused (write error, e.g. interface down). */
+  writeErrors: number;
+}
+
+export interface LinkStats {
+  id: string;
+  up: boolean;
+  ab: DirStats;
+  ba: DirStats;
+}
+
+export interface EmulatorStats {
+  pid: number;
+  uptimeMs: number;
+  links: LinkStats[];
+}
+
+export type Direction = 'ab' | 'ba' | 'both';
+
+/** Control channel requests: one JSON object per line on the unix socket. */
+export type ControlRequest =
+  | {
+      id?: number | string;
+      cmd: 'set';
+      link: string;
+      dir?: Direction;
+      params: EmuDirParams;
+      replace?: boolean;
+    }
+  | { id?: number | string; cmd: 'up'; link: string }
+  | { id?: number | string; cmd: 'down'; link: string }
+  | { id?: number | string; cmd: 'stats'; link?: string }
+  | { id?: number | string; cmd: 'ping' }
+  | { id?: number | string; cmd: 'stop' };
+
+export type ControlResponse =
+  | { id?: number | string; ok: true; result?: unknown }
+  | { id?: number | string; ok: false; error: string };
