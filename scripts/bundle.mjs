@@ -3,6 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
+// `--outdir DIR` lets tests bundle into a scratch directory.
+const outIdx = process.argv.indexOf('--outdir');
+const outdir = outIdx > 0 ? process.argv[outIdx + 1] : 'dist';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const define = { __MPLAB_VERSION__: JSON.stringify(pkg.version) };
 // CommonJS dependencies bundled into ESM still call require() for node builtins.
@@ -34,24 +37,22 @@ const jobs = [
   build({
     ...common,
     entryPoints: { cli: 'cli/bin.ts' },
-    outdir: 'dist',
+    outdir,
     external: nativeExternals,
     banner,
     jsx: 'automatic',
   }),
-  build({ ...common, entryPoints: { agent: 'stack/agent/main.ts' }, outdir: 'dist' }),
+  build({ ...common, entryPoints: { agent: 'stack/agent/main.ts' }, outdir }),
 ];
 if (existsSync('lab/index.ts')) {
-  jobs.push(
-    build({ ...common, entryPoints: { lib: 'lab/index.ts' }, outdir: 'dist', external: nativeExternals }),
-  );
+  jobs.push(build({ ...common, entryPoints: { lib: 'lab/index.ts' }, outdir, external: nativeExternals }));
 }
 if (existsSync('lab/emulator/main.ts')) {
   jobs.push(
     build({
       ...common,
       entryPoints: { emulator: 'lab/emulator/main.ts' },
-      outdir: 'dist',
+      outdir,
       external: ['koffi'],
     }),
   );

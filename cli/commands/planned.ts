@@ -25,7 +25,7 @@ export function planned(
         .helpOption('-h, --help', 'show help for this command')
         .addHelpText('after', `\nThis command lands with issue #${issue}: ${title}.`)
         .action(() => {
-          throw new UsageError(`mplab ${name}: not available yet; it lands with issue #${issue} (${title}).`);
+          throw new UsageError(`${name}: not available yet; it lands with issue #${issue} (${title}).`);
         });
     },
   };
