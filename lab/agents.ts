@@ -1,0 +1,128 @@
+/**
+ * The node agents: locate dist/agent.js, start one per `stack: ts` node (detached, so it outlives
+ * the CLI), wait until each control socket answers `ping`, apply the node's knobs, and talk to them
+ * later (sysctl, report) through the typed client of stack/agent/client.ts.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AgentClient } from '../stack/agent/client';
+import type { SysctlValue } from '../stack/agent/protocol';
+import type { Backend } from './backends/types';
+import { RuntimeFailure } from './errors';
+
+/**
+ * Where the agent bundle is: $MPLAB_AGENT, else agent.js beside this module once bundled (dist/cli.js
+ * and dist/lib.js sit beside dist/agent.js), else the repository's dist/agent.js (running from source).
+ */
+export function agentScript(): string {
+  const env = process.env.MPLAB_AGENT;
+  if (env) return resolve(env);
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'agent.js'), join(here, '..', 'dist', 'agent.js')];
+  for (const c of candidates) if (existsSync(c)) return c;
+  throw new RuntimeFailure(
+    `cannot find the node agent (looked for ${candidates.join(', ')}); run 'npm run build' or set MPLAB_AGENT`,
+  );
+}
+
+export interface AgentSpec {
+  node: string;
+  handle: string;
+  socket: string;
+  log: string;
+}
+
+/** Starts an agent inside its node; returns the pid. */
+export function spawnAgent(backend: Backend, spec: AgentSpec, script: string): number {
+  return backend.spawnDetached(
+    spec.handle,
+    [process.execPath, script, '--socket', spec.socket, '--log', spec.log],
+    spec.log,
+  );
+}
+
+/** True while `pid` runs and its command line names `marker` (guards against pid reuse). */
+export function processMatches(pid: number, marker: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+    return cmdline.includes(marker);
+  } catch {
+    return false;
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the agent's control socket answers `ping`; fails early (with the log's tail) when the
+ * process dies, or after `timeoutMs`. Returns a connected client.
+ */
+export async function waitAgent(spec: AgentSpec, pid: number, timeoutMs = 15_000): Promise<AgentClient> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    if (existsSync(spec.socket)) {
+      try {
+        const client = await AgentClient.connect(spec.socket, { connectTimeoutMs: 1000 });
+        try {
+          await client.call('ping', undefined, { timeoutMs: 2000 });
+          return client;
+        } catch (e) {
+          await client.close();
+          throw e;
+        }
+      } catch (e) {
+        lastError = (e as Error).message;
+      }
+    }
+    if (!processMatches(pid, spec.socket))
+      throw new RuntimeFailure(`agent of node '${spec.node}' exited during start:\n${tail(spec.log)}`);
+    if (Date.now() > deadline)
+      throw new RuntimeFailure(
+        `agent of node '${spec.node}' did not answer on ${spec.socket} within ${timeoutMs} ms${lastError ? ` (${lastError})` : ''}:\n${tail(spec.log)}`,
+      );
+    await sleep(5);
+  }
+}
+
+/** Sets knobs in order; a rejected value fails with the node and knob named. */
+export async function applyKnobs(
+  client: AgentClient,
+  node: string,
+  knobs: Record<string, SysctlValue>,
+): Promise<void> {
+  for (const [name, value] of Object.entries(knobs)) {
+    try {
+      await client.call('sysctl.set', { name, value });
+    } catch (e) {
+      throw new RuntimeFailure(`node '${node}': ${name}=${value}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Connects to a running agent (status, sysctl, report). */
+export async function connectAgent(socket: string, timeoutMs = 2000): Promise<AgentClient> {
+  return AgentClient.connect(socket, { connectTimeoutMs: timeoutMs, callTimeoutMs: 10_000 });
+}
+
+/** Runs `fn` with a client to the agent, always closing it. */
+export async function withAgent<T>(socket: string, fn: (c: AgentClient) => Promise<T>): Promise<T> {
+  const c = await connectAgent(socket);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The netns backend: each node is a network namespace `mplab-<lab>-<node>`; each link a veth pair
+ * created directly inside the two namespaces under the model's interface names (`ip link add NAME
+ * netns A type veth peer name NAME2 netns B`), so no end ever sits in the host's namespace and
+ * nothing can be left there by a crash. Everything is applied with a few batches: one `ip -batch`
+ * in the root namespace for all namespaces and veths, then one `ip -n NS -batch` (and one
+ * `tc -n NS -batch` where shaped) per node, run in parallel.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync } from 'node:fs';
+import { ipBatch, run } from '../exec';
+import type { NodeModel, RouteModel } from '../topology/model';
+import type { Backend, ExecOptions, WireSpec } from './types';
+
+/** Where iproute2 keeps named namespaces. */
+const NETNS_DIR = '/run/netns';
+
+/** Runs async jobs with at most `limit` in flight (2 cores: avoid a process storm on big labs). */
+export async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length > 0) throw errors[0];
+}
+
+function routeLine(r: RouteModel): string {
+  const parts = [r.family === 6 ? '-6 route replace' : 'route replace', r.dst];
+  if (r.nexthops && r.nexthops.length > 0) {
+    for (const h of r.nexthops) parts.push(`nexthop via ${h.via} dev ${h.dev}`);
+  } else {
+    if (r.via) parts.push(`via ${r.via}`);
+    if (r.dev) parts.push(`dev ${r.dev}`);
+  }
+  if (r.table !== undefined) parts.push(`table ${r.table}`);
+  if (r.src) parts.push(`src ${r.src}`);
+  if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
+  return parts.join(' ');
+}
+
+/** Interfaces a route goes out of. */
+function routeDevs(r: RouteModel): string[] {
+  if (r.nexthops) return r.nexthops.map((h) => h.dev);
+  return r.dev ? [r.dev] : [];
+}
+
+/** The `ip -batch` lines configuring one node (exported for unit tests). */
+export function nodeLines(node: NodeModel, downIfaces: Set<string>): string[] {
+  const lines = ['link set dev lo up'];
+  if (node.bridge) lines.push(`link add name ${node.bridge} type bridge`, `link set dev ${node.bridge} up`);
+  for (const i of node.interfaces) {
+    lines.push(`link set dev ${i.name} mtu ${i.mtu} address ${i.mac}`);
+    if (node.bridge) lines.push(`link set dev ${i.name} master ${node.bridge}`);
+    for (const a of i.addresses) {
+      // nodad: an IPv6 address is usable at once instead of after duplicate address detection.
+      lines.push(
+        a.family === 6
+          ? `-6 addr add ${a.address}/${a.prefix} dev ${i.name} nodad`
+          : `addr add ${a.address}/${a.prefix} dev ${i.name}`,
+      );
+    }
+    if (!downIfaces.has(i.name)) lines.push(`link set dev ${i.name} up`);
+  }
+  for (const r of node.routes) {
+    if (routeDevs(r).some((d) => downIfaces.has(d))) continue;
+    lines.push(routeLine(r));
+  }
+  for (const rule of node.rules) {
+    lines.push(
+      `${rule.family === 6 ? '-6 ' : ''}rule add from ${rule.from} lookup ${rule.table} priority ${rule.priority}`,
+    );
+  }
+  return lines;
+}
+
+/** Kernel sysctls of a node (forwarding and the like) as `sysctl -w` arguments. */
+export function nodeSysctls(node: NodeModel): string[] {
+  const out = Object.entries(node.sysctls).map(([k, v]) => `${k}=${v}`);
+  if (node.forwarding) {
+    for (const k of ['net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'])
+      if (!(k in node.sysctls)) out.push(`${k}=1`);
+  }
+  return out;
+}
+
+export class NetnsBackend implements Backend {
+  readonly kind = 'netns';
+
+  handleOf(lab: string, node: string): string {
+    return `mplab-${lab}-${node}`;
+  }
+
+  async createNodes(handles: string[]): Promise<void> {
+    await ipBatch(
+      null,
+      handles.map((h) => `netns add ${h}`),
+    );
+  }
+
+  async wireLinks(links: WireSpec[]): Promise<void> {
+    await ipBatch(
+      null,
+      links.map(
+        (l) =>
+          `link add name ${l.a.ifname} netns ${l.a.handle} type veth peer name ${l.b.ifname} netns ${l.b.handle}`,
+      ),
+    );
+  }
+
+  async configureNodes(nodes: { node: NodeModel; handle: string; downIfaces: Set<string> }[]): Promise<void> {
+    await parallel(nodes, 8, async ({ node, handle, downIfaces }) => {
+      await ipBatch(handle, nodeLines(node, downIfaces));
+      const sysctls = nodeSysctls(node);
+      if (sysctls.length > 0) await run('ip', ['netns', 'exec', handle, 'sysctl', '-q', '-w', ...sysctls]);
+    });
+  }
+
+  async tc(handle: string, lines: string[], force = false): Promise<void> {
+    if (lines.length === 0) return;
+    await run('tc', ['-n', handle, ...(force ? ['-force'] : []), '-batch', '-'], {
+      input: `${lines.join('\n')}\n`,
+      allowFail: force,
+    });
+  }
+
+  async setIfaceUp(handle: string, node: NodeModel, ifname: string, up: boolean): Promise<void> {
+    const lines = [`link set dev ${ifname} ${up ? 'up' : 'down'}`];
+    // Taking an interface down flushes its IPv4 routes; bring back the planned ones with it.
+    if (up) for (const r of node.routes) if (routeDevs(r).includes(ifname)) lines.push(routeLine(r));
+    await ipBatch(handle, lines);
+  }
+
+  exec(handle: string, argv: string[], options: ExecOptions = {}) {
+    return run('ip', ['netns', 'exec', handle, ...argv], options);
+  }
+
+  spawnDetached(handle: string, argv: string[], logFile: string): number {
+    const fd = openSync(logFile, 'a', 0o600);
+    try {
+      // `ip netns exec` execs the command after setns, so the pid is the command's own.
+      const child = spawn('ip', ['netns', 'exec', handle, ...argv], {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+      });
+      child.on('error', () => {});
+      child.unref();
+      if (child.pid === undefined) throw new Error(`could not start ${argv[0]} in ${handle}`);
+      return child.pid;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async pids(handle: string): Promise<number[]> {
+    const r = await run('ip', ['netns', 'pids', handle], { allowFail: true });
+    if (r.code !== 0) return [];
+    return r.stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((n) => Number.isInteger(n) && n > 0);
+  }
+
+  async destroy(handles: string[]): Promise<void> {
+    const existing = new Set(await this.findAll('mplab-'));
+    const gone = handles.filter((h) => existing.has(h));
+    if (gone.length === 0) return;
+    // -force: keep going when one is already gone; deleting a namespace deletes its veth ends.
+    await ipBatch(
+      null,
+      gone.map((h) => `netns del ${h}`),
+      true,
+    );
+  }
+
+  async findAll(prefix: string): Promise<string[]> {
+    try {
+      return readdirSync(NETNS_DIR)
+        .filter((n) => n.startsWith(prefix))
+        .sort();
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,929 @@
+/**
+ * The Lab: the scripting API and what every CLI command calls.
+ *
+ *   const lab = await Lab.up('topologies/two-host.yaml');
+ *   await lab.sysctl('all', ['net.mptcp.mptcp_ndiffports=2']);
+ *   console.log(await lab.report('a'));
+ *   await lab.down();
+ *
+ * `up` validates everything it can before creating anything (topology, backend, link parameters
+ * against what the kernel and the emulator can do, the agent bundle, an existing lab of that name):
+ * such failures are UsageErrors (exit 2) and leave nothing behind. After that, every object is
+ * recorded in /run/mplab/<lab>/state.json before it is created; any failure tears down what was
+ * built and ends as a RuntimeFailure (exit 1). `down` works from the state alone, also after a
+ * kill -9, and is idempotent.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentClient } from '../stack/agent/client';
+import type { AgentReport, SysctlValue } from '../stack/agent/protocol';
+import {
+  agentScript,
+  applyKnobs,
+  connectAgent,
+  processMatches,
+  spawnAgent,
+  waitAgent,
+  withAgent,
+} from './agents';
+import { NetnsBackend, parallel } from './backends/netns';
+import type { Backend } from './backends/types';
+import { wireSpecOf } from './backends/types';
+import { type CaptureHandle, type CaptureOptions, startCapture } from './capture';
+import { MplabError, RuntimeFailure, UsageError } from './errors';
+import type { RunResult } from './exec';
+import { run } from './exec';
+import {
+  applyChange,
+  type DirChange,
+  type LinkPlan,
+  netemAvailable,
+  netemParams,
+  planLink,
+  tcLines,
+} from './links/shaping';
+import {
+  type LabState,
+  labDir,
+  listLabs,
+  type ProcessRecord,
+  readState,
+  removeLabDir,
+  runDir,
+  StateFile,
+} from './state';
+import { loadTopology } from './topology/index';
+import type { DirParams, LabModel, LinkModel, NodeModel } from './topology/model';
+
+export type UpStep =
+  | 'load'
+  | 'check'
+  | 'nodes'
+  | 'links'
+  | 'configure'
+  | 'emulator'
+  | 'shaping'
+  | 'agents'
+  | 'knobs';
+
+export interface UpProgress {
+  step: UpStep;
+  state: 'start' | 'done';
+  /** Milliseconds the step took (on 'done'). */
+  ms?: number;
+  /** How many objects the step handles (nodes, links, agents). */
+  count?: number;
+  detail?: string;
+}
+
+export interface UpOptions {
+  /** Replaces the topology's lab name. */
+  name?: string;
+  /** Forces every node onto this backend. */
+  backend?: string;
+  onProgress?: (p: UpProgress) => void;
+  /** How long to wait for each agent's control socket (default 15 s). */
+  agentTimeoutMs?: number;
+}
+
+export interface DownResult {
+  lab: string;
+  /** False when there was nothing to remove. */
+  existed: boolean;
+  namespaces: string[];
+  killed: number[];
+  ms: number;
+}
+
+export interface IfaceCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+  rxDropped: number;
+  txDropped: number;
+  operUp: boolean;
+}
+
+export interface NodeStatus {
+  name: string;
+  kind: string;
+  stack: string;
+  handle: string;
+  exists: boolean;
+  addresses: string[];
+  agent?: { pid?: number; socket: string; alive: boolean; answers: boolean; core?: string; error?: string };
+}
+
+export interface LinkStatus {
+  id: string;
+  a: string;
+  b: string;
+  up: boolean;
+  via: LinkPlan['via'];
+  ab: DirParams;
+  ba: DirParams;
+  counters: { a?: IfaceCounters; b?: IfaceCounters };
+}
+
+export interface LabStatus {
+  lab: string;
+  file: string;
+  backend: string;
+  phase: string;
+  createdAt: string;
+  nodes: NodeStatus[];
+  links: LinkStatus[];
+  emulator?: { pid?: number; alive: boolean };
+  timings?: Record<string, number>;
+}
+
+export interface SysctlRow {
+  node: string;
+  name: string;
+  value: SysctlValue;
+}
+
+export interface LinkChangeRequest extends DirChange {
+  /** Which direction: out of the named end (egress), into it (ingress), or both (default). */
+  dir?: 'both' | 'egress' | 'ingress';
+  up?: boolean;
+}
+
+export interface NodeReport {
+  node: string;
+  report: AgentReport;
+}
+
+function backendFor(kind: string): Backend {
+  if (kind === 'netns') return new NetnsBackend();
+  throw new UsageError(`backend '${kind}' is not available yet (only netns)`);
+}
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Emulator API, loaded lazily so a lab without emulated links never touches it. */
+async function emulatorApi() {
+  return import('./emulator/index');
+}
+
+export class Lab {
+  private constructor(
+    readonly name: string,
+    private readonly backend: Backend,
+    private stateSnapshot: LabState,
+  ) {}
+
+  /** The lab's state as last read or written. */
+  get state(): LabState {
+    return this.stateSnapshot;
+  }
+
+  get model(): LabModel {
+    const m = this.stateSnapshot.model;
+    if (!m)
+      throw new RuntimeFailure(`lab '${this.name}' has no model in its state (it failed while starting)`);
+    return m;
+  }
+
+  get dir(): string {
+    return labDir(this.name);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // up
+
+  /** Builds a lab from a topology file (or an already loaded model). */
+  static async up(file: string | LabModel, options: UpOptions = {}): Promise<Lab> {
+    const progress = options.onProgress ?? (() => {});
+    const timings: Record<string, number> = {};
+    let t0 = now();
+    const step = async <T>(s: UpStep, count: number | undefined, fn: () => Promise<T> | T): Promise<T> => {
+      const p: UpProgress = { step: s, state: 'start' };
+      if (count !== undefined) p.count = count;
+      progress(p);
+      t0 = now();
+      const r = await fn();
+      const ms = now() - t0;
+      timings[s] = Math.round(ms * 10) / 10;
+      const d: UpProgress = { step: s, state: 'done', ms };
+      if (count !== undefined) d.count = count;
+      progress(d);
+      return r;
+    };
+    const overrides: { name?: string; backend?: string } = {};
+    if (options.name !== undefined) overrides.name = options.name;
+    if (options.backend !== undefined) overrides.backend = options.backend;
+    const model =
+      typeof file === 'string'
+        ? await step('load', undefined, () => loadTopology(file, overrides))
+        : { ...file, ...(options.name ? { name: options.name } : {}) };
+
+    // Everything that can be checked without creating anything.
+    const { backend, plans, script } = await step('check', undefined, () => Lab.check(model));
+    const nodes = new Map(model.nodes.map((n) => [n.name, n]));
+    const handleOf = (n: string) => backend.handleOf(model.name, n);
+
+    const sf = StateFile.create({ lab: model.name, backend: backend.kind, file: model.file, model });
+    const lab = new Lab(model.name, backend, sf.state);
+    try {
+      const handles = model.nodes.map((n) => handleOf(n.name));
+      await step('nodes', handles.length, async () => {
+        sf.record((s) => s.namespaces.push(...handles));
+        await backend.createNodes(handles);
+      });
+
+      const veths = model.links.filter((l) => plans.get(l.id)?.via !== 'emulator');
+      const emulated = model.links.filter((l) => plans.get(l.id)?.via === 'emulator');
+      sf.record((s) => {
+        for (const l of model.links)
+          s.links.push({ id: l.id, up: l.up, via: plans.get(l.id)?.via ?? 'none' });
+      });
+      await step('links', veths.length, async () => {
+        const specs = veths.map((l) => wireSpecOf(l, handleOf, nodes));
+        sf.record((s) => {
+          for (const w of specs)
+            s.veths.push({
+              link: w.id,
+              a: { ns: w.a.handle, ifname: w.a.ifname },
+              b: { ns: w.b.handle, ifname: w.b.ifname },
+            });
+        });
+        await backend.wireLinks(specs);
+      });
+
+      if (emulated.length > 0) {
+        await step('emulator', emulated.length, async () => {
+          const emu = await emulatorApi();
+          const rec: ProcessRecord = {
+            kind: 'emulator',
+            owner: emulated.map((l) => l.id).join(','),
+            socket: join(lab.dir, 'emulator.sock'),
+          };
+          sf.record((s) => s.processes.push(rec));
+          const h = await emu.startEmulator({
+            lab: model.name,
+            stateDir: lab.dir,
+            links: emulated.map((l) => {
+              const w = wireSpecOf(l, handleOf, nodes);
+              return {
+                id: l.id,
+                a: {
+                  netns: w.a.handle,
+                  ifname: w.a.ifname,
+                  mtu: w.a.mtu,
+                  ...(w.a.mac ? { mac: w.a.mac } : {}),
+                },
+                b: {
+                  netns: w.b.handle,
+                  ifname: w.b.ifname,
+                  mtu: w.b.mtu,
+                  ...(w.b.mac ? { mac: w.b.mac } : {}),
+                },
+                ab: l.ab,
+                ba: l.ba,
+                up: l.up,
+              };
+            }),
+            onSpawn: (pid) => sf.record(() => (rec.pid = pid)),
+          });
+          sf.record(() => {
+            rec.pid = h.pid;
+            rec.log = h.log;
+          });
+        });
+      }
+
+      await step('configure', model.nodes.length, async () => {
+        await backend.configureNodes(
+          model.nodes.map((n) => ({ node: n, handle: handleOf(n.name), downIfaces: downIfacesOf(n, model) })),
+        );
+      });
+
+      // Agents boot (~100 ms of node startup) while the qdiscs go on.
+      const tsNodes = model.nodes.filter((n) => n.stack === 'ts');
+      const agentsStarted = tsNodes.map((n) => {
+        const rec: ProcessRecord = {
+          kind: 'agent',
+          owner: n.name,
+          ns: handleOf(n.name),
+          socket: join(lab.dir, `${n.name}.sock`),
+          log: join(lab.dir, `${n.name}.log`),
+        };
+        return rec;
+      });
+      const tAgents = now();
+      if (script) {
+        progress({ step: 'agents', state: 'start', count: tsNodes.length });
+        sf.record((s) => s.processes.push(...agentsStarted));
+        for (const rec of agentsStarted) {
+          rec.pid = spawnAgent(
+            backend,
+            { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
+            script,
+          );
+        }
+        sf.save();
+      }
+
+      const shaped = veths.filter((l) => plans.get(l.id)?.via === 'tc');
+      await step('shaping', shaped.length, async () => {
+        const perNs = new Map<string, string[]>();
+        for (const l of shaped) {
+          for (const [end, dir] of [
+            [l.a, l.ab],
+            [l.b, l.ba],
+          ] as const) {
+            const lines = tcLines(end.iface, dir, l.mtu, plans.get(l.id)?.netem === true);
+            if (lines[0]?.startsWith('qdisc del')) continue;
+            const h = handleOf(end.node);
+            perNs.set(h, [...(perNs.get(h) ?? []), ...lines]);
+          }
+        }
+        await parallel([...perNs], 8, ([h, lines]) => backend.tc(h, lines));
+      });
+
+      if (script) {
+        const clients = await Promise.all(
+          agentsStarted.map((rec) =>
+            waitAgent(
+              { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
+              rec.pid ?? 0,
+              options.agentTimeoutMs,
+            ),
+          ),
+        );
+        const ms = now() - tAgents;
+        timings.agents = Math.round(ms * 10) / 10;
+        progress({ step: 'agents', state: 'done', count: tsNodes.length, ms });
+        try {
+          await step('knobs', tsNodes.length, () =>
+            Promise.all(tsNodes.map((n, i) => applyKnobs(clients[i] as AgentClient, n.name, n.knobs))),
+          );
+        } finally {
+          await Promise.all(clients.map((c) => c.close()));
+        }
+      }
+      sf.record((s) => {
+        s.phase = 'up';
+        s.timings = timings;
+      });
+      lab.stateSnapshot = sf.state;
+      return lab;
+    } catch (e) {
+      sf.record((s) => (s.phase = 'failed'));
+      await Lab.teardown(model.name).catch(() => {});
+      if (e instanceof MplabError) throw e;
+      throw new RuntimeFailure(`up failed: ${(e as Error).message} (everything built was removed)`);
+    }
+  }
+
+  /** Pre-flight checks: nothing is created; failures are UsageErrors (exit 2). */
+  private static async check(model: LabModel): Promise<{
+    backend: Backend;
+    plans: Map<string, LinkPlan & { netem: boolean }>;
+    script: string | undefined;
+  }> {
+    const kinds = new Set(model.nodes.map((n) => n.backend));
+    if (kinds.size > 1)
+      throw new UsageError(`lab '${model.name}' mixes backends (${[...kinds].join(', ')}); one per lab`);
+    const backend = backendFor([...kinds][0] ?? 'netns');
+    if (existsSync(labDir(model.name)))
+      throw new UsageError(
+        `lab '${model.name}' already exists (${labDir(model.name)}); run 'mplab down ${model.name}' first`,
+      );
+    const existing = await backend.findAll(`mplab-${model.name}-`);
+    const clash = model.nodes
+      .map((n) => backend.handleOf(model.name, n.name))
+      .filter((h) => existing.includes(h));
+    if (clash.length > 0)
+      throw new UsageError(
+        `namespaces of lab '${model.name}' already exist (${clash.join(', ')}); run 'mplab down ${model.name}'`,
+      );
+    for (const n of model.nodes) {
+      if (n.stack === 'kernel' && Object.keys(n.knobs).length > 0 && !existsSync('/proc/sys/net/mptcp'))
+        throw new UsageError(`node '${n.name}' asks for the kernel's MPTCP, which this kernel does not have`);
+    }
+    const netem = model.links.some((l) => l.needsNetem) ? await netemAvailable() : false;
+    const plans = new Map<string, LinkPlan & { netem: boolean }>();
+    let emulatorMissing: string | undefined;
+    for (const l of model.links) {
+      const p = planLink(l, netem);
+      plans.set(l.id, { ...p, netem });
+      if (p.via === 'emulator' && emulatorMissing === undefined) {
+        if (!(await emulatorPresent()))
+          emulatorMissing = `link ${l.id}: ${p.reason}; the userspace link emulator (lab/emulator) is not available either`;
+      }
+    }
+    if (emulatorMissing) throw new UsageError(emulatorMissing);
+    const script = model.nodes.some((n) => n.stack === 'ts') ? agentScript() : undefined;
+    return { backend, plans, script };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // open, list, down
+
+  /** Opens a running lab; without a name, the only lab that is up. */
+  static open(name?: string): Lab {
+    const lab = name ?? Lab.only();
+    const state = readState(lab);
+    if (!state) throw new UsageError(`no lab named '${lab}' (known: ${listLabs().join(', ') || 'none'})`);
+    return new Lab(lab, backendFor(state.backend), state);
+  }
+
+  /** Names of the labs that have state on this machine. */
+  static list(): string[] {
+    return listLabs();
+  }
+
+  private static only(): string {
+    const labs = listLabs();
+    if (labs.length === 1) return labs[0] as string;
+    if (labs.length === 0) throw new UsageError('no lab is up');
+    throw new UsageError(`several labs are up (${labs.join(', ')}); name one`);
+  }
+
+  async down(): Promise<DownResult> {
+    return Lab.teardown(this.name);
+  }
+
+  /** Removes a lab by name, from its state and whatever the host shows of it. Idempotent. */
+  static async down(name?: string): Promise<DownResult> {
+    return Lab.teardown(name ?? Lab.only());
+  }
+
+  /**
+   * Removes every mplab object on this machine: each lab with state, then any namespace with the
+   * mplab- prefix and any process whose command line points into the run directory. `filter`
+   * narrows it to some lab names (tests use it to leave other labs alone).
+   */
+  static async downAll(filter?: (lab: string) => boolean): Promise<DownResult[]> {
+    const out: DownResult[] = [];
+    for (const lab of listLabs()) if (!filter || filter(lab)) out.push(await Lab.teardown(lab));
+    if (!filter) {
+      const t0 = now();
+      const backend = new NetnsBackend();
+      const stray = await backend.findAll('mplab-');
+      const killed = await killAll([...(await pidsIn(backend, stray)), ...scanProcesses(`${runDir()}/`)]);
+      await backend.destroy(stray);
+      if (stray.length > 0 || killed.length > 0)
+        out.push({ lab: '*', existed: true, namespaces: stray, killed, ms: now() - t0 });
+    }
+    return out;
+  }
+
+  private static async teardown(lab: string): Promise<DownResult> {
+    const t0 = now();
+    const state = readState(lab);
+    const backend = backendFor(state?.backend ?? 'netns');
+    const others = new Set(listLabs().filter((l) => l !== lab));
+    const namespaces = new Set(state?.namespaces ?? []);
+    for (const n of state?.model?.nodes ?? []) namespaces.add(backend.handleOf(lab, n.name));
+    if (!state) {
+      // No state (never written, or removed by hand): take what carries this lab's prefix and belongs
+      // to no other lab with state.
+      for (const h of await backend.findAll(`mplab-${lab}-`)) {
+        const owner = [...others].find((o) => h.startsWith(`mplab-${o}-`) && o.length > lab.length);
+        if (!owner) namespaces.add(h);
+      }
+    }
+    const present = new Set(await backend.findAll('mplab-'));
+    const nsList = [...namespaces].filter((h) => present.has(h));
+    const existed = state !== undefined || nsList.length > 0 || existsSync(labDir(lab));
+    if (!existed) return { lab, existed: false, namespaces: [], killed: [], ms: now() - t0 };
+
+    // Processes: those recorded, those inside the namespaces, those pointing into the lab dir.
+    const dir = labDir(lab);
+    const pids = new Set<number>();
+    for (const p of state?.processes ?? []) {
+      if (p.pid !== undefined && processMatches(p.pid, p.socket ?? dir)) pids.add(p.pid);
+    }
+    for (const pid of await pidsIn(backend, nsList)) pids.add(pid);
+    for (const pid of scanProcesses(`${dir}/`)) pids.add(pid);
+    const emulators = (state?.processes ?? []).filter((p) => p.kind === 'emulator');
+    if (emulators.length > 0) {
+      const emu = await emulatorApi().catch(() => undefined);
+      await Promise.all(
+        emulators.map((p) => emu?.stopEmulator(p.socket ?? p.pid ?? 0, 1000).catch(() => {})),
+      );
+    }
+    const killed = await killAll([...pids]);
+    await backend.destroy(nsList);
+    for (const f of state?.files ?? []) rmSync(f, { force: true });
+    removeLabDir(lab);
+    return { lab, existed: true, namespaces: nsList, killed, ms: now() - t0 };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // status
+
+  private node(name: string): NodeModel {
+    const n = this.model.nodes.find((x) => x.name === name);
+    if (!n)
+      throw new UsageError(
+        `lab '${this.name}' has no node '${name}' (nodes: ${this.model.nodes.map((x) => x.name).join(', ')})`,
+      );
+    return n;
+  }
+
+  private handle(node: string): string {
+    return this.backend.handleOf(this.name, node);
+  }
+
+  private agentRecord(node: string): ProcessRecord | undefined {
+    return this.state.processes.find((p) => p.kind === 'agent' && p.owner === node);
+  }
+
+  private agentSocket(node: string): string {
+    const n = this.node(node);
+    if (n.stack !== 'ts')
+      throw new UsageError(`node '${node}' runs stack '${n.stack}', not ours: it has no agent`);
+    const rec = this.agentRecord(node);
+    if (!rec?.socket) throw new RuntimeFailure(`node '${node}' has no agent recorded`);
+    return rec.socket;
+  }
+
+  /** A connected client to a node's agent (the caller closes it). */
+  async agent(node: string): Promise<AgentClient> {
+    return connectAgent(this.agentSocket(node));
+  }
+
+  async status(): Promise<LabStatus> {
+    const s = this.state;
+    const model = this.model;
+    const present = new Set(await this.backend.findAll(`mplab-${this.name}-`));
+    const counters = new Map<string, Map<string, IfaceCounters>>();
+    await parallel(model.nodes, 8, async (n) => {
+      const h = this.handle(n.name);
+      if (!present.has(h)) return;
+      counters.set(n.name, await ifaceCounters(h));
+    });
+    const nodes: NodeStatus[] = await Promise.all(
+      model.nodes.map(async (n): Promise<NodeStatus> => {
+        const h = this.handle(n.name);
+        const st: NodeStatus = {
+          name: n.name,
+          kind: n.kind,
+          stack: n.stack,
+          handle: h,
+          exists: present.has(h),
+          addresses: n.addresses,
+        };
+        const rec = this.agentRecord(n.name);
+        if (rec?.socket) {
+          const alive = rec.pid !== undefined && processMatches(rec.pid, rec.socket);
+          const a: NonNullable<NodeStatus['agent']> = { socket: rec.socket, alive, answers: false };
+          if (rec.pid !== undefined) a.pid = rec.pid;
+          if (alive) {
+            try {
+              const v = await withAgent(rec.socket, (c) => c.call('version', undefined, { timeoutMs: 2000 }));
+              a.answers = true;
+              a.core = v.core;
+            } catch (e) {
+              a.error = (e as Error).message;
+            }
+          }
+          st.agent = a;
+        }
+        return st;
+      }),
+    );
+    const links: LinkStatus[] = model.links.map((l) => {
+      const applied = s.links.find((x) => x.id === l.id);
+      const c: LinkStatus['counters'] = {};
+      const ca = counters.get(l.a.node)?.get(l.a.iface);
+      const cb = counters.get(l.b.node)?.get(l.b.iface);
+      if (ca) c.a = ca;
+      if (cb) c.b = cb;
+      return {
+        id: l.id,
+        a: `${l.a.node}:${l.a.iface}`,
+        b: `${l.b.node}:${l.b.iface}`,
+        up: applied?.up ?? l.up,
+        via: applied?.via ?? 'none',
+        ab: l.ab,
+        ba: l.ba,
+        counters: c,
+      };
+    });
+    const out: LabStatus = {
+      lab: this.name,
+      file: s.file,
+      backend: s.backend,
+      phase: s.phase,
+      createdAt: s.createdAt,
+      nodes,
+      links,
+    };
+    if (s.timings) out.timings = s.timings;
+    const emu = s.processes.find((p) => p.kind === 'emulator');
+    if (emu) {
+      out.emulator = { alive: emu.pid !== undefined && processMatches(emu.pid, 'emulator') };
+      if (emu.pid !== undefined) out.emulator.pid = emu.pid;
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // exec, sysctl, report
+
+  /** Runs a command inside a node. With stdio 'inherit' the output goes to the terminal. */
+  async exec(
+    node: string,
+    argv: string[],
+    options: { stdio?: 'pipe' | 'inherit'; input?: string; timeoutMs?: number } = {},
+  ): Promise<RunResult> {
+    this.node(node);
+    if (argv.length === 0) throw new UsageError('exec: no command given');
+    return this.backend.exec(this.handle(node), argv, { ...options, allowFail: true });
+  }
+
+  /**
+   * Reads or writes knobs. `target` is a node or 'all' (every `stack: ts` node). Each assignment is
+   * `name` (read), `name=value` (write); none lists every knob.
+   */
+  async sysctl(target: string, assignments: string[] = []): Promise<SysctlRow[]> {
+    const nodes =
+      target === 'all'
+        ? this.model.nodes.filter((n) => n.stack === 'ts')
+        : [this.node(target)].filter((n) => {
+            if (n.stack !== 'ts')
+              throw new UsageError(`node '${n.name}' runs stack '${n.stack}': its knobs are not ours`);
+            return true;
+          });
+    if (nodes.length === 0) throw new UsageError(`lab '${this.name}' has no node running our stack`);
+    const ops = assignments.map((a) => {
+      const eq = a.indexOf('=');
+      if (eq === 0) throw new UsageError(`bad knob assignment '${a}'`);
+      if (eq < 0) return { name: a.trim() };
+      const raw = a.slice(eq + 1).trim();
+      const value: SysctlValue = /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      return { name: a.slice(0, eq).trim(), value };
+    });
+    const rows: SysctlRow[][] = await Promise.all(
+      nodes.map((n) =>
+        withAgent(this.agentSocket(n.name), async (c) => {
+          if (ops.length === 0) {
+            const { knobs } = await c.call('sysctl.list');
+            return knobs.map((k) => ({ node: n.name, name: k.name, value: k.value }));
+          }
+          const out: SysctlRow[] = [];
+          for (const op of ops) {
+            try {
+              const r =
+                op.value === undefined
+                  ? await c.call('sysctl.get', { name: op.name })
+                  : await c.call('sysctl.set', { name: op.name, value: op.value });
+              out.push({ node: n.name, name: r.name, value: r.value });
+            } catch (e) {
+              throw new UsageError(`${n.name}: ${(e as Error).message}`);
+            }
+          }
+          return out;
+        }),
+      ),
+    );
+    return rows.flat();
+  }
+
+  /** The state report of one node's stack, or of every `stack: ts` node. */
+  async report(node?: string): Promise<NodeReport[]> {
+    const nodes = node ? [this.node(node)] : this.model.nodes.filter((n) => n.stack === 'ts');
+    return Promise.all(
+      nodes.map(async (n) => ({
+        node: n.name,
+        report: await withAgent(this.agentSocket(n.name), (c) => c.call('report')),
+      })),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // links
+
+  /** Resolves `node:iface` to its link and which end it is. */
+  endpoint(spec: string): { link: LinkModel; end: 'a' | 'b'; node: NodeModel; iface: string } {
+    const i = spec.lastIndexOf(':');
+    if (i <= 0 || i === spec.length - 1)
+      throw new UsageError(`'${spec}' is not an endpoint (expected node:iface, e.g. a:eth1)`);
+    const nodeName = spec.slice(0, i);
+    const iface = spec.slice(i + 1);
+    const node = this.node(nodeName);
+    if (!node.interfaces.some((x) => x.name === iface))
+      throw new UsageError(
+        `node '${nodeName}' has no interface '${iface}' (has: ${node.interfaces.map((x) => x.name).join(', ')})`,
+      );
+    const link = this.model.links.find(
+      (l) => (l.a.node === nodeName && l.a.iface === iface) || (l.b.node === nodeName && l.b.iface === iface),
+    );
+    if (!link) throw new UsageError(`no link at ${spec}`);
+    return { link, end: link.a.node === nodeName && link.a.iface === iface ? 'a' : 'b', node, iface };
+  }
+
+  /** Changes a link at run time: rate/delay/jitter/loss of one or both directions, and up/down. */
+  async link(spec: string, change: LinkChangeRequest): Promise<LinkStatus> {
+    const { link, end } = this.endpoint(spec);
+    const sf = StateFile.open(this.name);
+    if (!sf) throw new RuntimeFailure(`lab '${this.name}' lost its state`);
+    const applied = sf.state.links.find((l) => l.id === link.id);
+    const stored = sf.state.model?.links.find((l) => l.id === link.id);
+    if (!applied || !stored) throw new RuntimeFailure(`link ${link.id} is not in the lab state`);
+    const dirs: ('ab' | 'ba')[] = [];
+    const d = change.dir ?? 'both';
+    const egress = end === 'a' ? 'ab' : 'ba';
+    const ingress = end === 'a' ? 'ba' : 'ab';
+    if (d === 'both' || d === 'egress') dirs.push(egress);
+    if (d === 'both' || d === 'ingress') dirs.push(ingress);
+    const paramChange = (['rateMbps', 'delayMs', 'jitterMs', 'lossPct'] as const).some(
+      (k) => change[k] !== undefined,
+    );
+
+    if (paramChange) {
+      const next = { ab: stored.ab, ba: stored.ba };
+      for (const dir of dirs) next[dir] = applyChange(stored[dir], change);
+      if (applied.via === 'emulator') {
+        const emu = await emulatorApi();
+        const socket = this.emulatorSocket();
+        for (const dir of dirs) await emu.setLink(socket, link.id, dir, next[dir], true);
+      } else {
+        const netem = await netemAvailable();
+        for (const dir of dirs) {
+          const miss = netemParams(next[dir]);
+          if (miss.length > 0 && !netem)
+            throw new UsageError(
+              `link ${link.id}: ${miss.join(', ')} need the kernel module sch_netem, which this kernel does not have; ` +
+                `this link runs on plain veth — declare it with 'emulator: true' (or a delay) in the topology to change it at run time`,
+            );
+        }
+        await Promise.all(
+          dirs.map((dir) => {
+            const e = dir === 'ab' ? link.a : link.b;
+            return this.backend.tc(this.handle(e.node), tcLines(e.iface, next[dir], link.mtu, netem), true);
+          }),
+        );
+        applied.via = (['ab', 'ba'] as const).some((k) => Object.keys(next[k]).length > 0) ? 'tc' : 'none';
+      }
+      stored.ab = next.ab;
+      stored.ba = next.ba;
+    }
+    if (change.up !== undefined) {
+      if (applied.via === 'emulator') {
+        const emu = await emulatorApi();
+        await emu.linkUpDown(this.emulatorSocket(), link.id, change.up);
+      } else {
+        const model = this.model;
+        await Promise.all(
+          [link.a, link.b].map((e) => {
+            const n = model.nodes.find((x) => x.name === e.node) as NodeModel;
+            return this.backend.setIfaceUp(this.handle(e.node), n, e.iface, change.up as boolean);
+          }),
+        );
+      }
+      applied.up = change.up;
+    }
+    sf.save();
+    this.stateSnapshot = sf.state;
+    const st = await this.status();
+    return st.links.find((l) => l.id === link.id) as LinkStatus;
+  }
+
+  private emulatorSocket(): string {
+    const rec = this.state.processes.find((p) => p.kind === 'emulator');
+    if (!rec?.socket) throw new RuntimeFailure(`lab '${this.name}' has no emulator running`);
+    return rec.socket;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // capture
+
+  /** Captures on `node:iface` into a pcap file (see lab/capture.ts). */
+  async capture(spec: string, file: string, options: CaptureOptions = {}): Promise<CaptureHandle> {
+    const i = spec.lastIndexOf(':');
+    const nodeName = i > 0 ? spec.slice(0, i) : spec;
+    const iface = i > 0 ? spec.slice(i + 1) : 'any';
+    const node = this.node(nodeName);
+    if (iface !== 'any' && !node.interfaces.some((x) => x.name === iface) && iface !== 'lo')
+      throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
+    return startCapture(this.handle(nodeName), iface, file, options);
+  }
+}
+
+/** Interfaces of a node on links that start down. */
+function downIfacesOf(n: NodeModel, model: LabModel): Set<string> {
+  const out = new Set<string>();
+  for (const l of model.links) {
+    if (l.up) continue;
+    if (l.a.node === n.name) out.add(l.a.iface);
+    if (l.b.node === n.name) out.add(l.b.iface);
+  }
+  return out;
+}
+
+let emulatorPresence: boolean | undefined;
+/** Whether the emulator module is in this build (it lands with its own issue). */
+async function emulatorPresent(): Promise<boolean> {
+  if (emulatorPresence === undefined) {
+    try {
+      const m = await emulatorApi();
+      emulatorPresence = typeof m.startEmulator === 'function';
+      if (emulatorPresence) m.emulatorCommand();
+    } catch {
+      emulatorPresence = false;
+    }
+  }
+  return emulatorPresence;
+}
+
+async function pidsIn(backend: Backend, handles: string[]): Promise<number[]> {
+  const out: number[] = [];
+  await parallel(handles, 8, async (h) => {
+    out.push(...(await backend.pids(h)));
+  });
+  return out;
+}
+
+/** Pids of processes (other than this one) whose command line contains `marker`. */
+export function scanProcesses(marker: string): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const c = e.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(marker)) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return st !== 'Z' && st !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, up to 300 ms to exit, then SIGKILL. Returns the pids signalled. */
+async function killAll(pids: number[]): Promise<number[]> {
+  const set = [...new Set(pids)].filter((p) => p !== process.pid && p > 1);
+  for (const p of set) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const deadline = now() + 300;
+  while (set.some(alive) && now() < deadline) await sleep(5);
+  for (const p of set.filter(alive)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  const hard = now() + 1000;
+  while (set.some(alive) && now() < hard) await sleep(5);
+  return set;
+}
+
+/** Interface counters of a namespace from `ip -s -j link show`. */
+async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>> {
+  const out = new Map<string, IfaceCounters>();
+  const r = await run('ip', ['-n', handle, '-s', '-j', 'link', 'show'], { allowFail: true });
+  if (r.code !== 0) return out;
+  type J = {
+    ifname: string;
+    operstate?: string;
+    flags?: string[];
+    stats64?: {
+      rx: { bytes: number; packets: number; dropped: number };
+      tx: { bytes: number; packets: number; dropped: number };
+    };
+  };
+  for (const j of JSON.parse(r.stdout) as J[]) {
+    const s = j.stats64;
+    out.set(j.ifname, {
+      rxBytes: s?.rx.bytes ?? 0,
+      rxPackets: s?.rx.packets ?? 0,
+      txBytes: s?.tx.bytes ?? 0,
+      txPackets: s?.tx.packets ?? 0,
+      rxDropped: s?.rx.dropped ?? 0,
+      txDropped: s?.tx.dropped ?? 0,
+      operUp: j.operstate === 'UP' || (j.flags?.includes('LOWER_UP') ?? false),
+    });
+  }
+  return out;
+}
