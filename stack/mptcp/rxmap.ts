@@ -1,0 +1,104 @@
+/**
+ * Receive-side DSS mappings of one subflow: which subflow bytes (relative subflow sequence numbers)
+ * carry which data offsets. In-order subflow bytes are turned into data-level chunks at once
+ * (no receive queue per subflow); with the DSS checksum a mapping's bytes are held until the whole
+ * mapping is there and its checksum verified.
+ */
+import { dssChecksum } from '../wire/checksum';
+
+export interface RxMapping {
+  /** Relative subflow sequence number of the first byte. */
+  ssn: number;
+  /** Data offset of the first byte. */
+  off: number;
+  /** Mapped bytes (DATA_FIN excluded); Infinity for the infinite mapping. */
+  len: number;
+  /** DSN as carried (for the checksum pseudo-header). */
+  dsn: bigint;
+  /** Data-level length as carried (DATA_FIN included). */
+  wireLen: number;
+  checksum?: number;
+  /** Bytes held for the checksum. */
+  held?: Uint8Array;
+  got: number;
+}
+
+export type FeedResult = 'ok' | 'unmapped' | 'checksum';
+
+/** u32 distance a - b. */
+function diff(a: number, b: number): number {
+  return (a - b) >>> 0;
+}
+
+export class RxMappings {
+  readonly list: RxMapping[] = [];
+  /** The first failing mapping, when a checksum failed. */
+  failed: RxMapping | undefined;
+
+  constructor(public checksums: boolean) {}
+
+  /** Records a mapping (a repeat of a known one is ignored). */
+  add(ssn: number, off: number, len: number, dsn: bigint, wireLen: number, checksum?: number): void {
+    for (const m of this.list) if (m.ssn === ssn && m.off === off) return;
+    const m: RxMapping = { ssn, off, len, dsn, wireLen, got: 0 };
+    if (checksum !== undefined) m.checksum = checksum;
+    if (this.checksums && Number.isFinite(len) && checksum !== undefined) m.held = new Uint8Array(len);
+    this.list.push(m);
+  }
+
+  /**
+   * In-order subflow bytes starting at relative ssn. Emits data-level chunks through `out`.
+   * Returns 'unmapped' when bytes have no mapping, 'checksum' when a mapping failed its checksum
+   * (its bytes are not emitted).
+   */
+  feed(ssn: number, data: Uint8Array, out: (off: number, bytes: Uint8Array) => void): FeedResult {
+    let pos = 0;
+    while (pos < data.length) {
+      const at = (ssn + pos) >>> 0;
+      const m = this.find(at);
+      if (!m) return 'unmapped';
+      const into = diff(at, m.ssn);
+      const avail = Number.isFinite(m.len) ? m.len - into : data.length - pos;
+      const n = Math.min(avail, data.length - pos);
+      const piece = data.subarray(pos, pos + n);
+      if (m.held) {
+        m.held.set(piece, into);
+        m.got += n;
+        if (m.got >= m.len) {
+          const sum = dssChecksum(m.dsn, m.ssn, m.wireLen, m.held, 0, m.len, m.checksum ?? 0);
+          this.remove(m);
+          if (sum !== 0) {
+            this.failed = m;
+            return 'checksum';
+          }
+          out(m.off, m.held);
+        }
+      } else {
+        out(m.off + into, piece);
+        m.got += n;
+        if (Number.isFinite(m.len) && into + n >= m.len) this.remove(m);
+      }
+      pos += n;
+    }
+    return 'ok';
+  }
+
+  private find(at: number): RxMapping | undefined {
+    for (const m of this.list) {
+      const d = diff(at, m.ssn);
+      if (d < m.len && d < 0x80000000) return m;
+    }
+    return undefined;
+  }
+
+  private remove(m: RxMapping): void {
+    const i = this.list.indexOf(m);
+    if (i >= 0) this.list.splice(i, 1);
+    // Drop stale mappings entirely below this one.
+    for (let j = this.list.length - 1; j >= 0; j--) {
+      const o = this.list[j]!;
+      if (Number.isFinite(o.len) && diff(m.ssn, o.ssn + o.len) < 0x80000000 && !o.held)
+        this.list.splice(j, 1);
+    }
+  }
+}
