@@ -180,7 +180,7 @@ describe('receive-side mappings', () => {
     const bad = new RxMappings(true);
     bad.add(1, 0, 300, dsn, 300, csum);
     const corrupted = payload.slice();
-    corrupted[150] ^= 0x20;
+    corrupted[150] = corrupted[150]! ^ 0x20;
     const out2: Uint8Array[] = [];
     expect(bad.feed(1, corrupted, (_o, b) => out2.push(b))).toBe('checksum');
     expect(out2).toHaveLength(0);
