@@ -1,0 +1,940 @@
+/**
+ * The deterministic network simulator: a virtual clock, an event queue, hosts that each run one
+ * NetCore, routers that forward by destination address, and links with rate, delay, jitter, a
+ * drop-tail queue, seeded loss, burst loss, reordering, duplication, up/down and middleboxes.
+ *
+ * Same seed, same inputs: the same events in the same order, byte for byte.
+ */
+import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import { Rng } from './prng';
+import { type EventHandler, EventQueue, type SimEvent } from './queue';
+import type {
+  CoreFactory,
+  DropCause,
+  HostListener,
+  LinkConfig,
+  LinkCounters,
+  LinkParams,
+  Middlebox,
+  SimLogEntry,
+} from './types';
+import { PacketTrace } from './trace';
+
+const K_CALL = 1;
+const K_TIMER = 2;
+const K_LOOPBACK = 3;
+const K_TXDONE = 4;
+const K_ARRIVE = 5;
+
+export interface SimOptions {
+  /** Seeds every random stream (links, hosts). Default 1. */
+  seed?: number | string;
+}
+
+/** Runs `fn` when its event fires (scenario events; never used per packet). */
+class Callback implements EventHandler {
+  constructor(private readonly fn: () => void) {}
+  handle(): void {
+    this.fn();
+  }
+}
+
+class Periodic implements EventHandler {
+  private k = 0;
+  stopped = false;
+  constructor(
+    private readonly sim: Simulator,
+    private readonly start: number,
+    private readonly period: number,
+    private readonly fn: (now: number) => void,
+  ) {}
+  handle(): void {
+    if (this.stopped) return;
+    this.fn(this.sim.now);
+    this.k++;
+    this.sim.schedule(this.start + this.k * this.period, this, K_CALL, 0, null, true);
+  }
+}
+
+export type SimNode = Host | Router;
+
+export class Simulator {
+  /** Virtual time, ms. */
+  now = 0;
+  readonly seed: string;
+  readonly rng: Rng;
+  readonly hosts: Host[] = [];
+  readonly routers: Router[] = [];
+  readonly links: Link[] = [];
+  /** Link state changes and other scenario happenings, in order. */
+  readonly log: SimLogEntry[] = [];
+  readonly stats = { events: 0, noRoute: 0 };
+  /** Set by `tracePackets()`. */
+  packetTrace: PacketTrace | null = null;
+
+  private readonly q = new EventQueue();
+  private readonly owners = new Map<string, Iface>();
+  private readonly names = new Set<string>();
+  private topoVersion = 0;
+
+  constructor(options: SimOptions = {}) {
+    this.seed = String(options.seed ?? 1);
+    this.rng = new Rng(this.seed);
+  }
+
+  // ---- time and events ----
+
+  /** Low-level: schedule an event for a handler. */
+  schedule(
+    t: number,
+    handler: EventHandler,
+    kind: number,
+    num: number,
+    pkt: Packet | null,
+    daemon = false,
+  ): void {
+    this.q.push(t, handler, kind, num, pkt, daemon);
+  }
+
+  /** Runs `fn` at absolute virtual time `t` (ms). Times in the past are an error. */
+  at(t: number, fn: () => void): void {
+    if (!(t >= this.now)) throw new Error(`sim.at(${t}): time is before now (${this.now})`);
+    this.q.push(t, new Callback(fn), K_CALL, 0, null);
+  }
+
+  /** Runs `fn` after `dt` ms. */
+  after(dt: number, fn: () => void): void {
+    this.at(this.now + dt, fn);
+  }
+
+  /**
+   * Calls `fn(now)` every `periodMs` from `start` (default now). Periodic events are daemons: they
+   * never keep `run()` alive. Returns a stop function.
+   */
+  every(periodMs: number, fn: (now: number) => void, start = this.now): () => void {
+    if (!(periodMs > 0)) throw new Error('sim.every: period must be > 0');
+    const p = new Periodic(this, start, periodMs, fn);
+    this.q.push(start, p, K_CALL, 0, null, true);
+    return () => {
+      p.stopped = true;
+    };
+  }
+
+  /** Pending events (daemons included). */
+  get pending(): number {
+    return this.q.size;
+  }
+
+  /** Time of the next event; Infinity when none. */
+  nextEventTime(): number {
+    return this.q.peekTime();
+  }
+
+  /** Fires the next event. Returns false when there is none. */
+  step(): boolean {
+    const ev = this.q.pop();
+    if (!ev) return false;
+    this.now = ev.t;
+    this.stats.events++;
+    ev.handler!.handle(ev);
+    this.q.release(ev);
+    return true;
+  }
+
+  /** Fires every event due at or before `t`, then sets the clock to `t`. */
+  runUntil(t: number): void {
+    while (this.q.peekTime() <= t) this.step();
+    if (t > this.now) this.now = t;
+  }
+
+  /** Runs for `dt` ms of virtual time. */
+  runFor(dt: number): void {
+    this.runUntil(this.now + dt);
+  }
+
+  /**
+   * Fires events while `pred()` holds, up to absolute time `limit`. Returns true when `pred`
+   * turned false, false when the limit (or the end of all events) came first; the clock then
+   * stands at `limit`.
+   */
+  runWhile(pred: () => boolean, limit: number): boolean {
+    while (pred()) {
+      if (this.q.peekTime() > limit) {
+        if (limit > this.now) this.now = limit;
+        return false;
+      }
+      this.step();
+    }
+    return true;
+  }
+
+  /** Runs until only daemon events remain (or until `limit`). Returns true when quiescent. */
+  run(limit = Number.POSITIVE_INFINITY): boolean {
+    while (this.q.live > 0) {
+      if (this.q.peekTime() > limit) {
+        if (limit > this.now && limit < Number.POSITIVE_INFINITY) this.now = limit;
+        return false;
+      }
+      this.step();
+    }
+    return true;
+  }
+
+  // ---- topology ----
+
+  private claimName(name: string): void {
+    if (this.names.has(name)) throw new Error(`sim: duplicate node or link name "${name}"`);
+    this.names.add(name);
+  }
+
+  /**
+   * Adds a host running the core the factory builds. `ifaces` lists each interface's addresses;
+   * the core is told every address with setAddresses(…, now).
+   */
+  addHost(
+    name: string,
+    factory: CoreFactory,
+    ifaces: (string[] | { name?: string; addresses: string[] })[] = [],
+  ): Host {
+    this.claimName(name);
+    const host = new Host(this, name);
+    for (const spec of ifaces) {
+      if (Array.isArray(spec)) host.addIface(spec, undefined, false);
+      else host.addIface(spec.addresses, spec.name, false);
+    }
+    const core = factory({ name, addresses: host.addresses(), rng: this.rng.fork(`host/${name}`) });
+    host.attach(core);
+    this.hosts.push(host);
+    return host;
+  }
+
+  addRouter(name: string): Router {
+    this.claimName(name);
+    const r = new Router(this, name);
+    this.routers.push(r);
+    return r;
+  }
+
+  /**
+   * Links two interfaces (a router end gets a fresh interface). Direction 'ab' runs from the
+   * first end to the second.
+   */
+  addLink(a: Iface | Router, b: Iface | Router, config: LinkConfig = {}): Link {
+    const ia = a instanceof Router ? a.addIface() : a;
+    const ib = b instanceof Router ? b.addIface() : b;
+    if (ia.link || ib.link) throw new Error('sim.addLink: interface already linked');
+    const name = config.name ?? `${ia.node.name}-${ib.node.name}`;
+    this.claimName(name);
+    const link = new Link(this, name, ia, ib, config);
+    this.links.push(link);
+    this.topologyChanged();
+    return link;
+  }
+
+  link(name: string): Link {
+    const l = this.links.find((x) => x.name === name);
+    if (!l) throw new Error(`sim: no link "${name}"`);
+    return l;
+  }
+
+  host(name: string): Host {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`sim: no host "${name}"`);
+    return h;
+  }
+
+  /** The interface that owns an address, if any. */
+  ownerOf(address: string): Iface | undefined {
+    return this.owners.get(address);
+  }
+
+  /** @internal */
+  registerAddress(address: string, iface: Iface): void {
+    const cur = this.owners.get(address);
+    if (cur && cur !== iface) throw new Error(`sim: address ${address} already on ${cur.node.name}`);
+    this.owners.set(address, iface);
+    this.topologyChanged();
+  }
+
+  /** @internal */
+  unregisterAddress(address: string, iface: Iface): void {
+    if (this.owners.get(address) === iface) this.owners.delete(address);
+    this.topologyChanged();
+  }
+
+  /** @internal */
+  topologyChanged(): void {
+    this.topoVersion++;
+  }
+
+  /** @internal */
+  get topologyVersion(): number {
+    return this.topoVersion;
+  }
+
+  /** Starts recording every packet's fate on every link (bounded: the first `limit` records). */
+  tracePackets(limit = 100_000): PacketTrace {
+    this.packetTrace = new PacketTrace(limit);
+    return this.packetTrace;
+  }
+
+  /** @internal */
+  record(entry: SimLogEntry): void {
+    this.log.push(entry);
+  }
+}
+
+/** A network interface: addresses and at most one link. */
+export class Iface {
+  link: Link | null = null;
+  /** The link direction leaving through this interface. */
+  out: LinkDir | null = null;
+  constructor(
+    readonly node: SimNode,
+    readonly name: string,
+    readonly addresses: string[],
+  ) {}
+}
+
+/** An end host: interfaces with addresses, one NetCore, application listeners. */
+export class Host implements EventHandler {
+  readonly kind = 'host';
+  readonly ifaces: Iface[] = [];
+  core!: NetCore;
+  /** Packets the core sent that no interface owns the source of, or that arrived for others. */
+  readonly counters = { sent: 0, received: 0, noRoute: 0, notMine: 0 };
+  private readonly bySrc = new Map<string, Iface>();
+  private readonly listeners: HostListener[] = [];
+  private timerAt = Number.POSITIVE_INFINITY;
+  private timerGen = 0;
+  private pumping = false;
+  private spinAt = Number.NaN;
+  private spins = 0;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly name: string,
+  ) {}
+
+  /** @internal */
+  attach(core: NetCore): void {
+    this.core = core;
+    core.setAddresses(this.addresses(), this.sim.now);
+    this.pump();
+  }
+
+  /** Adds an interface with addresses; tells the core unless `notify` is false. */
+  addIface(addresses: string[], name?: string, notify = true): Iface {
+    const iface = new Iface(this, name ?? `eth${this.ifaces.length}`, [...addresses]);
+    this.ifaces.push(iface);
+    for (const a of addresses) {
+      this.sim.registerAddress(a, iface);
+      this.bySrc.set(a, iface);
+    }
+    if (notify && this.core) this.notifyAddresses();
+    return iface;
+  }
+
+  /** Every address of every interface, in interface order. */
+  addresses(): string[] {
+    return this.ifaces.flatMap((i) => i.addresses);
+  }
+
+  owns(address: string): boolean {
+    return this.bySrc.has(address);
+  }
+
+  /** Removes an address from its interface (say, WiFi lost) and tells the core. */
+  removeAddress(address: string): void {
+    const iface = this.bySrc.get(address);
+    if (!iface) return;
+    iface.addresses.splice(iface.addresses.indexOf(address), 1);
+    this.bySrc.delete(address);
+    this.sim.unregisterAddress(address, iface);
+    this.notifyAddresses();
+  }
+
+  /** Adds an address to an interface (say, WiFi back) and tells the core. */
+  addAddress(address: string, iface: Iface = this.ifaces[0]!): void {
+    if (iface.node !== this) throw new Error('addAddress: interface of another node');
+    if (this.bySrc.has(address)) return;
+    iface.addresses.push(address);
+    this.bySrc.set(address, iface);
+    this.sim.registerAddress(address, iface);
+    this.notifyAddresses();
+  }
+
+  private notifyAddresses(): void {
+    const addrs = this.addresses();
+    this.sim.record({ t: this.sim.now, event: 'addresses', subject: this.name, detail: addrs.join(' ') });
+    this.core.setAddresses(addrs, this.sim.now);
+    this.pump();
+  }
+
+  /** Receives every CoreEvent of this host's core, in order. Returns an unsubscribe function. */
+  on(listener: HostListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  // ---- the core API at the simulator's time; each call pumps the core ----
+
+  listen(port: number): void {
+    this.core.listen(port);
+    this.pump();
+  }
+  connect(options: import('../core/contract').ConnectOptions): number {
+    const id = this.core.connect(options, this.sim.now);
+    this.pump();
+    return id;
+  }
+  write(conn: number, data: Uint8Array): number {
+    const n = this.core.write(conn, data, this.sim.now);
+    this.pump();
+    return n;
+  }
+  end(conn: number): void {
+    this.core.end(conn, this.sim.now);
+    this.pump();
+  }
+  abort(conn: number): void {
+    this.core.abort(conn, this.sim.now);
+    this.pump();
+  }
+  consumed(conn: number, bytes: number): void {
+    this.core.consumed(conn, bytes, this.sim.now);
+    this.pump();
+  }
+
+  /**
+   * Drains the core: sends its output, hands its events to listeners (who may call back into the
+   * core), and arms the timer for its next deadline. Call it after driving the core directly.
+   */
+  pump(): void {
+    if (this.pumping) return; // the outer loop drains whatever the nested call produced
+    this.pumping = true;
+    try {
+      const core = this.core;
+      for (;;) {
+        const out = core.takeOutput();
+        for (let i = 0; i < out.length; i++) this.send(out[i]!);
+        const evs = core.takeEvents();
+        if (evs.length > 0) {
+          const ls = this.listeners.slice();
+          for (let i = 0; i < evs.length; i++) {
+            const e = evs[i]!;
+            for (let j = 0; j < ls.length; j++) ls[j]!(e, this);
+          }
+        } else if (out.length === 0) break;
+      }
+      const d = core.nextDeadline();
+      if (d < this.timerAt) {
+        const now = this.sim.now;
+        this.timerAt = Math.max(d, now);
+        this.sim.schedule(this.timerAt, this, K_TIMER, ++this.timerGen, null);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(pkt: Packet): void {
+    this.counters.sent++;
+    const iface = this.bySrc.get(pkt.src);
+    if (iface === undefined) {
+      this.counters.noRoute++;
+      this.sim.stats.noRoute++;
+      return;
+    }
+    if (this.bySrc.has(pkt.dst)) {
+      this.sim.schedule(this.sim.now, this, K_LOOPBACK, 0, pkt);
+      return;
+    }
+    const out = iface.out;
+    if (out === null) {
+      this.counters.noRoute++;
+      this.sim.stats.noRoute++;
+      return;
+    }
+    out.enqueue(pkt);
+  }
+
+  /** @internal A packet arrives on an interface. */
+  receive(pkt: Packet, _iface: Iface | null): void {
+    if (!this.bySrc.has(pkt.dst)) {
+      this.counters.notMine++;
+      return;
+    }
+    this.counters.received++;
+    this.core.input(pkt, this.sim.now);
+    this.pump();
+  }
+
+  handle(ev: SimEvent): void {
+    if (ev.kind === K_TIMER) {
+      if (ev.num !== this.timerGen) return; // superseded by an earlier deadline
+      this.timerAt = Number.POSITIVE_INFINITY;
+      const now = this.sim.now;
+      if (now === this.spinAt) {
+        if (++this.spins > 10_000) {
+          throw new Error(`sim: host ${this.name}: core deadline stuck at ${now} (advance does not move it)`);
+        }
+      } else {
+        this.spinAt = now;
+        this.spins = 0;
+      }
+      this.core.advance(now);
+      this.pump();
+    } else if (ev.kind === K_LOOPBACK) {
+      this.receive(ev.pkt!, null);
+    }
+  }
+}
+
+/** Forwards by destination address; routes are found by breadth-first search, or set by hand. */
+export class Router {
+  readonly kind = 'router';
+  readonly ifaces: Iface[] = [];
+  readonly counters = { forwarded: 0, noRoute: 0 };
+  private readonly cache = new Map<string, Iface | null>();
+  private readonly manual = new Map<string, Iface>();
+  private cacheVersion = -1;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly name: string,
+  ) {}
+
+  addIface(name?: string): Iface {
+    const iface = new Iface(this, name ?? `if${this.ifaces.length}`, []);
+    this.ifaces.push(iface);
+    this.sim.topologyChanged();
+    return iface;
+  }
+
+  /** A static route: packets for `address` leave through `iface`. */
+  addRoute(address: string, iface: Iface): void {
+    if (iface.node !== this) throw new Error('addRoute: interface of another node');
+    this.manual.set(address, iface);
+  }
+
+  /** The interface a packet for `address` leaves through, or null. */
+  route(address: string): Iface | null {
+    const m = this.manual.get(address);
+    if (m) return m;
+    if (this.cacheVersion !== this.sim.topologyVersion) {
+      this.cache.clear();
+      this.cacheVersion = this.sim.topologyVersion;
+    }
+    let r = this.cache.get(address);
+    if (r === undefined) {
+      r = this.search(address);
+      this.cache.set(address, r);
+    }
+    return r;
+  }
+
+  private search(address: string): Iface | null {
+    const target = this.sim.ownerOf(address);
+    if (!target) return null;
+    // BFS over routers; each frontier entry remembers the first hop it came through
+    const seen = new Set<SimNode>([this]);
+    let frontier: [SimNode, Iface][] = [];
+    for (const i of this.ifaces) {
+      const peer = i.link?.peer(i);
+      if (!peer) continue;
+      if (peer === target) return i;
+      if (!seen.has(peer.node)) {
+        seen.add(peer.node);
+        frontier.push([peer.node, i]);
+      }
+    }
+    while (frontier.length > 0) {
+      const next: [SimNode, Iface][] = [];
+      for (const [node, first] of frontier) {
+        if (!(node instanceof Router)) continue; // hosts do not forward
+        for (const i of node.ifaces) {
+          const peer = i.link?.peer(i);
+          if (!peer) continue;
+          if (peer === target) return first;
+          if (!seen.has(peer.node)) {
+            seen.add(peer.node);
+            next.push([peer.node, first]);
+          }
+        }
+      }
+      frontier = next;
+    }
+    return null;
+  }
+
+  /** @internal */
+  receive(pkt: Packet, _iface: Iface | null): void {
+    const out = this.route(pkt.dst);
+    if (out === null || out.out === null) {
+      this.counters.noRoute++;
+      this.sim.stats.noRoute++;
+      return;
+    }
+    this.counters.forwarded++;
+    out.out.enqueue(pkt);
+  }
+}
+
+const DEFAULTS: LinkParams = {
+  rateMbps: Number.POSITIVE_INFINITY,
+  delayMs: 0,
+  jitterMs: 0,
+  jitterDist: 'uniform',
+  loss: 0,
+  duplicate: 0,
+};
+
+function newCounters(): LinkCounters {
+  return {
+    sentPackets: 0,
+    sentBytes: 0,
+    deliveredPackets: 0,
+    deliveredBytes: 0,
+    dropped: { queue: 0, random: 0, burst: 0, down: 0, middlebox: 0, mtu: 0 },
+    duplicated: 0,
+    reordered: 0,
+    queueHighWaterBytes: 0,
+    queueHighWaterPackets: 0,
+  };
+}
+
+export interface LinkScheduleEntry {
+  /** Absolute virtual time, ms. */
+  at: number;
+  /** New parameters (merged into the current ones). */
+  set?: Partial<LinkParams>;
+  /** Which direction `set` applies to (default both). */
+  dir?: 'ab' | 'ba' | 'both';
+  /** Take the link down (true) or bring it up (false... use `up: true`). */
+  down?: boolean;
+  up?: boolean;
+}
+
+/** A bidirectional link between two interfaces; `ab` and `ba` are its two directions. */
+export class Link {
+  readonly ab: LinkDir;
+  readonly ba: LinkDir;
+  private isUp = true;
+
+  constructor(
+    readonly sim: Simulator,
+    readonly name: string,
+    readonly a: Iface,
+    readonly b: Iface,
+    config: LinkConfig,
+  ) {
+    const { name: _n, ab, ba, ...both } = config;
+    this.ab = new LinkDir(this, 'ab', a, b, { ...DEFAULTS, ...both, ...ab });
+    this.ba = new LinkDir(this, 'ba', b, a, { ...DEFAULTS, ...both, ...ba });
+    a.link = this;
+    b.link = this;
+    a.out = this.ab;
+    b.out = this.ba;
+  }
+
+  /** The interface at the other end. */
+  peer(iface: Iface): Iface | null {
+    return iface === this.a ? this.b : iface === this.b ? this.a : null;
+  }
+
+  get up(): boolean {
+    return this.isUp;
+  }
+
+  /** Down: queued and in-flight packets are lost, new ones dropped, until up again. */
+  setUp(up: boolean): void {
+    if (up === this.isUp) return;
+    this.isUp = up;
+    this.sim.record({ t: this.sim.now, event: up ? 'link-up' : 'link-down', subject: this.name });
+    if (!up) {
+      this.ab.cut();
+      this.ba.cut();
+    }
+  }
+
+  down(): void {
+    this.setUp(false);
+  }
+
+  bringUp(): void {
+    this.setUp(true);
+  }
+
+  /** Changes parameters now, on one direction or both (takes effect for the next packet). */
+  set(params: Partial<LinkParams>, dir: 'ab' | 'ba' | 'both' = 'both'): void {
+    if (dir !== 'ba') this.ab.set(params);
+    if (dir !== 'ab') this.ba.set(params);
+    const shown = Object.entries(params)
+      .filter(([, v]) => typeof v !== 'function')
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ');
+    this.sim.record({ t: this.sim.now, event: 'link-set', subject: this.name, detail: `${dir} ${shown}` });
+  }
+
+  /** Schedules changes and up/down events at absolute times. */
+  schedule(entries: LinkScheduleEntry[]): void {
+    for (const e of entries) {
+      this.sim.at(e.at, () => {
+        if (e.set) this.set(e.set, e.dir ?? 'both');
+        if (e.down) this.setUp(false);
+        if (e.up) this.setUp(true);
+      });
+    }
+  }
+
+  /** Installs (or with null removes) a middlebox on one direction or both. */
+  setMiddlebox(mb: Middlebox | null, dir: 'ab' | 'ba' | 'both' = 'both'): void {
+    if (dir !== 'ba') this.ab.params.middlebox = mb;
+    if (dir !== 'ab') this.ba.params.middlebox = mb;
+  }
+
+  counters(): { ab: LinkCounters; ba: LinkCounters } {
+    return { ab: this.ab.counters, ba: this.ba.counters };
+  }
+}
+
+/** One direction of a link: a drop-tail FIFO, a transmitter, and the wire. */
+export class LinkDir implements EventHandler {
+  readonly counters = newCounters();
+  readonly params: LinkParams;
+  private readonly rng: Rng;
+  private readonly sim: Simulator;
+  // FIFO ring of packets waiting or in service, with their wire sizes
+  private ring: (Packet | null)[] = new Array(64).fill(null);
+  private sizes = new Float64Array(64);
+  private head = 0;
+  private count = 0;
+  private queuedBytes = 0;
+  private busy = false;
+  private epoch = 0;
+  private lastArrival = Number.NEGATIVE_INFINITY;
+  private geBad = false;
+  // cached from params
+  private bitsPerMs = Number.POSITIVE_INFINITY;
+  private limitBytes = Number.POSITIVE_INFINITY;
+
+  constructor(
+    readonly link: Link,
+    readonly dir: 'ab' | 'ba',
+    readonly from: Iface,
+    readonly to: Iface,
+    params: LinkParams,
+  ) {
+    this.sim = link.sim;
+    this.params = params;
+    this.rng = this.sim.rng.fork(`link/${link.name}/${dir}`);
+    this.refresh();
+  }
+
+  set(params: Partial<LinkParams>): void {
+    Object.assign(this.params, params);
+    if ('queueBytes' in params && params.queueBytes !== undefined && !('queueMs' in params)) {
+      this.params.queueMs = undefined;
+    }
+    if ('queueMs' in params && params.queueMs !== undefined && !('queueBytes' in params)) {
+      this.params.queueBytes = undefined;
+    }
+    this.refresh();
+  }
+
+  private refresh(): void {
+    const p = this.params;
+    for (const k of ['rateMbps', 'delayMs', 'jitterMs', 'loss', 'duplicate'] as const) {
+      const v = p[k];
+      if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
+        throw new Error(`link ${this.link.name}: bad ${k}`);
+    }
+    if (p.loss > 1 || p.duplicate > 1) throw new Error(`link ${this.link.name}: probability above 1`);
+    this.bitsPerMs = p.rateMbps > 0 ? p.rateMbps * 1000 : Number.POSITIVE_INFINITY;
+    if (p.queueBytes !== undefined) this.limitBytes = p.queueBytes;
+    else if (p.queueMs !== undefined) this.limitBytes = (p.queueMs * this.bitsPerMs) / 8;
+    else this.limitBytes = Math.max(3000, (100 * this.bitsPerMs) / 8);
+  }
+
+  /** Current queue occupancy (bytes, including the packet in service). */
+  get backlogBytes(): number {
+    return this.queuedBytes;
+  }
+
+  get backlogPackets(): number {
+    return this.count;
+  }
+
+  private wireSize(pkt: Packet): number {
+    const o = this.params.overheadBytes;
+    return pkt.data.length + (o !== undefined ? o : pkt.src.indexOf(':') >= 0 ? 40 : 20);
+  }
+
+  private drop(pkt: Packet, size: number, cause: DropCause): void {
+    this.counters.dropped[cause]++;
+    const tr = this.sim.packetTrace;
+    if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, cause, size, pkt);
+  }
+
+  /** A packet handed to this direction's transmitter. */
+  enqueue(pkt: Packet): void {
+    const size = this.wireSize(pkt);
+    const c = this.counters;
+    c.sentPackets++;
+    c.sentBytes += size;
+    const tr = this.sim.packetTrace;
+    if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'enq', size, pkt);
+    if (!this.link.up) {
+      this.drop(pkt, size, 'down');
+      return;
+    }
+    const mtu = this.params.mtu;
+    if (mtu !== undefined && size > mtu) {
+      this.drop(pkt, size, 'mtu');
+      return;
+    }
+    if (this.bitsPerMs === Number.POSITIVE_INFINITY) {
+      this.onWire(pkt, size);
+      return;
+    }
+    if (this.queuedBytes + size > this.limitBytes) {
+      this.drop(pkt, size, 'queue');
+      return;
+    }
+    if (this.count === this.ring.length) this.grow();
+    const slot = (this.head + this.count) & (this.ring.length - 1);
+    this.ring[slot] = pkt;
+    this.sizes[slot] = size;
+    this.count++;
+    this.queuedBytes += size;
+    if (this.queuedBytes > c.queueHighWaterBytes) c.queueHighWaterBytes = this.queuedBytes;
+    if (this.count > c.queueHighWaterPackets) c.queueHighWaterPackets = this.count;
+    if (!this.busy) this.startTx();
+  }
+
+  private grow(): void {
+    const n = this.ring.length;
+    const ring: (Packet | null)[] = new Array(n * 2).fill(null);
+    const sizes = new Float64Array(n * 2);
+    for (let i = 0; i < this.count; i++) {
+      ring[i] = this.ring[(this.head + i) & (n - 1)]!;
+      sizes[i] = this.sizes[(this.head + i) & (n - 1)]!;
+    }
+    this.ring = ring;
+    this.sizes = sizes;
+    this.head = 0;
+  }
+
+  private startTx(): void {
+    this.busy = true;
+    const size = this.sizes[this.head]!;
+    this.sim.schedule(this.sim.now + (size * 8) / this.bitsPerMs, this, K_TXDONE, this.epoch, null);
+  }
+
+  /** The link went down: queued packets are lost, in-flight ones will be. */
+  cut(): void {
+    const mask = this.ring.length - 1;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) & mask;
+      this.drop(this.ring[slot]!, this.sizes[slot]!, 'down');
+      this.ring[slot] = null;
+    }
+    this.count = 0;
+    this.head = 0;
+    this.queuedBytes = 0;
+    this.busy = false;
+    this.epoch++;
+    this.lastArrival = Number.NEGATIVE_INFINITY;
+  }
+
+  handle(ev: SimEvent): void {
+    if (ev.kind === K_TXDONE) {
+      if (ev.num !== this.epoch) return;
+      const slot = this.head;
+      const pkt = this.ring[slot]!;
+      const size = this.sizes[slot]!;
+      this.ring[slot] = null;
+      this.head = (slot + 1) & (this.ring.length - 1);
+      this.count--;
+      this.queuedBytes -= size;
+      if (this.count > 0) this.startTx();
+      else this.busy = false;
+      this.onWire(pkt, size);
+    } else {
+      // K_ARRIVE
+      const pkt = ev.pkt!;
+      const size = this.wireSize(pkt);
+      if (ev.num !== this.epoch) {
+        this.drop(pkt, size, 'down');
+        return;
+      }
+      this.counters.deliveredPackets++;
+      this.counters.deliveredBytes += size;
+      const tr = this.sim.packetTrace;
+      if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'rx', size, pkt);
+      this.to.node.receive(pkt, this.to);
+    }
+  }
+
+  /** Serialization done: loss, middlebox, duplication, then propagation. */
+  private onWire(pkt: Packet, size: number): void {
+    const p = this.params;
+    const ge = p.gilbert;
+    if (ge) {
+      const lossP = this.geBad ? (ge.lossBad ?? 1) : (ge.lossGood ?? 0);
+      const lost = lossP > 0 && this.rng.next() < lossP;
+      if (this.geBad) {
+        if (this.rng.next() < ge.r) this.geBad = false;
+      } else if (this.rng.next() < ge.p) this.geBad = true;
+      if (lost) {
+        this.drop(pkt, size, 'burst');
+        return;
+      }
+    }
+    if (p.loss > 0 && this.rng.next() < p.loss) {
+      this.drop(pkt, size, 'random');
+      return;
+    }
+    const mb = p.middlebox;
+    if (mb) {
+      const out = mb(pkt, { now: this.sim.now, link: this.link.name, dir: this.dir });
+      if (out === null) {
+        this.drop(pkt, size, 'middlebox');
+        return;
+      }
+      pkt = out;
+    }
+    if (p.duplicate > 0 && this.rng.next() < p.duplicate) {
+      this.counters.duplicated++;
+      this.propagate(pkt);
+      pkt = { src: pkt.src, dst: pkt.dst, data: pkt.data.slice() };
+    }
+    this.propagate(pkt);
+  }
+
+  private propagate(pkt: Packet): void {
+    const p = this.params;
+    let d = p.delayMs;
+    if (p.jitterMs > 0) {
+      d +=
+        p.jitterDist === 'normal' ? this.rng.normal() * p.jitterMs : (2 * this.rng.next() - 1) * p.jitterMs;
+      if (d < 0) d = 0;
+    }
+    let t = this.sim.now + d;
+    const ro = p.reorder;
+    if (ro && ro.prob > 0 && this.rng.next() < ro.prob) {
+      this.counters.reordered++;
+      t += ro.extraDelayMs;
+    } else {
+      if (t < this.lastArrival) t = this.lastArrival;
+      this.lastArrival = t;
+    }
+    this.sim.schedule(t, this, K_ARRIVE, this.epoch, pkt);
+  }
+}
+
+export type { CoreEvent };

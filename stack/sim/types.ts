@@ -1,0 +1,107 @@
+/** Public types of the simulator: link parameters, counters, log entries. */
+import type { CoreEvent, NetCore, Packet } from '../core/contract';
+
+/** Gilbert-Elliott two-state burst loss. Per packet: lose with the state's loss, then move. */
+export interface GilbertElliott {
+  /** Probability of moving good -> bad, per packet. */
+  p: number;
+  /** Probability of moving bad -> good, per packet (mean bad sojourn = 1/r packets). */
+  r: number;
+  /** Loss probability in the good state (default 0). */
+  lossGood?: number;
+  /** Loss probability in the bad state (default 1). */
+  lossBad?: number;
+}
+
+export interface Reorder {
+  /** Probability that a packet is held back. */
+  prob: number;
+  /** How long it is held back, ms: later packets overtake it. */
+  extraDelayMs: number;
+}
+
+/** What a middlebox sees besides the packet. */
+export interface MiddleboxContext {
+  now: number;
+  link: string;
+  dir: 'ab' | 'ba';
+}
+
+/**
+ * A middlebox on a link direction: return the packet (rewritten or not, same object or a new one)
+ * to let it through, or null to drop it. Runs after loss, before propagation.
+ */
+export type Middlebox = (packet: Packet, ctx: MiddleboxContext) => Packet | null;
+
+/** One direction of a link. */
+export interface LinkParams {
+  /** Mbit/s (10^6). Infinity (the default) or 0: no serialization delay, no queueing. */
+  rateMbps: number;
+  /** One-way propagation delay, ms. */
+  delayMs: number;
+  /** Jitter added to the delay, ms: uniform in [-j, +j] or normal with sd j. Never reorders. */
+  jitterMs: number;
+  jitterDist: 'uniform' | 'normal';
+  /**
+   * Drop-tail queue limit in bytes (wire bytes, counting the packet in service). When neither
+   * queueBytes nor queueMs is set: 100 ms at the current rate, at least 3000 bytes.
+   */
+  queueBytes?: number;
+  /** Drop-tail queue limit as time at the current rate: queueMs * rate / 8. */
+  queueMs?: number;
+  /** Independent random loss probability per packet. */
+  loss: number;
+  gilbert?: GilbertElliott | null;
+  reorder?: Reorder | null;
+  /** Probability that a packet is delivered twice. */
+  duplicate: number;
+  /** Packets larger than this (wire bytes) are dropped. */
+  mtu?: number;
+  /** Bytes added to each packet's data length on the wire; default: the IP header (20 v4, 40 v6). */
+  overheadBytes?: number;
+  middlebox?: Middlebox | null;
+}
+
+/** A link: the same parameters both ways, with per-direction overrides (a = first end). */
+export interface LinkConfig extends Partial<LinkParams> {
+  name?: string;
+  ab?: Partial<LinkParams>;
+  ba?: Partial<LinkParams>;
+}
+
+export type DropCause = 'queue' | 'random' | 'burst' | 'down' | 'middlebox' | 'mtu';
+
+/** Per link direction; packets/bytes are wire sizes. */
+export interface LinkCounters {
+  /** Offered to the link (every packet handed to it, dropped or not). */
+  sentPackets: number;
+  sentBytes: number;
+  /** Arrived at the far end. */
+  deliveredPackets: number;
+  deliveredBytes: number;
+  dropped: Record<DropCause, number>;
+  duplicated: number;
+  reordered: number;
+  /** Largest queue occupancy seen, bytes and packets (the packet in service counts). */
+  queueHighWaterBytes: number;
+  queueHighWaterPackets: number;
+}
+
+export interface SimLogEntry {
+  t: number;
+  event: 'link-down' | 'link-up' | 'link-set' | 'addresses';
+  subject: string;
+  detail?: string;
+}
+
+export type HostListener = (event: CoreEvent, host: import('./sim').Host) => void;
+
+/** What a core factory learns about its host. */
+export interface HostInfo {
+  name: string;
+  addresses: string[];
+  /** A seeded random stream for this host (ISN keys, ports): deterministic per sim seed. */
+  rng: import('./prng').Rng;
+}
+
+export type CoreFactory = (host: HostInfo) => NetCore;
