@@ -31,6 +31,7 @@ export function emptyDirStats(): DirStats {
     duplicated: 0,
     reordered: 0,
     pending: 0,
+    queueBytes: 0,
     queueHighBytes: 0,
     queueHighFrames: 0,
     writeErrors: 0,

@@ -90,6 +90,8 @@ export interface DirStats {
   reordered: number;
   /** Frames currently held (queued or in flight). */
   pending: number;
+  /** Bytes waiting for the rate limiter now (filled in by stats). */
+  queueBytes: number;
   /** Queue high-water mark since start (bytes and frames waiting for the rate limiter). */
   queueHighBytes: number;
   queueHighFrames: number;

@@ -1,0 +1,117 @@
+/**
+ * The few libc calls the emulator needs, through koffi (no compiler, no helper process): TAP
+ * creation (open /dev/net/tun + TUNSETIFF) inside a namespace (setns), non-blocking read/write,
+ * epoll with a nanosecond timeout (epoll_pwait2) and an eventfd to wake the data plane. Linux x86-64
+ * and aarch64 (the ioctl numbers are the generic ones; struct epoll_event is packed on x86-64 only).
+ */
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export const sys = {
+  open: libc.func('int open(const char *path, int flags)'),
+  close: libc.func('int close(int fd)'),
+  read: libc.func('long read(int fd, void *buf, unsigned long n)'),
+  write: libc.func('long write(int fd, void *buf, unsigned long n)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  epollCreate1: libc.func('int epoll_create1(int flags)'),
+  epollCtl: libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+  epollPwait2: libc.func(
+    'int epoll_pwait2(int epfd, void *events, int maxevents, void *timeout, void *sigmask)',
+  ),
+  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+};
+
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const CLONE_NEWNET = 0x40000000;
+export const TUNSETIFF = 0x400454ca;
+export const TUNSETCARRIER = 0x400454e2;
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLLIN = 0x001;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+/** sizeof(struct epoll_event): packed (12) on x86-64, naturally aligned (16) elsewhere. */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+export const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+export function sysError(what: string, err = koffi.errno()): Error {
+  const e = new Error(`${what}: ${sys.strerror(err) as string} (errno ${err})`) as Error & { errno: number };
+  e.errno = err;
+  return e;
+}
+
+/**
+ * Creates a TAP device named `ifname` inside namespace `netns` (an `ip netns` name; null = this
+ * process's namespace) and returns its non-blocking fd. The device lives as long as the fd.
+ * setns(2) only switches the calling thread, which is switched back before returning.
+ */
+export function createTap(netns: string | null, ifname: string): number {
+  if (Buffer.byteLength(ifname) > 15) throw new Error(`interface name "${ifname}" longer than 15 bytes`);
+  let selfNs = -1;
+  let targetNs = -1;
+  if (netns) {
+    selfNs = sys.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
+    if (selfNs < 0) throw sysError('open /proc/thread-self/ns/net');
+    targetNs = sys.open(`/run/netns/${netns}`, O_RDONLY | O_CLOEXEC) as number;
+    if (targetNs < 0) {
+      const err = errno();
+      sys.close(selfNs);
+      throw sysError(`open namespace ${netns}`, err);
+    }
+    if ((sys.setns(targetNs, CLONE_NEWNET) as number) < 0) {
+      const err = errno();
+      sys.close(selfNs);
+      sys.close(targetNs);
+      throw sysError(`setns ${netns}`, err);
+    }
+  }
+  let fd = -1;
+  let failure: Error | null = null;
+  let back = 0;
+  try {
+    fd = sys.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
+    if (fd < 0) throw sysError('open /dev/net/tun');
+    const ifr = Buffer.alloc(40);
+    ifr.write(ifname, 0, 'utf8');
+    ifr.writeUInt16LE(IFF_TAP | IFF_NO_PI, 16);
+    if ((sys.ioctl(fd, TUNSETIFF, ifr) as number) < 0) {
+      const err = errno();
+      sys.close(fd);
+      fd = -1;
+      throw sysError(`TUNSETIFF ${ifname}${netns ? ` in ${netns}` : ''}`, err);
+    }
+  } catch (e) {
+    failure = e as Error;
+  } finally {
+    if (netns) {
+      back = sys.setns(selfNs, CLONE_NEWNET) as number;
+      if (back < 0) back = -errno();
+      sys.close(selfNs);
+      sys.close(targetNs);
+    }
+  }
+  // Staying in the wrong namespace would silently misplace every later device: die loudly.
+  if (back < 0) throw sysError('setns back to the emulator namespace', -back);
+  if (failure) throw failure;
+  return fd;
+}
+
+/** Sets a TAP's carrier (the node sees NO-CARRIER while off). */
+export function setCarrier(fd: number, on: boolean): void {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(on ? 1 : 0);
+  if ((sys.ioctl(fd, TUNSETCARRIER, v) as number) < 0) throw sysError('TUNSETCARRIER');
+}
