@@ -1,21 +1,28 @@
+import { capture } from './capture';
+import { down } from './down';
+import { exec } from './exec';
+import { link } from './link';
 import { planned } from './planned';
+import { report } from './report';
+import { status } from './status';
+import { sysctl } from './sysctl';
 import type { CommandModule } from './types';
+import { up } from './up';
 
-const LAB = 'Lab: topology files, netns backend, link shaping, agents';
 const TRAFFIC = 'Traffic runs, scenario events, the IETF live-CD demo, plots and campaigns';
 const DOCKER = 'Docker backend (dockerode) and offline node images';
 
 /** Every command of the architecture, in the order --help lists them. */
 export const commands: CommandModule[] = [
-  planned('up', '<file>', 'build a lab from a topology file and start its agents', 7, LAB),
-  planned('down', '[lab]', 'tear a lab down (--all: every mplab object on this machine)', 7, LAB),
-  planned('status', '[lab]', 'show nodes, links, agents and counters of a lab', 7, LAB),
-  planned('exec', '<node> [cmd...]', 'run a command inside a node', 7, LAB),
-  planned('sysctl', '<target> [assignments...]', "read or set the stack's /proc-style knobs", 7, LAB),
-  planned('link', '<endpoint>', 'change a link at run time: rate, delay, loss, up/down', 7, LAB),
+  up,
+  down,
+  status,
+  exec,
+  sysctl,
+  link,
   planned('run', '<from> <to>', 'run a bulk transfer between two nodes and watch its subflows', 8, TRAFFIC),
-  planned('report', '[node]', "print the stack's state report with the mapping table", 7, LAB),
-  planned('capture', '<endpoint>', 'capture packets on a node interface to a pcap file', 7, LAB),
+  report,
+  capture,
   planned(
     'demo',
     '[name]',

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { Text } from 'ink';
+import { UsageError } from '../../lab/errors';
+import type { CaptureOptions } from '../../lab/capture';
+import { labOptions, openLab } from '../ui/common';
+import { printJson, printView } from '../ui/output';
+import type { CommandModule } from './types';
+
+interface CaptureOpts {
+  lab?: string;
+  json?: boolean;
+  output?: string;
+  time?: string;
+  count?: string;
+  filter?: string;
+}
+
+export const capture: CommandModule = {
+  name: 'capture',
+  register(program: Command) {
+    labOptions(
+      program
+        .command('capture <endpoint>')
+        .description('capture packets on a node interface (node:iface) to a pcap file Wireshark reads')
+        .requiredOption('-o, --output <file>', 'pcap file to write')
+        .option('-t, --time <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
+        .option('-c, --count <packets>', 'stop after this many packets')
+        .option('-f, --filter <bpf>', 'capture filter, e.g. "udp port 8684"'),
+    ).action(async (endpoint: string, opts: CaptureOpts) => {
+      const o: CaptureOptions = {};
+      if (opts.time !== undefined) {
+        const s = Number(opts.time);
+        if (!(s > 0))
+          throw new UsageError(`capture: --time must be a positive number of seconds, not '${opts.time}'`);
+        o.seconds = s;
+      }
+      if (opts.count !== undefined) {
+        const c = Number(opts.count);
+        if (!Number.isInteger(c) || c <= 0)
+          throw new UsageError(`capture: --count must be a positive integer`);
+        o.packets = c;
+      }
+      if (opts.filter) o.filter = opts.filter;
+      const h = await openLab(opts).capture(endpoint, opts.output ?? '', o);
+      if (!opts.json)
+        process.stderr.write(
+          `capturing on ${endpoint} into ${h.file}${o.seconds ? ` for ${o.seconds} s` : ' (Ctrl-C to stop)'}\n`,
+        );
+      const stop = () => void h.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const r = await h.done;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (opts.json) printJson(r);
+      else
+        printView(
+          <Text>
+            <Text color="green">✔</Text> {r.packets} packet(s) written to {r.file}
+            {r.dropped ? ` (${r.dropped} dropped by the kernel)` : ''}
+          </Text>,
+        );
+    });
+  },
+};

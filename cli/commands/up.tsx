@@ -1,0 +1,67 @@
+import type { Command } from 'commander';
+import { render } from 'ink';
+import { UsageError } from '../../lab/errors';
+import { Lab, type UpProgress } from '../../lab/lab';
+import { TopologyError } from '../../lab/topology/model';
+import { foldProgress, type StepView, UpView } from '../ui/UpView';
+import { printJson, printView } from '../ui/output';
+import type { CommandModule } from './types';
+
+interface UpOpts {
+  name?: string;
+  backend?: string;
+  json?: boolean;
+}
+
+async function action(file: string, opts: UpOpts): Promise<void> {
+  const t0 = performance.now();
+  let steps: StepView[] = [];
+  const live = !opts.json && process.stdout.isTTY === true;
+  const label = opts.name ?? file;
+  const ink = live ? render(<UpView lab={label} steps={steps} />, { patchConsole: false }) : undefined;
+  const onProgress = (p: UpProgress) => {
+    steps = foldProgress(steps, p);
+    ink?.rerender(<UpView lab={label} steps={steps} />);
+  };
+  let lab: Lab;
+  try {
+    const upOpts: Parameters<typeof Lab.up>[1] = { onProgress };
+    if (opts.name !== undefined) upOpts.name = opts.name;
+    if (opts.backend !== undefined) upOpts.backend = opts.backend;
+    lab = await Lab.up(file, upOpts);
+  } catch (e) {
+    ink?.unmount();
+    if (e instanceof TopologyError) throw new UsageError(`invalid topology:\n${e.format()}`);
+    throw e;
+  }
+  const totalMs = performance.now() - t0;
+  if (ink) {
+    ink.rerender(<UpView lab={lab.name} steps={steps} totalMs={totalMs} />);
+    ink.unmount();
+    await ink.waitUntilExit();
+  } else if (opts.json) {
+    printJson({
+      lab: lab.name,
+      dir: lab.dir,
+      ms: totalMs,
+      timings: lab.state.timings,
+      nodes: lab.model.nodes.length,
+      links: lab.model.links.length,
+    });
+  } else {
+    printView(<UpView lab={lab.name} steps={steps} totalMs={totalMs} />);
+  }
+}
+
+export const up: CommandModule = {
+  name: 'up',
+  register(program: Command) {
+    program
+      .command('up <file>')
+      .description('build a lab from a topology file and start its agents')
+      .option('-n, --name <name>', "lab name (replaces the file's name:)")
+      .option('-b, --backend <kind>', 'put every node on this backend (netns)')
+      .option('--json', 'print JSON instead of the human view')
+      .action(action);
+  },
+};

@@ -1,0 +1,67 @@
+import { Box, Text } from 'ink';
+import type { LabStatus } from '../../lab/lab';
+import type { DirParams } from '../../lab/topology/model';
+import { fmtBytes, fmtMs } from './output';
+import { Table } from './Table';
+
+/** "20 Mbit/s 10 ms ±2 ms 1% loss", or "-" for an unshaped direction. */
+export function fmtDir(d: DirParams): string {
+  const parts: string[] = [];
+  if (d.rateMbps !== undefined) parts.push(`${d.rateMbps} Mbit/s`);
+  if (d.delayMs !== undefined) parts.push(`${d.delayMs} ms`);
+  if (d.jitterMs !== undefined) parts.push(`±${d.jitterMs} ms`);
+  if (d.lossPct !== undefined) parts.push(`${d.lossPct}% loss`);
+  if (d.burstLoss) parts.push(`GE loss p=${d.burstLoss.p}% r=${d.burstLoss.r}%`);
+  if (d.reorderPct !== undefined) parts.push(`${d.reorderPct}% reorder`);
+  if (d.duplicatePct !== undefined) parts.push(`${d.duplicatePct}% dup`);
+  if (d.trace) parts.push(`trace ${d.trace.split('/').pop()}`);
+  return parts.join(' ') || '-';
+}
+
+export function StatusView({ s }: { s: LabStatus }) {
+  const nodeRows = s.nodes.map((n) => [
+    n.name,
+    n.kind,
+    n.stack,
+    n.exists ? n.handle : `${n.handle} (missing)`,
+    n.addresses.join(' '),
+    n.agent
+      ? `${n.agent.answers ? 'answers' : n.agent.alive ? 'alive, silent' : 'dead'}${n.agent.pid ? ` pid ${n.agent.pid}` : ''}`
+      : '-',
+  ]);
+  const linkRows = s.links.map((l) => [
+    l.id,
+    `${l.a} — ${l.b}`,
+    l.up ? 'up' : 'down',
+    l.via,
+    fmtDir(l.ab),
+    fmtDir(l.ba),
+    l.counters.a ? `${fmtBytes(l.counters.a.txBytes)} / ${fmtBytes(l.counters.a.rxBytes)}` : '-',
+    l.counters.b ? `${fmtBytes(l.counters.b.txBytes)} / ${fmtBytes(l.counters.b.rxBytes)}` : '-',
+  ]);
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>lab {s.lab}</Text> ({s.phase}, {s.backend}) from {s.file}, since {s.createdAt}
+        {s.timings ? ` — built in ${fmtMs(Object.values(s.timings).reduce((a, b) => a + b, 0))}` : ''}
+      </Text>
+      <Text> </Text>
+      <Table
+        head={['node', 'kind', 'stack', 'namespace', 'addresses', 'agent']}
+        rows={nodeRows}
+        colors={s.nodes.map((n) => (!n.exists || (n.agent && !n.agent.answers) ? 'red' : 'green'))}
+      />
+      <Text> </Text>
+      <Table
+        head={['link', 'ends', 'state', 'via', 'a→b', 'b→a', 'a tx/rx', 'b tx/rx']}
+        rows={linkRows}
+        colors={s.links.map((l) => (l.up ? 'green' : 'red'))}
+      />
+      {s.emulator ? (
+        <Text>
+          emulator: pid {s.emulator.pid ?? '?'} {s.emulator.alive ? 'running' : 'not running'}
+        </Text>
+      ) : null}
+    </Box>
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * mplab's scripting API (the `mplab` package's main export, dist/lib.js). zx scripts do:
+ *
+ *   import { Lab } from 'mplab';
+ *   const lab = await Lab.up('topologies/two-host.yaml');
+ *   await lab.sysctl('all', ['net.mptcp.mptcp_ndiffports=2']);
+ *   for (const r of await lab.report()) console.log(formatReport(r.node, r.report));
+ *   await lab.down();
+ */
+export { agentScript } from './agents';
+export { NetnsBackend } from './backends/netns';
+export type { Backend, LinkEnd as BackendLinkEnd, WireSpec } from './backends/types';
+export type { CaptureHandle, CaptureOptions, CaptureResult } from './capture';
+export { MplabError, RuntimeFailure, UsageError, exitCodeOf } from './errors';
+export type {
+  DownResult,
+  IfaceCounters,
+  LabStatus,
+  LinkChangeRequest,
+  LinkStatus,
+  NodeReport,
+  NodeStatus,
+  SysctlRow,
+  UpOptions,
+  UpProgress,
+  UpStep,
+} from './lab';
+export { Lab } from './lab';
+export { netemAvailable, planLink, tcLines } from './links/shaping';
+export { parseDuration, parsePercent, parseRate } from './links/units';
+export { formatReport, mappingRows } from './report';
+export type { LabState } from './state';
+export { labDir, listLabs, readState, runDir } from './state';
+export type * from './topology/model';
+export { TopologyError } from './topology/model';
+export { loadTopology } from './topology/index';
