@@ -9,6 +9,7 @@
  *
  * Time is virtual, in ms (float). Same seed and inputs: byte-identical results and traces.
  */
+export type { ConnStats, CoreEvent, NetCore, Packet, SubflowStats } from '../core/contract';
 export { Rng, hash32 } from './prng';
 export { EventQueue, SimEvent, type EventHandler } from './queue';
 export {

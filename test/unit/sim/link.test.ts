@@ -35,7 +35,9 @@ describe('serialization and propagation', () => {
     // wire size 1000 + 20 (IPv4 header) = 1020 bytes = 8160 bits; at 10 Mbit/s 0.816 ms each
     const t = p.pb.received.map((r) => r.t);
     expect(t).toHaveLength(3);
-    [5.816, 6.632, 7.448].forEach((want, i) => expect(Math.abs(t[i]! - want)).toBeLessThan(1e-6));
+    [5.816, 6.632, 7.448].forEach((want, i) => {
+      expect(Math.abs(t[i]! - want)).toBeLessThan(1e-6);
+    });
     expect(p.pb.received.map((r) => r.seq)).toEqual([0, 1, 2]);
   });
 
@@ -108,7 +110,9 @@ describe('drop-tail queue', () => {
     p.sim.run();
     const t = p.pb.received.map((r) => r.t);
     expect(t).toHaveLength(50);
-    t.forEach((x, i) => expect(Math.abs(x - (i + 1))).toBeLessThan(1e-9));
+    t.forEach((x, i) => {
+      expect(Math.abs(x - (i + 1))).toBeLessThan(1e-9);
+    });
     expect(p.link.ab.backlogBytes).toBe(0);
   });
 });

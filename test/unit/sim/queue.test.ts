@@ -9,7 +9,9 @@ describe('event queue', () => {
         const q = new EventQueue();
         const fired: number[] = [];
         const h: EventHandler = { handle: (ev: SimEvent) => fired.push(ev.num) };
-        times.forEach((t, i) => q.push(t, h, 0, i, null));
+        times.forEach((t, i) => {
+          q.push(t, h, 0, i, null);
+        });
         for (let ev = q.pop(); ev; ev = q.pop()) {
           ev.handler!.handle(ev);
           q.release(ev);
