@@ -5,6 +5,7 @@
  * they are derived from the connections' subflows (the token is then unknown and shown as `conn N`).
  */
 import type { AgentReport } from '../stack/agent/protocol';
+import { formatReport as formatStackReport, type StackReport } from '../stack/report';
 
 export interface MappingRow {
   token: string;
@@ -68,9 +69,22 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), `| ${w.map((n) => '-'.repeat(n)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
-/** The report of one node as text. */
+function isStackReport(v: unknown): v is StackReport {
+  return (
+    isObj(v) && Array.isArray(v.connections) && Array.isArray(v.mappingTable) && typeof v.now === 'number'
+  );
+}
+
+/** The report of one node as text: the agent's view, then the stack's own text view when present. */
 export function formatReport(node: string, r: AgentReport): string {
   const out: string[] = [];
+  if (isStackReport(r.stack)) {
+    out.push(
+      `node ${node}: ${r.core} core, up ${r.uptime.toFixed(1)} s, udp port ${r.udpPort}, phy in ${r.phy.datagramsIn} / out ${r.phy.datagramsOut} datagrams, garbage ${r.phy.garbageDropped}`,
+    );
+    out.push(formatStackReport(r.stack).trimEnd());
+    return out.join('\n');
+  }
   out.push(
     `node ${node}: ${r.core} core, up ${r.uptime.toFixed(1)} s, addresses ${r.addresses.join(', ') || '-'}, udp port ${r.udpPort}`,
   );

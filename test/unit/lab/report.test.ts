@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { formatReport, mappingRows } from '../../../lab/report';
+import type { AgentReport } from '../../../stack/agent/protocol';
+import type { StackReport } from '../../../stack/report';
+
+const base: AgentReport = {
+  uptime: 1.5,
+  core: 'mptcp',
+  addresses: ['10.0.1.1', '10.0.2.1'],
+  udpPort: 8684,
+  phy: { datagramsIn: 10, datagramsOut: 12, bytesIn: 1000, bytesOut: 1200, garbageDropped: 0, sendErrors: 0 },
+  connections: [
+    {
+      conn: 1,
+      mode: 'mptcp',
+      state: 'established',
+      bytesDelivered: 100,
+      bytesReceived: 0,
+      subflows: [1, 2].map((k) => ({
+        pathIndex: k,
+        local: { address: `10.0.${k}.1`, port: 40000 + k },
+        remote: { address: `10.0.${k}.2`, port: 5001 },
+        state: 'established',
+        mss: 1400,
+        cwnd: 10,
+        ssthresh: 100,
+        srttMs: 1,
+        rttvarMs: 0.5,
+        bytesInFlight: 0,
+        bytesSent: 50,
+        bytesAcked: 50,
+        bytesReceived: 0,
+        retransmits: 0,
+      })),
+    },
+  ],
+  memory: { rss: 1, heapUsed: 1 },
+};
+
+describe('report text view', () => {
+  it('derives the mapping table from subflows when the stack report has none', () => {
+    const rows = mappingRows(base);
+    expect(rows.map((r) => r.endpoint)).toEqual([
+      '<10.0.1.1, 10.0.1.2, 40001, 5001>',
+      '<10.0.2.1, 10.0.2.2, 40002, 5001>',
+    ]);
+    const text = formatReport('a', base);
+    expect(text).toContain('connections: 1');
+    expect(text).toMatch(/\| token\s+\| path index \| endpoint id/);
+    expect(text).toContain('| conn 1 | 2          | <10.0.2.1, 10.0.2.2, 40002, 5001>');
+  });
+
+  it("uses the stack's own report and its mapping table when present", () => {
+    const stack: StackReport = {
+      now: 12,
+      addresses: ['10.0.1.1'],
+      connections: [],
+      mappingTable: [
+        {
+          token: '0xdeadbeef',
+          pathIndex: 1,
+          endpoint: { srcAddr: 'A1', dstAddr: 'B1', srcPort: 1, dstPort: 2 },
+          state: 'established',
+          backup: false,
+        },
+        {
+          token: '0xdeadbeef',
+          pathIndex: 2,
+          endpoint: { srcAddr: 'A2', dstAddr: 'B2', srcPort: 0, dstPort: 2 },
+          state: 'pending',
+          backup: false,
+        },
+      ],
+      mib: {},
+    };
+    const r = { ...base, stack };
+    expect(mappingRows(r).map((m) => `${m.token} ${m.pathIndex} ${m.endpoint}`)).toEqual([
+      '0xdeadbeef 1 <A1, B1, 1, 2>',
+      '0xdeadbeef 2 <A2, B2, 0, 2>',
+    ]);
+    const text = formatReport('a', r);
+    expect(text).toContain('node a: mptcp core');
+    expect(text).toContain('Mapping table');
+    expect(text).toContain('<A2, B2, 0, 2>');
+  });
+});
