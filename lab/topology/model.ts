@@ -138,8 +138,6 @@ export interface LinkModel {
    * Index into LabModel.segments.
    */
   segment: number;
-  /** Set when one end is a switch: the bridge that end's interface is enslaved to. */
-  bridge?: { node: string; bridge: string };
 }
 
 /** A broadcast domain: one link, or all links meeting at a switch (or chain of switches). */

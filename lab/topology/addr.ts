@@ -1,0 +1,177 @@
+// IPv4/IPv6 address and prefix arithmetic for the addressing plan. Addresses are bigints so both
+// families share one code path; formatting follows RFC 5952 for IPv6.
+
+import type { Family } from './model';
+
+export interface Ip {
+  family: Family;
+  value: bigint;
+}
+
+export interface Cidr {
+  family: Family;
+  /** The address as written (not masked). */
+  addr: bigint;
+  prefix: number;
+}
+
+export function bits(family: Family): number {
+  return family === 4 ? 32 : 128;
+}
+
+export function parseIpv4(s: string): bigint | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0n;
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    v = (v << 8n) | BigInt(n);
+  }
+  return v;
+}
+
+export function parseIpv6(s: string): bigint | undefined {
+  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
+  let head = s;
+  let tailV4: bigint | undefined;
+  // Embedded IPv4 in the last 32 bits (::ffff:1.2.3.4).
+  const lastColon = s.lastIndexOf(':');
+  if (s.includes('.')) {
+    tailV4 = parseIpv4(s.slice(lastColon + 1));
+    if (tailV4 === undefined) return undefined;
+    head = `${s.slice(0, lastColon + 1)}0:0`;
+  }
+  const dbl = head.split('::');
+  if (dbl.length > 2) return undefined;
+  const parseGroups = (x: string): number[] | undefined => {
+    if (x === '') return [];
+    const gs = x.split(':');
+    const out: number[] = [];
+    for (const g of gs) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = parseGroups(dbl[0]!);
+  const right = dbl.length === 2 ? parseGroups(dbl[1]!) : [];
+  if (!left || !right) return undefined;
+  let groups: number[];
+  if (dbl.length === 2) {
+    const fill = 8 - left.length - right.length;
+    if (fill < 1) return undefined;
+    groups = [...left, ...new Array<number>(fill).fill(0), ...right];
+  } else groups = left;
+  if (groups.length !== 8) return undefined;
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  if (tailV4 !== undefined) v = (v & ~0xffffffffn) | tailV4;
+  return v;
+}
+
+export function parseIp(s: string): Ip | undefined {
+  const v4 = parseIpv4(s);
+  if (v4 !== undefined) return { family: 4, value: v4 };
+  const v6 = s.includes(':') ? parseIpv6(s) : undefined;
+  if (v6 !== undefined) return { family: 6, value: v6 };
+  return undefined;
+}
+
+export type CidrResult = { ok: true; cidr: Cidr } | { ok: false; message: string };
+
+/** "10.0.1.1/24", "fd00::1/64". `requirePrefix` false lets a bare address default to /32 or /128. */
+export function parseCidr(s: string, requirePrefix = true): CidrResult {
+  const slash = s.indexOf('/');
+  const addrText = slash < 0 ? s : s.slice(0, slash);
+  const ip = parseIp(addrText.trim());
+  if (!ip) return { ok: false, message: `"${addrText}" is not an IPv4 or IPv6 address` };
+  let prefix = bits(ip.family);
+  if (slash < 0) {
+    if (requirePrefix)
+      return {
+        ok: false,
+        message: `"${s}" has no prefix length: write it as "${s}/${ip.family === 4 ? 24 : 64}"`,
+      };
+  } else {
+    const p = s.slice(slash + 1).trim();
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > bits(ip.family))
+      return {
+        ok: false,
+        message: `bad prefix length "/${p}" in "${s}": expected 0..${bits(ip.family)} for IPv${ip.family}`,
+      };
+    prefix = Number(p);
+  }
+  return { ok: true, cidr: { family: ip.family, addr: ip.value, prefix } };
+}
+
+export function mask(family: Family, prefix: number): bigint {
+  const b = BigInt(bits(family));
+  const hostBits = b - BigInt(prefix);
+  return ((1n << b) - 1n) ^ ((1n << hostBits) - 1n);
+}
+
+export function network(c: Cidr): bigint {
+  return c.addr & mask(c.family, c.prefix);
+}
+
+export function hostPart(c: Cidr): bigint {
+  return c.addr & ~mask(c.family, c.prefix) & ((1n << BigInt(bits(c.family))) - 1n);
+}
+
+/** Whether two prefixes share any address. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const p = Math.min(a.prefix, b.prefix);
+  const m = mask(a.family, p);
+  return (a.addr & m) === (b.addr & m);
+}
+
+export function formatIpv4(v: bigint): string {
+  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
+}
+
+/** RFC 5952: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as "::". */
+export function formatIpv6(v: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}
+
+export function formatIp(family: Family, v: bigint): string {
+  return family === 4 ? formatIpv4(v) : formatIpv6(v);
+}
+
+/** "10.0.1.0/24" — the masked network. */
+export function formatSubnet(c: Cidr): string {
+  return `${formatIp(c.family, network(c))}/${c.prefix}`;
+}
+
+/** Number of usable host numbers in a subnet: 1 .. size-2 for IPv4 (< /31), else all but 0. */
+export function hostRange(family: Family, prefix: number): { first: bigint; last: bigint } {
+  const size = 1n << BigInt(bits(family) - prefix);
+  if (family === 4 && prefix >= 31) return { first: 0n, last: size - 1n };
+  if (family === 4) return { first: 1n, last: size - 2n };
+  if (prefix >= 127) return { first: 0n, last: size - 1n };
+  return { first: 1n, last: size - 1n };
+}

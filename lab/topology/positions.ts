@@ -1,0 +1,92 @@
+// Maps a path in the parsed data (["links", 0, "rate"]) back to a line and column of the YAML
+// source, so every problem names file:line:col.
+
+import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
+import type { TopologyIssue } from './model';
+
+export type Path = readonly PropertyKey[];
+
+export class SourceMap {
+  constructor(
+    readonly file: string,
+    private readonly doc: Document | undefined,
+    private readonly lc: LineCounter | undefined,
+  ) {}
+
+  linePos(offset: number): { line: number; col: number } {
+    if (!this.lc) return { line: 1, col: 1 };
+    const p = this.lc.linePos(offset);
+    return { line: p.line, col: p.col };
+  }
+
+  /**
+   * Offset of the value at `path` (or of its key when `key` is true). When the path does not exist
+   * (a missing key), the position of the deepest entry that does: the key naming the object.
+   */
+  offset(path: Path, key = false): number {
+    const doc = this.doc;
+    if (!doc) return 0;
+    // biome-ignore lint/suspicious/noExplicitAny: yaml's node union is awkward to narrow generically
+    let node: any = doc.contents;
+    let anchor = node?.range?.[0] ?? 0;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i];
+      const last = i === path.length - 1;
+      if (isAlias(node)) node = node.resolve(doc);
+      if (isMap(node)) {
+        const pair = node.items.find((p) => {
+          const k = p.key;
+          return isScalar(k) ? String(k.value) === String(seg) : String(k) === String(seg);
+        });
+        if (!pair) return anchor;
+        // biome-ignore lint/suspicious/noExplicitAny: see above
+        const k: any = pair.key;
+        const keyOff: number = k?.range?.[0] ?? anchor;
+        if (last && key) return keyOff;
+        anchor = keyOff;
+        // biome-ignore lint/suspicious/noExplicitAny: see above
+        const v: any = pair.value;
+        if (v === null || v === undefined || (isScalar(v) && v.value === null && v.source === undefined)) {
+          if (last) return keyOff;
+          return anchor;
+        }
+        node = v;
+      } else if (isSeq(node)) {
+        const item = typeof seg === 'number' ? node.items[seg] : undefined;
+        // biome-ignore lint/suspicious/noExplicitAny: see above
+        const it: any = item;
+        if (!it?.range) return anchor;
+        anchor = it.range[0];
+        node = it;
+      } else return anchor;
+    }
+    if (isAlias(node)) return node.range?.[0] ?? anchor;
+    return node?.range?.[0] ?? anchor;
+  }
+
+  issue(path: Path, message: string, key = false): TopologyIssue {
+    const p = this.linePos(this.offset(path, key));
+    return { file: this.file, line: p.line, col: p.col, message };
+  }
+}
+
+/** Collects issues; kept in source order when thrown. */
+export class Issues {
+  readonly list: TopologyIssue[] = [];
+  constructor(readonly src: SourceMap) {}
+  /** Records a problem; returns undefined so callers can `return issues.at(…)`. */
+  at(path: Path, message: string, key = false): undefined {
+    this.list.push(this.src.issue(path, message, key));
+    return undefined;
+  }
+  /** At the key that names the last path element (e.g. an unknown or duplicate name). */
+  atKey(path: Path, message: string): undefined {
+    return this.at(path, message, true);
+  }
+  get count(): number {
+    return this.list.length;
+  }
+  sorted(): TopologyIssue[] {
+    return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+}
