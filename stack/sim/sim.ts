@@ -75,6 +75,7 @@ export class Simulator {
   private readonly q = new EventQueue();
   private readonly owners = new Map<string, Iface>();
   private readonly names = new Set<string>();
+  private readonly linkNames = new Set<string>();
   private topoVersion = 0;
 
   constructor(options: SimOptions = {}) {
@@ -182,9 +183,10 @@ export class Simulator {
 
   // ---- topology ----
 
-  private claimName(name: string): void {
-    if (this.names.has(name)) throw new Error(`sim: duplicate node or link name "${name}"`);
-    this.names.add(name);
+  private claimName(name: string, set = this.names): void {
+    if (set.has(name))
+      throw new Error(`sim: duplicate ${set === this.names ? 'node' : 'link'} name "${name}"`);
+    set.add(name);
   }
 
   /**
@@ -224,7 +226,7 @@ export class Simulator {
     const ib = b instanceof Router ? b.addIface() : b;
     if (ia.link || ib.link) throw new Error('sim.addLink: interface already linked');
     const name = config.name ?? `${ia.node.name}-${ib.node.name}`;
-    this.claimName(name);
+    this.claimName(name, this.linkNames);
     const link = new Link(this, name, ia, ib, config);
     this.links.push(link);
     this.topologyChanged();
