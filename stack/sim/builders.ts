@@ -24,8 +24,6 @@ export interface PairOptions extends LinkConfig {
   factoryB?: CoreFactory;
   seed?: number | string;
   family?: Family;
-  /** Sets delayMs to rttMs / 2. */
-  rttMs?: number;
   names?: [string, string];
 }
 
@@ -39,8 +37,7 @@ export interface Pair {
 }
 
 export function buildPair(options: PairOptions): Pair {
-  const { factory, factoryB, seed, family = 4, rttMs, names = ['a', 'b'], ...config } = options;
-  if (rttMs !== undefined) config.delayMs = rttMs / 2;
+  const { factory, factoryB, seed, family = 4, names = ['a', 'b'], ...config } = options;
   const sim = new Simulator({ seed });
   const addrA = simAddress(family, 0, 0, 1);
   const addrB = simAddress(family, 0, 0, 2);

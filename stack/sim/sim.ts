@@ -634,7 +634,8 @@ export class Link {
     readonly b: Iface,
     config: LinkConfig,
   ) {
-    const { name: _n, ab, ba, ...both } = config;
+    const { name: _n, ab, ba, rttMs, ...both } = config;
+    if (rttMs !== undefined) both.delayMs = rttMs / 2;
     this.ab = new LinkDir(this, 'ab', a, b, { ...DEFAULTS, ...both, ...ab });
     this.ba = new LinkDir(this, 'ba', b, a, { ...DEFAULTS, ...both, ...ba });
     a.link = this;

@@ -65,6 +65,8 @@ export interface LinkParams {
 /** A link: the same parameters both ways, with per-direction overrides (a = first end). */
 export interface LinkConfig extends Partial<LinkParams> {
   name?: string;
+  /** Shorthand: delayMs = rttMs / 2 both ways (per-direction delayMs overrides still apply). */
+  rttMs?: number;
   ab?: Partial<LinkParams>;
   ba?: Partial<LinkParams>;
 }
