@@ -86,7 +86,16 @@ export class Issues {
   get count(): number {
     return this.list.length;
   }
+  /** In source order, without exact duplicates (one setting checked for both directions). */
   sorted(): TopologyIssue[] {
-    return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
+    const seen = new Set<string>();
+    const out: TopologyIssue[] = [];
+    for (const i of this.list) {
+      const k = `${i.line}:${i.col}:${i.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(i);
+    }
+    return out.sort((a, b) => a.line - b.line || a.col - b.col);
   }
 }

@@ -238,3 +238,8 @@ export type RawEvent = z.infer<typeof eventSchema>;
 export function topologyJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(topologySchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
+
+/** The exact text of docs/topology.schema.json. */
+export function renderTopologySchema(): string {
+  return `${JSON.stringify(topologyJsonSchema(), null, 2)}\n`;
+}
