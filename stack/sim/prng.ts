@@ -14,6 +14,8 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export class Rng {
   /** The seed as text; forks derive their seeds from it. */
   readonly seed: string;
@@ -85,10 +87,16 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** Fills `out` with pseudo-random bytes. */
+  /** Fills `out` with pseudo-random bytes (the same bytes on every platform). */
   fill(out: Uint8Array): Uint8Array {
     const n = out.length;
     let i = 0;
+    if (LITTLE_ENDIAN && out.byteOffset % 4 === 0) {
+      // four bytes per store; on little-endian this is the byte order of the loop below
+      const words = new Uint32Array(out.buffer, out.byteOffset, n >>> 2);
+      for (let w = 0; w < words.length; w++) words[w] = this.nextU32();
+      i = words.length * 4;
+    }
     for (; i + 4 <= n; i += 4) {
       const x = this.nextU32();
       out[i] = x & 0xff;

@@ -106,7 +106,10 @@ interface ProbeFlow {
 
 /** Datagram prober: sends what it is told, records what arrives. */
 export class ProbeCore implements NetCore {
+  /** Every packet received (unless recording is off; then only `receivedCount`). */
   readonly received: ProbeReceipt[] = [];
+  receivedCount = 0;
+  private readonly record: boolean;
   readonly sent: { t: number; src: string; dst: string; length: number; seq: number }[] = [];
   private out: Packet[] = [];
   private events: CoreEvent[] = [];
@@ -120,12 +123,17 @@ export class ProbeCore implements NetCore {
   private listening = new Set<number>();
   private deadline = Number.POSITIVE_INFINITY;
 
+  /** `record: false` keeps only counts (for benchmarks). */
+  constructor(options: { record?: boolean } = {}) {
+    this.record = options.record ?? true;
+  }
+
   /** Queues one packet now (the host sends it on its next pump). */
   send(src: string, dst: string, length: number, seq: number, now: number, port = 999): void {
     const data = new Uint8Array(Math.max(HEADER_BYTES, length));
     writeHeader(data, port, port, seq, 0, PSH | ACK);
     this.out.push({ src, dst, data });
-    this.sent.push({ t: now, src, dst, length: data.length, seq });
+    if (this.record) this.sent.push({ t: now, src, dst, length: data.length, seq });
   }
 
   /** Starts a constant-rate stream of `count` packets driven by this core's own deadlines. */
@@ -144,6 +152,8 @@ export class ProbeCore implements NetCore {
   }
 
   input(packet: Packet, now: number): void {
+    this.receivedCount++;
+    if (!this.record && this.conns.size === 0) return;
     const d = packet.data;
     const h = d.length >= HEADER_BYTES ? readHeader(d) : { seq: -1, sport: -1 };
     this.received.push({

@@ -65,3 +65,14 @@ describe('Rng (sfc32)', () => {
     expect(a.length).toBe(7);
   });
 });
+
+describe('Rng.fill byte order', () => {
+  it('gives the same bytes through the word path and the byte path', () => {
+    const aligned = new Rng(5).bytes(1003);
+    const buf = new Uint8Array(1004);
+    const unaligned = new Rng(5).fill(buf.subarray(1)); // byteOffset 1: byte-by-byte path
+    expect(unaligned).toEqual(aligned);
+    const x = new Rng(5).nextU32();
+    expect([...aligned.subarray(0, 4)]).toEqual([x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, x >>> 24]);
+  });
+});
