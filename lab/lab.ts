@@ -835,6 +835,7 @@ async function emulatorPresent(): Promise<boolean> {
 }
 
 async function pidsIn(backend: Backend, handles: string[]): Promise<number[]> {
+  if (backend.pidsOf) return backend.pidsOf(handles);
   const out: number[] = [];
   await parallel(handles, 8, async (h) => {
     out.push(...(await backend.pids(h)));

@@ -56,6 +56,8 @@ export interface Backend {
   spawnDetached(handle: string, argv: string[], logFile: string): number;
   /** Pids of every process running inside a node. */
   pids(handle: string): Promise<number[]>;
+  /** The same for many nodes at once, where the backend can do it in one pass. */
+  pidsOf?(handles: string[]): Promise<number[]>;
   /** Removes nodes (and every link end inside them). Idempotent. */
   destroy(handles: string[]): Promise<void>;
   /** Every node handle on this host whose name starts with `prefix` (for `down --all`). */
