@@ -1,0 +1,429 @@
+/**
+ * A plain-TCP NetCore (stack/core/contract.ts): demultiplexing by 4-tuple, listeners with a
+ * bounded SYN backlog, ephemeral ports, RST for segments to closed ports, connStats().
+ *
+ * Packets carry encoded segments (stack/wire/tcp.ts); `encodePacket`/`decodePacket` are the one
+ * place the codec is called.
+ */
+import type {
+  ConnectOptions,
+  ConnInfo,
+  ConnStats,
+  CoreEvent,
+  NetCore,
+  Packet,
+  SubflowStats,
+} from '../core/contract';
+import { decodeSegment, encodeSegment } from '../wire/tcp';
+import { ACK, isParseError, RST, SYN, type TcpSegment } from '../wire/types';
+import { isnFor, newIsnSecret } from './isn';
+import { RecvBuffer, SendBuffer } from './plain';
+import { type CloseError, Tcb, type TcbConfig, type TcbHooks, TcpState } from './tcb';
+
+export interface TcpHostOptions {
+  addresses?: string[];
+  /** RFC 6528 secret; default 16 bytes from the CSPRNG. Seed it in simulations for determinism. */
+  isnSecret?: Uint8Array;
+  /** Source of uniform u32 values for ephemeral ports; default the CSPRNG (seed it in simulations). */
+  random?: () => number;
+  tcb?: Partial<TcbConfig>;
+  /** Per-connection send buffer (bytes queued + unacknowledged). Default 1 MiB. */
+  sndBuf?: number;
+  /** Per-connection receive buffer (delivered but unconsumed + reassembly). Default 1 MiB. */
+  rcvBuf?: number;
+  /** Half-open connections per listener; further SYNs are dropped. Default 256. */
+  synBacklog?: number;
+  /** Compute TCP checksums over the pseudo-header (needed on a TUN phy). Default true. */
+  checksums?: boolean;
+  ephemeralLow?: number;
+  ephemeralHigh?: number;
+}
+
+export interface TcpHostCounters {
+  segmentsIn: number;
+  segmentsOut: number;
+  badSegments: number;
+  resetsSent: number;
+  synDropsBacklog: number;
+  noListener: number;
+}
+
+interface Conn {
+  id: number;
+  tcb: Tcb;
+  snd: SendBuffer;
+  rcv: RecvBuffer;
+  localAddress: string;
+  remoteAddress: string;
+  key: string;
+  /** Listener port for passive connections, -1 for active ones. */
+  listenPort: number;
+  announced: boolean;
+  wantWritable: boolean;
+  closed: boolean;
+}
+
+function key(la: string, lp: number, ra: string, rp: number): string {
+  return `${la}|${lp}|${ra}|${rp}`;
+}
+
+/** Encodes a segment for the wire: the single call site of the codec's encoder. */
+export function encodePacket(seg: TcpSegment, src: string, dst: string, checksums: boolean): Packet {
+  return { src, dst, data: checksums ? encodeSegment(seg, src, dst) : encodeSegment(seg) };
+}
+
+/** Decodes a packet's segment, or null when malformed. */
+export function decodePacket(p: Packet): TcpSegment | null {
+  const seg = decodeSegment(p.data);
+  return isParseError(seg) ? null : seg;
+}
+
+/** The RST answering a segment that reached no connection (RFC 9293 §3.10.7.1). */
+export function resetFor(seg: TcpSegment): TcpSegment | null {
+  if (seg.flags & RST) return null;
+  const base = {
+    srcPort: seg.dstPort,
+    dstPort: seg.srcPort,
+    window: 0,
+    checksum: 0,
+    urgent: 0,
+    options: [],
+    payload: new Uint8Array(0),
+  };
+  if (seg.flags & ACK) return { ...base, seq: seg.ack, ack: 0, flags: RST };
+  const len = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & 1 ? 1 : 0);
+  return { ...base, seq: 0, ack: (seg.seq + len) >>> 0, flags: RST | ACK };
+}
+
+export class TcpHost implements NetCore {
+  private addresses: string[];
+  private readonly secret: Uint8Array;
+  private readonly random: () => number;
+  private readonly opts: Required<Omit<TcpHostOptions, 'addresses' | 'isnSecret' | 'random' | 'tcb'>>;
+  private readonly tcbConfig: Partial<TcbConfig>;
+  private readonly conns = new Map<number, Conn>();
+  private readonly demux = new Map<string, Conn>();
+  private readonly listeners = new Map<number, { halfOpen: number }>();
+  private nextId = 1;
+  private out: Packet[] = [];
+  private events: CoreEvent[] = [];
+  private now = 0;
+  readonly counters: TcpHostCounters = {
+    segmentsIn: 0,
+    segmentsOut: 0,
+    badSegments: 0,
+    resetsSent: 0,
+    synDropsBacklog: 0,
+    noListener: 0,
+  };
+  private readonly hooks: TcbHooks;
+
+  constructor(options: TcpHostOptions = {}) {
+    this.addresses = [...(options.addresses ?? [])];
+    this.secret = options.isnSecret ?? newIsnSecret();
+    this.random = options.random ?? cryptoU32;
+    this.tcbConfig = options.tcb ?? {};
+    this.opts = {
+      sndBuf: options.sndBuf ?? 1 << 20,
+      rcvBuf: options.rcvBuf ?? 1 << 20,
+      synBacklog: options.synBacklog ?? 256,
+      checksums: options.checksums ?? true,
+      ephemeralLow: options.ephemeralLow ?? 32768,
+      ephemeralHigh: options.ephemeralHigh ?? 60999,
+    };
+    // One hooks object shared by all TCBs (no closure per connection or segment).
+    this.hooks = {
+      onEstablished: (tcb) => this.onEstablished(tcb.owner as Conn),
+      onPeerFin: (tcb) => this.events.push({ type: 'end', conn: (tcb.owner as Conn).id }),
+      onClosed: (tcb, error) => this.onClosed(tcb.owner as Conn, error),
+      onAcked: (tcb) => this.onAcked(tcb.owner as Conn),
+    };
+  }
+
+  // ── NetCore ─────────────────────────────────────────────────────────────────────────────────
+  input(packet: Packet, now: number): void {
+    this.now = now;
+    this.counters.segmentsIn++;
+    const seg = decodePacket(packet);
+    if (seg === null) {
+      this.counters.badSegments++;
+      return;
+    }
+    let c = this.demux.get(key(packet.dst, seg.dstPort, packet.src, seg.srcPort));
+    if (c !== undefined && c.tcb.state === TcpState.TIME_WAIT && seg.flags & SYN && !(seg.flags & ACK)) {
+      // A new incarnation may take over a TIME_WAIT 4-tuple (RFC 9293 §3.6.1 / RFC 6191).
+      this.remove(c);
+      c = undefined;
+    }
+    if (c !== undefined) {
+      c.tcb.input(seg, now);
+      this.drain(c);
+      return;
+    }
+    const l = this.listeners.get(seg.dstPort);
+    if (l !== undefined && (seg.flags & (SYN | ACK | RST)) === SYN && this.isLocal(packet.dst)) {
+      if (l.halfOpen >= this.opts.synBacklog) {
+        this.counters.synDropsBacklog++;
+        return;
+      }
+      const conn = this.create(packet.dst, seg.dstPort, packet.src, seg.srcPort, seg.dstPort, now);
+      l.halfOpen++;
+      conn.tcb.acceptSyn(seg, now);
+      this.drain(conn);
+      return;
+    }
+    this.counters.noListener++;
+    const rst = resetFor(seg);
+    if (rst !== null) {
+      this.counters.resetsSent++;
+      this.emitPacket(rst, packet.dst, packet.src);
+    }
+  }
+
+  advance(now: number): void {
+    this.now = now;
+    for (const c of this.conns.values()) {
+      if (c.tcb.nextDeadline() <= now) {
+        c.tcb.advance(now);
+        this.drain(c);
+      }
+    }
+  }
+
+  nextDeadline(): number {
+    let d = Number.POSITIVE_INFINITY;
+    for (const c of this.conns.values()) {
+      const t = c.tcb.nextDeadline();
+      if (t < d) d = t;
+    }
+    return d;
+  }
+
+  takeOutput(): Packet[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  takeEvents(): CoreEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  listen(port: number): void {
+    if (!this.listeners.has(port)) this.listeners.set(port, { halfOpen: 0 });
+  }
+
+  unlisten(port: number): void {
+    this.listeners.delete(port);
+  }
+
+  connect(options: ConnectOptions, now: number): number {
+    this.now = now;
+    const local = options.localAddress ?? this.addresses[0];
+    if (local === undefined) throw new Error('connect: the host has no address');
+    const port = options.localPort ?? this.ephemeralPort(local, options.host, options.port);
+    const c = this.create(local, port, options.host, options.port, -1, now);
+    c.tcb.connect(now);
+    this.drain(c);
+    return c.id;
+  }
+
+  write(conn: number, data: Uint8Array, now: number): number {
+    this.now = now;
+    const c = this.conns.get(conn);
+    if (c === undefined || c.closed || c.tcb.state > TcpState.CLOSE_WAIT) return 0;
+    const n = c.snd.write(c.tcb, data);
+    if (n < data.length) c.wantWritable = true;
+    if (n > 0) {
+      c.tcb.output(now);
+      this.drain(c);
+    }
+    return n;
+  }
+
+  end(conn: number, now: number): void {
+    this.now = now;
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    c.tcb.close(now);
+    this.drain(c);
+  }
+
+  abort(conn: number, now: number): void {
+    this.now = now;
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    c.tcb.abort(now, undefined, { code: 'EABORTED', message: 'aborted locally' });
+    this.drain(c);
+  }
+
+  consumed(conn: number, bytes: number, now: number): void {
+    this.now = now;
+    const c = this.conns.get(conn);
+    if (c === undefined) return;
+    c.rcv.consume(bytes);
+    c.tcb.windowOpened(now);
+    this.drain(c);
+  }
+
+  info(conn: number): ConnInfo | undefined {
+    const c = this.conns.get(conn);
+    if (c === undefined) return undefined;
+    return {
+      local: { address: c.localAddress, port: c.tcb.localPort },
+      remote: { address: c.remoteAddress, port: c.tcb.remotePort },
+      mode: 'tcp',
+    };
+  }
+
+  setAddresses(addresses: string[], _now: number): void {
+    this.addresses = [...addresses];
+  }
+
+  connStats(): ConnStats[] {
+    const out: ConnStats[] = [];
+    for (const c of this.conns.values()) {
+      const t = c.tcb;
+      const sf: SubflowStats = {
+        pathIndex: 1,
+        local: { address: c.localAddress, port: t.localPort },
+        remote: { address: c.remoteAddress, port: t.remotePort },
+        state: t.stateName,
+        mss: t.mss,
+        cwnd: t.cwnd,
+        ssthresh: t.ssthresh,
+        srttMs: t.srtt,
+        rttvarMs: t.rttvar,
+        bytesInFlight: t.bytesInFlight,
+        bytesSent: t.bytesSent,
+        bytesAcked: t.bytesAcked,
+        bytesReceived: t.bytesReceived,
+        retransmits: t.retransmits,
+      };
+      out.push({
+        conn: c.id,
+        mode: 'tcp',
+        state: t.stateName,
+        bytesDelivered: t.bytesAcked,
+        bytesReceived: t.bytesReceived,
+        subflows: [sf],
+      });
+    }
+    return out;
+  }
+
+  /** The TCB of a connection (tests, reports). */
+  tcbOf(conn: number): Tcb | undefined {
+    return this.conns.get(conn)?.tcb;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  // ── Internals ───────────────────────────────────────────────────────────────────────────────
+  private isLocal(addr: string): boolean {
+    return this.addresses.length === 0 || this.addresses.includes(addr);
+  }
+
+  private create(la: string, lp: number, ra: string, rp: number, listenPort: number, now: number): Conn {
+    const snd = new SendBuffer(this.opts.sndBuf);
+    const id = this.nextId++;
+    const c = {} as Conn;
+    const rcv = new RecvBuffer(this.opts.rcvBuf, (_tcb, data) =>
+      this.events.push({ type: 'data', conn: id, data }),
+    );
+    const tcb = new Tcb({
+      localPort: lp,
+      remotePort: rp,
+      iss: isnFor(this.secret, la, lp, ra, rp, now),
+      source: snd,
+      sink: rcv,
+      hooks: this.hooks,
+      config: { rcvBuf: this.opts.rcvBuf, ...this.tcbConfig },
+    });
+    tcb.owner = c;
+    c.id = id;
+    c.tcb = tcb;
+    c.snd = snd;
+    c.rcv = rcv;
+    c.localAddress = la;
+    c.remoteAddress = ra;
+    c.key = key(la, lp, ra, rp);
+    c.listenPort = listenPort;
+    c.announced = false;
+    c.wantWritable = false;
+    c.closed = false;
+    this.conns.set(id, c);
+    this.demux.set(c.key, c);
+    return c;
+  }
+
+  private ephemeralPort(la: string, ra: string, rp: number): number {
+    const lo = this.opts.ephemeralLow;
+    const span = this.opts.ephemeralHigh - lo + 1;
+    let p = lo + (this.random() % span);
+    for (let i = 0; i < span; i++) {
+      if (!this.demux.has(key(la, p, ra, rp)) && !this.listeners.has(p)) return p;
+      p = p + 1 >= lo + span ? lo : p + 1;
+    }
+    throw new Error('no free ephemeral port');
+  }
+
+  private emitPacket(seg: TcpSegment, src: string, dst: string): void {
+    this.counters.segmentsOut++;
+    this.out.push(encodePacket(seg, src, dst, this.opts.checksums));
+  }
+
+  private drain(c: Conn): void {
+    const segs = c.tcb.outbox;
+    if (segs.length > 0) {
+      for (let i = 0; i < segs.length; i++) this.emitPacket(segs[i]!, c.localAddress, c.remoteAddress);
+      segs.length = 0;
+    }
+    if (c.tcb.state === TcpState.CLOSED) this.remove(c);
+  }
+
+  private remove(c: Conn): void {
+    if (this.demux.get(c.key) === c) this.demux.delete(c.key);
+    this.conns.delete(c.id);
+    if (!c.announced && c.listenPort >= 0) this.releaseHalfOpen(c);
+  }
+
+  private releaseHalfOpen(c: Conn): void {
+    const l = this.listeners.get(c.listenPort);
+    if (l !== undefined && l.halfOpen > 0) l.halfOpen--;
+  }
+
+  private onEstablished(c: Conn): void {
+    if (c.announced) return;
+    c.announced = true;
+    if (c.listenPort >= 0) {
+      this.releaseHalfOpen(c);
+      this.events.push({ type: 'accepted', conn: c.id, port: c.listenPort });
+    } else {
+      this.events.push({ type: 'connected', conn: c.id });
+    }
+  }
+
+  private onAcked(c: Conn): void {
+    if (c.wantWritable && c.snd.room(c.tcb) >= Math.min(c.snd.limit >> 2, 64 * 1024)) {
+      c.wantWritable = false;
+      this.events.push({ type: 'writable', conn: c.id });
+    }
+  }
+
+  private onClosed(c: Conn, error: CloseError | undefined): void {
+    if (c.closed) return;
+    c.closed = true;
+    // A half-open passive connection that never got announced vanishes silently.
+    if (!c.announced && c.listenPort >= 0) return;
+    this.events.push(error ? { type: 'closed', conn: c.id, error } : { type: 'closed', conn: c.id });
+  }
+}
+
+function cryptoU32(): number {
+  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
+}
