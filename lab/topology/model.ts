@@ -54,6 +54,12 @@ export interface IfaceModel {
 /** One route. `table` undefined = the main table. */
 export interface RouteModel {
   family: Family;
+  /**
+   * 'unreachable': `ip route add unreachable <dst> table <table>` (no via/dev). Used as the default
+   * of a per-interface table without a gateway, so a source address never leaks out of another
+   * interface. Absent: an ordinary unicast route.
+   */
+  type?: 'unreachable';
   /** "default" or a CIDR prefix ("10.0.2.0/24", "fd00:0:0:2::/64"). */
   dst: string;
   /** Gateway address; absent for a directly connected route (then `dev` is the link). */

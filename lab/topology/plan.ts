@@ -690,7 +690,10 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
           const a = iface.addresses.find((x) => x.family === fam)!;
           routes.push({ family: fam, dst: a.subnet, dev: iface.name, table, src: a.address });
           const gw = gateway(iface);
+          // Without a gateway, nothing else is reachable from this address: say so in the table, or
+          // the lookup would fall through to the main table and leave by another interface.
           if (gw) routes.push({ family: fam, dst: 'default', via: gw, dev: iface.name, table });
+          else routes.push({ family: fam, dst: 'default', type: 'unreachable', table });
           rules.push({
             family: fam,
             from: `${a.address}/${bits(fam)}`,

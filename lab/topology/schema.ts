@@ -220,8 +220,8 @@ export const topologySchema = z
       .optional()
       .describe('Defaults for every node and link.'),
     nodes: z.record(nodeName, nodeSchema.nullable()).describe('Nodes by name.'),
-    links: z.array(linkSchema).optional(),
-    events: z.array(eventSchema).optional().describe('Scenario events applied during runs.'),
+    links: z.array(linkSchema).nullable().optional(),
+    events: z.array(eventSchema).nullable().optional().describe('Scenario events applied during runs.'),
   })
   .meta({
     title: 'mplab topology',
