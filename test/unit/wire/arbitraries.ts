@@ -183,7 +183,9 @@ export const tcpSegmentFields = fc.record({
   payload: fc.uint8Array({ maxLength: 64 }),
 });
 
-export function segmentOf(f: fc.RecordValue<typeof tcpSegmentFields>, options: TcpOption[]): TcpSegment {
+export type SegmentFields = typeof tcpSegmentFields extends fc.Arbitrary<infer T> ? T : never;
+
+export function segmentOf(f: SegmentFields, options: TcpOption[]): TcpSegment {
   return { ...f, options };
 }
 
@@ -225,9 +227,12 @@ export function mutated(valid: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Arra
     });
 }
 
-/** Deep equality that is cheap enough for 100,000-run properties (vitest's toEqual is not). */
+/**
+ * Deep equality that is cheap enough for 100,000-run properties (vitest's toEqual is not). The
+ * expected value is cloned first: fast-check builds records without a prototype.
+ */
 export function assertSame(actual: unknown, expected: unknown, what: string): void {
-  if (!isDeepStrictEqual(actual, expected)) {
+  if (!isDeepStrictEqual(actual, structuredClone(expected))) {
     throw new Error(`${what}: ${inspect(actual, { depth: 6 })} !== ${inspect(expected, { depth: 6 })}`);
   }
 }
