@@ -62,3 +62,14 @@ export {
   type Dumbbell,
 } from './builders';
 export { BulkTransfer, startBulk, jainIndex, type BulkOptions } from './apps';
+export {
+  chain,
+  dropWhere,
+  fixTcpChecksum,
+  rewritePayload,
+  stripOptions,
+  tcpFlags,
+  tcpOptionKinds,
+  tcpPayload,
+  type StripOptions,
+} from './middleboxes';

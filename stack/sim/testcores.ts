@@ -136,6 +136,11 @@ export class ProbeCore implements NetCore {
     if (this.record) this.sent.push({ t: now, src, dst, length: data.length, seq });
   }
 
+  /** Queues an arbitrary packet (any encoded segment) to send on the next pump. */
+  inject(pkt: Packet): void {
+    this.out.push(pkt);
+  }
+
   /** Starts a constant-rate stream of `count` packets driven by this core's own deadlines. */
   stream(s: ProbeStream, now: number): void {
     this.flows.push({
