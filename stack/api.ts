@@ -1,0 +1,415 @@
+/**
+ * node:net-style sockets over our stack.
+ *
+ *   const stack = await createStack({ addresses: ['10.0.0.1', '10.0.1.1'] });
+ *   stack.createServer((sock) => sock.pipe(sock)).listen(5000);
+ *   const sock = stack.connect({ host: '10.0.0.2', port: 5000 });
+ *   sock.on('connect', () => sock.end('hello'));
+ *   await stack.close();
+ *
+ * Sockets are Duplex streams with backpressure both ways: write() returns false once the core's
+ * send buffer accepted less than asked (the remainder waits for the core's 'writable'); data is
+ * pushed as it arrives and `core.consumed` is told as the application reads it, so the receive
+ * window follows the application.
+ */
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import type { ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
+import { createCore, type CoreKind } from './runtime/core-factory';
+import { Driver } from './runtime/driver';
+import { DEFAULT_UDP_PORT, UdpPhy, type UdpPhyCounters } from './runtime/udp-phy';
+import { Sysctl, type KnobValue } from './sysctl';
+
+export interface StackOptions {
+  /** Local addresses to use (each while present). Default: every non-loopback address of the host. */
+  addresses?: string[];
+  /** Use loopback addresses too when learning from the host. */
+  includeLoopback?: boolean;
+  /** UDP port of the phy (bound on each address, and the peers' port). Default 8684. */
+  udpPort?: number;
+  /** Interface poll period (ms) for following addresses; 0 disables. Default 200. */
+  pollMs?: number;
+  /** Initial knob values. */
+  sysctl?: Record<string, KnobValue>;
+  /** Inject a core (tests, experiments). Default: the factory's (MPTCP host when present). */
+  core?: NetCore;
+  /** Log sink for the phy and driver (bind failures, core exceptions). */
+  log?: (msg: string) => void;
+}
+
+export interface StackReport {
+  core: CoreKind | 'custom';
+  addresses: string[];
+  udpPort: number;
+  phy: UdpPhyCounters;
+  driver: Driver['counters'];
+  connections: ConnStats[];
+}
+
+export class StackError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'StackError';
+  }
+}
+
+function makeError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(`${code}: ${message}`), { code });
+}
+
+/** A connection over the stack, as a Duplex stream. */
+export class StackSocket extends Duplex {
+  /** Core connection id; -1 until assigned. */
+  conn = -1;
+  connecting: boolean;
+  private pendingChunk: Uint8Array | undefined;
+  private pendingCb: ((err?: Error | null) => void) | undefined;
+  private pushedTotal = 0;
+  private reportedConsumed = 0;
+  private coreClosed = false;
+  private cachedInfo: ConnInfo | undefined;
+  bytesWritten = 0;
+  bytesRead = 0;
+
+  constructor(
+    private readonly stack: Stack,
+    connecting: boolean,
+  ) {
+    super({ allowHalfOpen: true, highWaterMark: 256 * 1024 });
+    this.connecting = connecting;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.info()?.remote.address;
+  }
+  get remotePort(): number | undefined {
+    return this.info()?.remote.port;
+  }
+  get localAddress(): string | undefined {
+    return this.info()?.local.address;
+  }
+  get localPort(): number | undefined {
+    return this.info()?.local.port;
+  }
+  /** 'mptcp' while multipath, 'tcp' for plain TCP or after fallback. */
+  get mode(): 'mptcp' | 'tcp' | undefined {
+    return this.info()?.mode;
+  }
+
+  info(): ConnInfo | undefined {
+    if (this.conn >= 0 && !this.coreClosed)
+      this.cachedInfo = this.stack.core.info(this.conn) ?? this.cachedInfo;
+    return this.cachedInfo;
+  }
+
+  /** This connection's figures from the core (undefined once closed). */
+  stats(): ConnStats | undefined {
+    return this.stack.core.connStats().find((s) => s.conn === this.conn);
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+
+  /** @internal */
+  _coreEvent(e: CoreEvent): void {
+    switch (e.type) {
+      case 'connected':
+        this.connecting = false;
+        this.info();
+        this.emit('connect');
+        this.emit('ready');
+        this.retryPending();
+        break;
+      case 'data':
+        this.pushedTotal += e.data.length;
+        this.bytesRead += e.data.length;
+        this.push(e.data);
+        this.reportConsumed();
+        break;
+      case 'writable':
+        this.retryPending();
+        break;
+      case 'end':
+        this.push(null);
+        break;
+      case 'closed':
+        this.coreClosed = true;
+        this.stack._forget(this.conn);
+        if (this.pendingCb) {
+          const cb = this.pendingCb;
+          this.pendingCb = undefined;
+          this.pendingChunk = undefined;
+          cb(e.error ? makeError(e.error.code, e.error.message) : makeError('EPIPE', 'connection closed'));
+        }
+        if (e.error) {
+          this.destroy(makeError(e.error.code, e.error.message));
+        } else {
+          if (!this.readableEnded) this.push(null);
+          if (!this.writableFinished && !this.writableEnded) this.destroy();
+          else if (this.readableEnded || this.readableLength === 0) this.destroy();
+        }
+        break;
+      case 'accepted':
+        break;
+    }
+  }
+
+  /** Tells the core how much the application has taken out of the readable buffer. */
+  private reportConsumed(): void {
+    if (this.coreClosed || this.conn < 0) return;
+    const consumed = this.pushedTotal - this.readableLength;
+    const delta = consumed - this.reportedConsumed;
+    if (delta > 0) {
+      this.reportedConsumed = consumed;
+      this.stack.core.consumed(this.conn, delta, this.stack.driver.now());
+      this.stack.driver.kick();
+    }
+  }
+
+  override _read(): void {
+    this.reportConsumed();
+  }
+
+  // Readable calls _read only once per push, so consumption is tracked where the application
+  // actually takes data out: read() (which flowing mode and pipe() use too).
+  // biome-ignore lint/suspicious/noExplicitAny: Readable.read's own signature
+  override read(size?: number): any {
+    const chunk = super.read(size);
+    if (chunk !== null) this.reportConsumed();
+    return chunk;
+  }
+
+  override _write(chunk: Uint8Array, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.coreClosed) {
+      cb(makeError('EPIPE', 'connection closed'));
+      return;
+    }
+    this.pendingChunk = chunk;
+    this.pendingCb = cb;
+    if (!this.connecting) this.retryPending();
+  }
+
+  override _writev(chunks: Array<{ chunk: Uint8Array }>, cb: (err?: Error | null) => void): void {
+    if (chunks.length === 1) {
+      this._write(chunks[0]!.chunk, 'binary', cb);
+      return;
+    }
+    let total = 0;
+    for (const c of chunks) total += c.chunk.length;
+    const all = new Uint8Array(total);
+    let o = 0;
+    for (const c of chunks) {
+      all.set(c.chunk, o);
+      o += c.chunk.length;
+    }
+    this._write(all, 'binary', cb);
+  }
+
+  private retryPending(): void {
+    const chunk = this.pendingChunk;
+    if (!chunk || this.coreClosed || this.conn < 0) return;
+    const n = this.stack.core.write(this.conn, chunk, this.stack.driver.now());
+    this.stack.driver.kick();
+    this.bytesWritten += n;
+    if (n >= chunk.length) {
+      const cb = this.pendingCb!;
+      this.pendingChunk = undefined;
+      this.pendingCb = undefined;
+      cb();
+    } else if (n > 0) {
+      this.pendingChunk = chunk.subarray(n);
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (!this.coreClosed && this.conn >= 0) {
+      this.stack.core.end(this.conn, this.stack.driver.now());
+      this.stack.driver.kick();
+    }
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.coreClosed && this.conn >= 0) {
+      this.coreClosed = true;
+      this.stack.core.abort(this.conn, this.stack.driver.now());
+      this.stack._forget(this.conn);
+      this.stack.driver.kick();
+    }
+    cb(err);
+  }
+}
+
+export class StackServer extends EventEmitter {
+  port: number | undefined;
+  constructor(private readonly stack: Stack) {
+    super();
+  }
+
+  listen(port: number, cb?: () => void): this {
+    this.stack._listen(port, this);
+    this.port = port;
+    if (cb) queueMicrotask(cb);
+    queueMicrotask(() => this.emit('listening'));
+    return this;
+  }
+
+  address(): { port: number } | null {
+    return this.port === undefined ? null : { port: this.port };
+  }
+
+  /** Stops accepting; existing connections live on. */
+  close(cb?: () => void): this {
+    if (this.port !== undefined) this.stack._unlisten(this.port, this);
+    this.port = undefined;
+    queueMicrotask(() => {
+      this.emit('close');
+      cb?.();
+    });
+    return this;
+  }
+}
+
+export class Stack {
+  readonly sysctl: Sysctl;
+  readonly driver: Driver;
+  private readonly sockets = new Map<number, StackSocket>();
+  private readonly servers = new Map<number, StackServer>();
+  private closed = false;
+
+  /** @internal use createStack */
+  constructor(
+    readonly core: NetCore,
+    readonly coreKind: CoreKind | 'custom',
+    readonly phy: UdpPhy,
+    sysctl: Sysctl,
+  ) {
+    this.sysctl = sysctl;
+    this.driver = new Driver(core, phy);
+    this.driver.onEvents = (events) => this.dispatch(events);
+    phy.onPacket = (p) => this.driver.receive(p);
+    phy.onAddresses = (addrs) => {
+      core.setAddresses(addrs, this.driver.now());
+      this.driver.kick();
+    };
+  }
+
+  get addresses(): string[] {
+    return this.phy.addresses();
+  }
+
+  createServer(handler?: (socket: StackSocket) => void): StackServer {
+    const s = new StackServer(this);
+    if (handler) s.on('connection', handler);
+    return s;
+  }
+
+  connect(options: { host: string; port: number; localAddress?: string; localPort?: number }): StackSocket {
+    const sock = new StackSocket(this, true);
+    if (this.closed) {
+      queueMicrotask(() => sock.destroy(makeError('ENOTCONN', 'stack closed')));
+      return sock;
+    }
+    const conn = this.core.connect(options, this.driver.now());
+    sock.conn = conn;
+    this.sockets.set(conn, sock);
+    this.driver.kick();
+    return sock;
+  }
+
+  report(): StackReport {
+    return {
+      core: this.coreKind,
+      addresses: this.phy.addresses(),
+      udpPort: this.phy.port,
+      phy: { ...this.phy.counters },
+      driver: { ...this.driver.counters },
+      connections: this.core.connStats(),
+    };
+  }
+
+  /** Open sockets (for leak checks). */
+  get socketCount(): number {
+    return this.sockets.size;
+  }
+
+  /** Aborts every connection, stops listening, closes the phy. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.sockets.values()]) s.destroy();
+    for (const port of [...this.servers.keys()]) this.core.unlisten(port);
+    this.servers.clear();
+    this.driver.flushNow();
+    this.driver.stop();
+    await this.phy.close();
+  }
+
+  /** @internal */
+  _listen(port: number, server: StackServer): void {
+    if (this.servers.has(port)) throw new StackError('EADDRINUSE', `port ${port} already listening`);
+    this.servers.set(port, server);
+    this.core.listen(port);
+  }
+  /** @internal */
+  _unlisten(port: number, server: StackServer): void {
+    if (this.servers.get(port) !== server) return;
+    this.servers.delete(port);
+    this.core.unlisten(port);
+  }
+  /** @internal */
+  _forget(conn: number): void {
+    this.sockets.delete(conn);
+  }
+
+  private dispatch(events: CoreEvent[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.type === 'accepted') {
+        const server = this.servers.get(e.port);
+        if (!server) {
+          this.core.abort(e.conn, this.driver.now());
+          continue;
+        }
+        const sock = new StackSocket(this, false);
+        sock.conn = e.conn;
+        this.sockets.set(e.conn, sock);
+        server.emit('connection', sock);
+        continue;
+      }
+      this.sockets.get(e.conn)?._coreEvent(e);
+    }
+  }
+}
+
+/** Builds a stack: core, driver and UDP phy bound on the local addresses. */
+export async function createStack(options: StackOptions = {}): Promise<Stack> {
+  const sysctl = new Sysctl(options.sysctl);
+  const phy = new UdpPhy({
+    port: options.udpPort ?? DEFAULT_UDP_PORT,
+    addresses: options.addresses,
+    includeLoopback: options.includeLoopback,
+    pollMs: options.pollMs,
+  });
+  if (options.log) phy.onLog = options.log;
+  const built = options.core ? { core: options.core, kind: 'custom' as const } : createCore({ sysctl });
+  const addresses = await phy.start();
+  if (addresses.length === 0) {
+    await phy.close();
+    throw new StackError('EADDRNOTAVAIL', 'no local address could be bound');
+  }
+  const stack = new Stack(built.core, built.kind, phy, sysctl);
+  built.core.setAddresses(addresses, stack.driver.now());
+  if (options.log) {
+    const log = options.log;
+    stack.driver.onCoreError = (e) =>
+      log(`core error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+  return stack;
+}
