@@ -15,7 +15,7 @@ import type {
   SubflowStats,
 } from '../core/contract';
 import { decodeSegment, encodeSegment } from '../wire/tcp';
-import { ACK, isParseError, RST, SYN, type TcpSegment } from '../wire/types';
+import { isParseError, type TcpSegment } from '../wire/types';
 import { isnFor, newIsnSecret } from './isn';
 import { RecvBuffer, SendBuffer } from './plain';
 import { type CloseError, Tcb, type TcbConfig, type TcbHooks, TcpState } from './tcb';
@@ -63,6 +63,12 @@ interface Conn {
   closed: boolean;
 }
 
+// TCP flag bits (stack/wire/types.ts), local so per-packet code reads plain constants.
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const ACK = 0x10;
+
 function key(la: string, lp: number, ra: string, rp: number): string {
   return `${la}|${lp}|${ra}|${rp}`;
 }
@@ -91,7 +97,7 @@ export function resetFor(seg: TcpSegment): TcpSegment | null {
     payload: new Uint8Array(0),
   };
   if (seg.flags & ACK) return { ...base, seq: seg.ack, ack: 0, flags: RST };
-  const len = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & 1 ? 1 : 0);
+  const len = seg.payload.length + (seg.flags & SYN ? 1 : 0) + (seg.flags & FIN ? 1 : 0);
   return { ...base, seq: 0, ack: (seg.seq + len) >>> 0, flags: RST | ACK };
 }
 
@@ -107,7 +113,6 @@ export class TcpHost implements NetCore {
   private nextId = 1;
   private out: Packet[] = [];
   private events: CoreEvent[] = [];
-  private now = 0;
   readonly counters: TcpHostCounters = {
     segmentsIn: 0,
     segmentsOut: 0,
@@ -142,7 +147,6 @@ export class TcpHost implements NetCore {
 
   // ── NetCore ─────────────────────────────────────────────────────────────────────────────────
   input(packet: Packet, now: number): void {
-    this.now = now;
     this.counters.segmentsIn++;
     const seg = decodePacket(packet);
     if (seg === null) {
@@ -181,7 +185,6 @@ export class TcpHost implements NetCore {
   }
 
   advance(now: number): void {
-    this.now = now;
     for (const c of this.conns.values()) {
       if (c.tcb.nextDeadline() <= now) {
         c.tcb.advance(now);
@@ -220,7 +223,6 @@ export class TcpHost implements NetCore {
   }
 
   connect(options: ConnectOptions, now: number): number {
-    this.now = now;
     const local = options.localAddress ?? this.addresses[0];
     if (local === undefined) throw new Error('connect: the host has no address');
     const port = options.localPort ?? this.ephemeralPort(local, options.host, options.port);
@@ -231,7 +233,6 @@ export class TcpHost implements NetCore {
   }
 
   write(conn: number, data: Uint8Array, now: number): number {
-    this.now = now;
     const c = this.conns.get(conn);
     if (c === undefined || c.closed || c.tcb.state > TcpState.CLOSE_WAIT) return 0;
     const n = c.snd.write(c.tcb, data);
@@ -244,7 +245,6 @@ export class TcpHost implements NetCore {
   }
 
   end(conn: number, now: number): void {
-    this.now = now;
     const c = this.conns.get(conn);
     if (c === undefined) return;
     c.tcb.close(now);
@@ -252,7 +252,6 @@ export class TcpHost implements NetCore {
   }
 
   abort(conn: number, now: number): void {
-    this.now = now;
     const c = this.conns.get(conn);
     if (c === undefined) return;
     c.tcb.abort(now, undefined, { code: 'EABORTED', message: 'aborted locally' });
@@ -260,7 +259,6 @@ export class TcpHost implements NetCore {
   }
 
   consumed(conn: number, bytes: number, now: number): void {
-    this.now = now;
     const c = this.conns.get(conn);
     if (c === undefined) return;
     c.rcv.consume(bytes);

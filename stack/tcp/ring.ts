@@ -54,6 +54,17 @@ export class ByteRing {
     if (first < n) dst.set(this.buf.subarray(0, n - first), at + first);
   }
 
+  /**
+   * `n` bytes at `offset`: a view into the ring when contiguous (valid until bytes are consumed
+   * and overwritten: use it before the ring is written again), else a fresh copy.
+   */
+  view(offset: number, n: number): Uint8Array {
+    const cap = this.buf.length;
+    const from = (this.head + offset) % cap;
+    if (from + n <= cap) return this.buf.subarray(from, from + n);
+    return this.read(offset, n);
+  }
+
   /** A fresh copy of `n` bytes at `offset`. */
   read(offset: number, n: number): Uint8Array {
     const out = new Uint8Array(n);

@@ -4,7 +4,13 @@
  * a record contributes its length unless SACKed or deemed lost, plus its length again when it has
  * been retransmitted (RFC 6675 SetPipe).
  */
-import { seqGt, seqLeq, seqLt, seqSub } from './seq';
+import * as Seq from './seq';
+
+// Bound once at load (see tcb.ts).
+const seqGt = Seq.seqGt;
+const seqLeq = Seq.seqLeq;
+const seqLt = Seq.seqLt;
+const seqSub = Seq.seqSub;
 
 export const F_SACKED = 1;
 export const F_LOST = 2;

@@ -9,7 +9,9 @@
  *
  * Driving it: `input(seg, now)`, `advance(now)` when `nextDeadline()` is due, user calls
  * (`output`, `close`, `abort`, `windowOpened`). Segments to send accumulate in `outbox` (drained
- * with `takeOutput()`), addressed by the owner (the host knows the 4-tuple).
+ * with `takeOutput()`), addressed by the owner (the host knows the 4-tuple). Payloads of data
+ * segments are views into the retransmission store: encode (or copy) them before the next call
+ * into the TCB.
  *
  * ── Hooks for the MPTCP layer ─────────────────────────────────────────────────────────────────
  * `TcbHooks` (all optional) and the pluggable `TcbSource` / `TcbSink`:
@@ -44,19 +46,26 @@
 import { type CcGroup, type CcSubflowView, type CongestionControl, getCcFactory } from '../cc/index';
 import type { CcFactory } from '../cc/types';
 import { optionsLength } from '../wire/tcp';
-import {
-  ACK,
-  FIN,
-  MAX_OPTION_SPACE,
-  RST,
-  SYN,
-  type SackBlock,
-  type TcpOption,
-  type TcpSegment,
-} from '../wire/types';
+import type { SackBlock, TcpOption, TcpSegment } from '../wire/types';
 import { ByteRing, WindowStore } from './ring';
 import { F_EVER_REXMIT, F_FIN, F_LOST, F_REXMIT, F_SACKED, Scoreboard } from './scoreboard';
-import { seqAdd, seqGeq, seqGt, seqLeq, seqLt, seqMax, seqSub } from './seq';
+import * as Seq from './seq';
+
+// Bound once at load: per-segment code then calls plain functions, not module-namespace getters
+// (some loaders compile imports to getter accesses).
+const seqAdd = Seq.seqAdd;
+const seqGeq = Seq.seqGeq;
+const seqGt = Seq.seqGt;
+const seqLeq = Seq.seqLeq;
+const seqLt = Seq.seqLt;
+const seqMax = Seq.seqMax;
+const seqSub = Seq.seqSub;
+// TCP flag bits (as in stack/wire/types.ts), local for the same reason.
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const ACK = 0x10;
+const MAX_OPTION_SPACE = 40;
 
 export const TcpState = {
   CLOSED: 0,
@@ -1413,7 +1422,7 @@ export class Tcb implements CcSubflowView {
       info.tagLen = len;
     }
     info.len = len;
-    const payload = this.sndRing.read(offset, len);
+    const payload = this.sndRing.view(offset, len);
     const seg = this.newSeg(ACK, seq, payload);
     if (this.finQueued && this.source.available(this) === 0 && offset + len === this.sndRing.length) {
       // Piggyback the FIN on the last data segment.
@@ -1474,7 +1483,7 @@ export class Tcb implements CcSubflowView {
       info.tagSeq = seq;
       info.tagLen = len;
     }
-    const payload = len > 0 ? this.sndRing.read(offset, len) : EMPTY;
+    const payload = len > 0 ? this.sndRing.view(offset, len) : EMPTY;
     const seg = this.newSeg(isFin ? ACK | FIN : ACK, seq, payload);
     b.markRetransmitted(i);
     this.retransmits++;
