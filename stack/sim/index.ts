@@ -22,6 +22,8 @@ export {
   type SimOptions,
   type SimNode,
   type LinkScheduleEntry,
+  type LinkTap,
+  type SegmentWriter,
 } from './sim';
 export type {
   CoreFactory,

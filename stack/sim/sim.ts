@@ -58,6 +58,14 @@ class Periodic implements EventHandler {
 
 export type SimNode = Host | Router;
 
+/** Sees packets on a link direction: 'enq' when handed to the link, 'rx' when delivered. */
+export type LinkTap = (t: number, pkt: Packet, point: 'enq' | 'rx', dir: 'ab' | 'ba') => void;
+
+/** What can write a capture (stack/wire/pcap's PcapWriter fits). */
+export interface SegmentWriter {
+  writeSegment(timeMs: number, src: string, dst: string, seg: Uint8Array): void;
+}
+
 export class Simulator {
   /** Virtual time, ms. */
   now = 0;
@@ -278,6 +286,35 @@ export class Simulator {
   tracePackets(limit = 100_000): PacketTrace {
     this.packetTrace = new PacketTrace(limit);
     return this.packetTrace;
+  }
+
+  /** Everything countable, as plain data (JSON-ready, deterministic order). */
+  summary(): {
+    now: number;
+    events: number;
+    noRoute: number;
+    hosts: Record<string, Host['counters']>;
+    routers: Record<string, Router['counters']>;
+    links: Record<string, { ab: LinkCounters; ba: LinkCounters; up: boolean }>;
+    log: SimLogEntry[];
+  } {
+    const hosts: Record<string, Host['counters']> = {};
+    for (const h of this.hosts) hosts[h.name] = { ...h.counters };
+    const routers: Record<string, Router['counters']> = {};
+    for (const r of this.routers) routers[r.name] = { ...r.counters };
+    const links: Record<string, { ab: LinkCounters; ba: LinkCounters; up: boolean }> = {};
+    for (const l of this.links) {
+      links[l.name] = { ab: structuredClone(l.ab.counters), ba: structuredClone(l.ba.counters), up: l.up };
+    }
+    return {
+      now: this.now,
+      events: this.stats.events,
+      noRoute: this.stats.noRoute,
+      hosts,
+      routers,
+      links,
+      log: [...this.log],
+    };
   }
 
   /** @internal */
@@ -703,11 +740,40 @@ export class Link {
   counters(): { ab: LinkCounters; ba: LinkCounters } {
     return { ab: this.ab.counters, ba: this.ba.counters };
   }
+
+  /** Adds a tap on one direction or both; returns a function that removes it. */
+  tap(fn: LinkTap, dir: 'ab' | 'ba' | 'both' = 'both'): () => void {
+    const dirs = dir === 'both' ? [this.ab, this.ba] : [dir === 'ab' ? this.ab : this.ba];
+    for (const d of dirs) d.taps = [...(d.taps ?? []), fn];
+    return () => {
+      for (const d of dirs) {
+        const rest = (d.taps ?? []).filter((x) => x !== fn);
+        d.taps = rest.length > 0 ? rest : null;
+      }
+    };
+  }
+
+  /**
+   * Captures the link's packets into a pcap writer (e.g. `new MemoryPcap()` or `new PcapFile(path)`
+   * from stack/wire/pcap), at delivery ('rx', the default: what the far end saw) or when offered
+   * ('enq': what the sender sent, lost packets included). Times are virtual ms.
+   */
+  capture(
+    writer: SegmentWriter,
+    options: { dir?: 'ab' | 'ba' | 'both'; point?: 'enq' | 'rx' } = {},
+  ): () => void {
+    const want = options.point ?? 'rx';
+    return this.tap((t, pkt, point) => {
+      if (point === want) writer.writeSegment(t, pkt.src, pkt.dst, pkt.data);
+    }, options.dir ?? 'both');
+  }
 }
 
 /** One direction of a link: a drop-tail FIFO, a transmitter, and the wire. */
 export class LinkDir implements EventHandler {
   readonly counters = newCounters();
+  /** Set through Link.tap. */
+  taps: LinkTap[] | null = null;
   readonly params: LinkParams;
   private readonly rng: Rng;
   private readonly sim: Simulator;
@@ -791,6 +857,7 @@ export class LinkDir implements EventHandler {
     c.sentBytes += size;
     const tr = this.sim.packetTrace;
     if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'enq', size, pkt);
+    if (this.taps !== null) for (const f of this.taps) f(this.sim.now, pkt, 'enq', this.dir);
     if (!this.link.up) {
       this.drop(pkt, size, 'down');
       return;
@@ -879,6 +946,7 @@ export class LinkDir implements EventHandler {
       this.counters.deliveredBytes += size;
       const tr = this.sim.packetTrace;
       if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'rx', size, pkt);
+      if (this.taps !== null) for (const f of this.taps) f(this.sim.now, pkt, 'rx', this.dir);
       this.to.node.receive(pkt, this.to);
     }
   }

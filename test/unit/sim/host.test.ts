@@ -160,6 +160,19 @@ describe('routers', () => {
     expect((d.right[1]!.core as ProbeCore).received.map((r) => [r.seq, +r.t.toFixed(6)])).toEqual([[3, 9.4]]);
     expect(d.bottleneck.ab.counters.deliveredPackets).toBe(3);
     expect(d.r1.counters).toEqual({ forwarded: 3, noRoute: 1 });
+    const sum = d.sim.summary();
+    expect(sum.routers['r1']).toEqual({ forwarded: 3, noRoute: 1 });
+    expect(sum.links['bottleneck']!.ab.deliveredPackets).toBe(3);
+    expect(sum.links['left0.1']!.ab.sentPackets).toBe(1);
+    expect(sum.hosts['left1']).toMatchObject({ sent: 2, noRoute: 0 });
+    expect(Object.keys(sum.links)).toEqual([
+      'bottleneck',
+      'left0.0',
+      'left0.1',
+      'left1.0',
+      'right0',
+      'right1',
+    ]);
     // and back the other way
     (d.right[1]!.core as ProbeCore).send('10.2.1.1', '10.1.0.2', 100, 9, d.sim.now);
     d.right[1]!.pump();
