@@ -17,7 +17,10 @@ import { RuntimeFailure } from './errors';
  */
 export function agentScript(): string {
   const env = process.env.MPLAB_AGENT;
-  if (env) return resolve(env);
+  if (env) {
+    if (!existsSync(resolve(env))) throw new RuntimeFailure(`MPLAB_AGENT=${env}: no such file`);
+    return resolve(env);
+  }
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'agent.js'), join(here, '..', 'dist', 'agent.js')];
   for (const c of candidates) if (existsSync(c)) return c;

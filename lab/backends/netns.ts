@@ -45,7 +45,11 @@ export async function parallel<T>(items: T[], limit: number, fn: (item: T) => Pr
 }
 
 function routeLine(r: RouteModel): string {
-  const parts = [r.family === 6 ? '-6 route replace' : 'route replace', r.dst];
+  const parts = [r.family === 6 ? '-6 route replace' : 'route replace'];
+  // 'unreachable' (a per-interface table's default without a gateway): no via/dev.
+  const type = (r as { type?: string }).type;
+  if (type) parts.push(type);
+  parts.push(r.dst);
   if (r.nexthops && r.nexthops.length > 0) {
     for (const h of r.nexthops) parts.push(`nexthop via ${h.via} dev ${h.dev}`);
   } else {

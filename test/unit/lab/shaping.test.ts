@@ -146,3 +146,13 @@ describe('netns node configuration', () => {
     );
   });
 });
+
+describe('netns route lines', () => {
+  it('writes unreachable routes without a device', () => {
+    const m = twoHost('t', { paths: 1 });
+    const a = m.nodes[0];
+    if (!a) throw new Error('no node');
+    a.routes.push({ family: 4, dst: 'default', table: 101, type: 'unreachable' } as never);
+    expect(nodeLines(a, new Set())).toContain('route replace unreachable default table 101');
+  });
+});
