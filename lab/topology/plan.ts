@@ -54,6 +54,33 @@ export const TABLE_BASE = 100;
 /** Priority of the first source rule; interface k uses RULE_PRIORITY_BASE + k. */
 export const RULE_PRIORITY_BASE = 1000;
 
+/** Names Linux refuses or ip(8) parses as keywords ("ip link set up …"). */
+const RESERVED_IFNAMES = new Set([
+  'lo',
+  'all',
+  'default',
+  'up',
+  'down',
+  'dev',
+  'name',
+  'type',
+  'help',
+  'master',
+  'nomaster',
+  'mtu',
+  'address',
+  'netns',
+  'alias',
+  'group',
+  'via',
+  'src',
+  'table',
+  'from',
+  'to',
+  'nexthop',
+  'link',
+]);
+
 interface NodeDraft {
   name: string;
   kind: NodeKind;
@@ -207,8 +234,11 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
           ends.push(undefined);
           return;
         }
-        if (['lo', 'all', 'default'].includes(iface)) {
-          issues.at(epPath, `interface name "${iface}" is reserved by Linux`);
+        if (RESERVED_IFNAMES.has(iface)) {
+          issues.at(
+            epPath,
+            `interface name "${iface}" is reserved: Linux or ip(8) reads it as a keyword; choose another (e.g. "${iface}0")`,
+          );
           ends.push(undefined);
           return;
         }

@@ -129,9 +129,9 @@ describe('example topologies', () => {
     ]);
     const wifiAp = node(m, 'wifi-ap');
     expect(wifiAp.routes.map((r) => `${r.dst} via ${r.via} dev ${r.dev}`)).toEqual([
-      '10.0.2.0/24 via 10.0.3.2 dev up',
-      '10.0.4.0/24 via 10.0.3.2 dev up',
-      '10.0.5.0/24 via 10.0.3.2 dev up',
+      '10.0.2.0/24 via 10.0.3.2 dev uplink',
+      '10.0.4.0/24 via 10.0.3.2 dev uplink',
+      '10.0.5.0/24 via 10.0.3.2 dev uplink',
     ]);
     const wifi = m.links.find((l) => l.id === 'wifi')!;
     expect(wifi.ab).toEqual({ rateMbps: 20, delayMs: 10, queue: { packets: 100 } });
