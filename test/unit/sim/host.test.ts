@@ -205,3 +205,22 @@ describe('routers', () => {
     expect((b.core as ProbeCore).received[1]!.t - t0).toBe(4);
   });
 });
+
+describe('IPv6', () => {
+  it('routes IPv6 through a dumbbell and counts 40-byte headers', () => {
+    const d = buildDumbbell({
+      factory: () => new ProbeCore(),
+      family: 6,
+      left: [2],
+      bottleneck: { rateMbps: 8, delayMs: 1 },
+    });
+    expect(d.left[0]!.addresses()).toEqual(['fd00:2:1::1', 'fd00:2:1::2']);
+    expect(d.right[0]!.addresses()).toEqual(['fd00:3:1::1']);
+    (d.left[0]!.core as ProbeCore).send('fd00:2:1::2', 'fd00:3:1::1', 960, 1, 0);
+    d.left[0]!.pump();
+    d.sim.run();
+    // 960 + 40 = 1000 bytes = 1 ms at 8 Mbit/s, plus 1 ms
+    expect((d.right[0]!.core as ProbeCore).received.map((r) => [r.seq, r.t])).toEqual([[1, 2]]);
+    expect(d.leftAccess[0]![1]!.ab.counters.deliveredBytes).toBe(1000);
+  });
+});

@@ -104,6 +104,22 @@ describe('drop-tail queue', () => {
     expect(last.t - p.pa.sent.at(-1)!.t).toBeLessThanOrEqual(5 + 1e-9);
   });
 
+  it('switching between byte and time limits takes the new one', () => {
+    const p = probePair({ rateMbps: 8, delayMs: 0, queueBytes: 2000 });
+    burst(p, 10, 980);
+    p.sim.run();
+    expect(p.link.ab.counters.dropped.queue).toBe(8);
+    p.link.set({ queueMs: 4 }); // 4000 bytes
+    burst(p, 10, 980);
+    p.sim.run();
+    expect(p.link.ab.counters.dropped.queue).toBe(8 + 6);
+    p.link.set({ queueBytes: 3000 });
+    burst(p, 10, 980);
+    p.sim.run();
+    expect(p.link.ab.counters.dropped.queue).toBe(8 + 6 + 7);
+    expect(p.link.ab.params.queueMs).toBeUndefined();
+  });
+
   it('queues drain: a burst below the limit is all delivered, back to back', () => {
     const p = probePair({ rateMbps: 1, delayMs: 0, queueBytes: 100_000 });
     burst(p, 50, 105); // 125 wire bytes = 1 ms each at 1 Mbit/s
