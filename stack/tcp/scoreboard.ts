@@ -23,6 +23,11 @@ export class Scoreboard {
   private seqs: Uint32Array;
   private lens: Uint32Array;
   private flags: Uint8Array;
+  /** Transmission order of each record's latest (re)transmission. */
+  private stamps: Uint32Array;
+  private txCount = 0;
+  /** Highest stamp among records SACKed so far (what the receiver has seen most recently). */
+  private sackedStamp = 0;
   private head = 0;
   private n = 0;
   private mask: number;
@@ -41,6 +46,7 @@ export class Scoreboard {
     this.seqs = new Uint32Array(cap);
     this.lens = new Uint32Array(cap);
     this.flags = new Uint8Array(cap);
+    this.stamps = new Uint32Array(cap);
     this.mask = cap - 1;
   }
 
@@ -70,15 +76,18 @@ export class Scoreboard {
     const s = new Uint32Array(cap);
     const l = new Uint32Array(cap);
     const f = new Uint8Array(cap);
+    const st = new Uint32Array(cap);
     for (let i = 0; i < this.n; i++) {
       const p = (this.head + i) & this.mask;
       s[i] = this.seqs[p]!;
       l[i] = this.lens[p]!;
       f[i] = this.flags[p]!;
+      st[i] = this.stamps[p]!;
     }
     this.seqs = s;
     this.lens = l;
     this.flags = f;
+    this.stamps = st;
     this.head = 0;
     this.mask = cap - 1;
   }
@@ -90,6 +99,7 @@ export class Scoreboard {
     this.seqs[p] = seq;
     this.lens[p] = len;
     this.flags[p] = fin ? F_FIN : 0;
+    this.stamps[p] = ++this.txCount;
     this.n++;
     this.pipe += len;
   }
@@ -99,7 +109,31 @@ export class Scoreboard {
     const p = (this.head + i) & this.mask;
     this.pipe -= this.contrib(p);
     this.flags[p] = this.flags[p]! | F_REXMIT | F_EVER_REXMIT;
+    this.stamps[p] = ++this.txCount;
     this.pipe += this.contrib(p);
+  }
+
+  /**
+   * Lost retransmissions (which RFC 6675 alone leaves to the RTO): a retransmitted, unSACKed record
+   * is due again once the receiver has SACKed data sent more than `reorder` transmissions after
+   * that retransmission (ordering by transmission time, as RACK does). Returns how many.
+   */
+  detectLostRetransmits(reorder: number): number {
+    if (this.sackedBytes === 0) return 0;
+    let k = 0;
+    const limit = this.sackedStamp - reorder;
+    for (let i = 0; i < this.n; i++) {
+      const p = (this.head + i) & this.mask;
+      if (!seqLt(this.seqs[p]!, this.highSacked)) break;
+      const f = this.flags[p]!;
+      if ((f & (F_REXMIT | F_SACKED)) !== F_REXMIT || this.stamps[p]! >= limit) continue;
+      this.pipe -= this.contrib(p);
+      this.flags[p] = (f | F_LOST) & ~F_REXMIT;
+      this.pipe += this.contrib(p);
+      if (i < this.lostHint) this.lostHint = i;
+      k++;
+    }
+    return k;
   }
 
   /** Removes everything below `ack`; returns bytes (sequence space) newly acknowledged. */
@@ -161,6 +195,7 @@ export class Scoreboard {
       if (f & F_SACKED) continue;
       this.pipe -= this.contrib(p);
       this.flags[p] = f | F_SACKED;
+      if (this.stamps[p]! > this.sackedStamp) this.sackedStamp = this.stamps[p]!;
       this.sackedBytes += l;
       newly += l;
       const end = (s + l) >>> 0;

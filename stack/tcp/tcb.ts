@@ -1078,6 +1078,7 @@ export class Tcb implements CcSubflowView {
             this.board.markLostAt(0);
           } else {
             this.board.markLost(this.cfg.dupThresh, this.mss);
+            if (newSacked > 0) this.board.detectLostRetransmits(this.cfg.dupThresh);
           }
         }
       }
@@ -1116,7 +1117,10 @@ export class Tcb implements CcSubflowView {
       // Duplicate ACK (RFC 5681 §2, RFC 6675 §2).
       this.dupAcks++;
       if (this.recovery === 1 && !this.sackOn) this.cc.onDupAck(now);
-      if (newSacked > 0 && this.recovery !== 0) this.board.markLost(this.cfg.dupThresh, this.mss);
+      if (newSacked > 0 && this.recovery !== 0) {
+        this.board.markLost(this.cfg.dupThresh, this.mss);
+        this.board.detectLostRetransmits(this.cfg.dupThresh);
+      }
       if (newSacked > 0) {
         this.cc.onAck({
           now,
@@ -1128,6 +1132,7 @@ export class Tcb implements CcSubflowView {
       }
     } else if (newSacked > 0 && this.recovery !== 0) {
       this.board.markLost(this.cfg.dupThresh, this.mss);
+      this.board.detectLostRetransmits(this.cfg.dupThresh);
     }
 
     // Entering fast recovery (RFC 6675 §5 / RFC 6582).
