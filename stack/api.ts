@@ -15,10 +15,12 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
-import { createCore, type CoreKind } from './runtime/core-factory';
+import type { StackReport as CoreReport } from './report';
+import { type BuiltCore, type CoreKind, createCore } from './runtime/core-factory';
 import { Driver } from './runtime/driver';
 import { DEFAULT_UDP_PORT, UdpPhy, type UdpPhyCounters } from './runtime/udp-phy';
-import { Sysctl, type KnobValue } from './sysctl';
+import { type KnobValue, Sysctl } from './sysctl';
+import type { TcbConfig } from './tcp/tcb';
 
 export interface StackOptions {
   /** Local addresses to use (each while present). Default: every non-loopback address of the host. */
@@ -31,8 +33,16 @@ export interface StackOptions {
   pollMs?: number;
   /** Initial knob values. */
   sysctl?: Record<string, KnobValue>;
-  /** Inject a core (tests, experiments). Default: the factory's (MPTCP host when present). */
+  /** Inject a core (tests, experiments). Default: the factory's MPTCP host. */
   core?: NetCore;
+  /** Which core the factory builds: 'mptcp' (default) or plain 'tcp'. */
+  coreKind?: CoreKind;
+  /** Abort a connection whose data stays unacknowledged this long (ms); 0 = off (RFC 5482). */
+  userTimeoutMs?: number;
+  /** Extra subflow settings for the factory's core. */
+  tcb?: Partial<TcbConfig>;
+  /** TCP checksums in the core (default true). */
+  checksums?: boolean;
   /** Log sink for the phy and driver (bind failures, core exceptions). */
   log?: (msg: string) => void;
 }
@@ -44,6 +54,8 @@ export interface StackReport {
   phy: UdpPhyCounters;
   driver: Driver['counters'];
   connections: ConnStats[];
+  /** The core's state report (stack/report.ts): connections, subflows, mapping table, MIB, knobs. */
+  stack?: CoreReport;
 }
 
 export class StackError extends Error {
@@ -289,6 +301,7 @@ export class Stack {
     readonly coreKind: CoreKind | 'custom',
     readonly phy: UdpPhy,
     sysctl: Sysctl,
+    private readonly coreReport?: () => CoreReport,
   ) {
     this.sysctl = sysctl;
     this.driver = new Driver(core, phy);
@@ -331,6 +344,7 @@ export class Stack {
       phy: { ...this.phy.counters },
       driver: { ...this.driver.counters },
       connections: this.core.connStats(),
+      stack: this.coreReport?.(),
     };
   }
 
@@ -398,13 +412,17 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     pollMs: options.pollMs,
   });
   if (options.log) phy.onLog = options.log;
-  const built = options.core ? { core: options.core, kind: 'custom' as const } : createCore({ sysctl });
+  const tcb: Partial<TcbConfig> = { ...options.tcb };
+  if (options.userTimeoutMs !== undefined) tcb.userTimeoutMs = options.userTimeoutMs;
+  const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core
+    ? { core: options.core, kind: 'custom' }
+    : createCore({ sysctl, kind: options.coreKind, tcb, checksums: options.checksums });
   const addresses = await phy.start();
   if (addresses.length === 0) {
     await phy.close();
     throw new StackError('EADDRNOTAVAIL', 'no local address could be bound');
   }
-  const stack = new Stack(built.core, built.kind, phy, sysctl);
+  const stack = new Stack(built.core, built.kind, phy, sysctl, built.report);
   built.core.setAddresses(addresses, stack.driver.now());
   if (options.log) {
     const log = options.log;

@@ -1,18 +1,41 @@
 /**
  * The one place that builds the protocol core for the runtime. Everything else codes against
  * NetCore (stack/core/contract.ts), so the core can be swapped here.
+ *
+ * The core is the MPTCP host (stack/mptcp/host.ts); it also serves plain TCP peers (fallback) and
+ * runs plain TCP when net.mptcp.mptcp_enabled = 0. `kind: 'tcp'` builds the plain-TCP host
+ * (stack/tcp/host.ts) instead, for comparisons.
  */
 import type { NetCore } from '../core/contract';
+import { MptcpHost } from '../mptcp/host';
+import type { StackReport as CoreReport } from '../report';
 import type { Sysctl } from '../sysctl';
+import type { TcbConfig } from '../tcp/tcb';
+import { TcpHost } from '../tcp/host';
 
 export type CoreKind = 'mptcp' | 'tcp';
 
 export interface CoreFactoryOptions {
   sysctl: Sysctl;
+  kind?: CoreKind;
+  /** Extra subflow settings (e.g. userTimeoutMs, rcvBuf). */
+  tcb?: Partial<TcbConfig>;
+  /** Compute and verify TCP checksums (default true; the UDP checksum also covers the datagram). */
+  checksums?: boolean;
 }
 
-export function createCore(_options: CoreFactoryOptions): { core: NetCore; kind: CoreKind } {
-  throw Object.assign(new Error('no protocol core is available yet (stack/tcp/host.ts, stack/mptcp/)'), {
-    code: 'ENOSYS',
-  });
+export interface BuiltCore {
+  core: NetCore;
+  kind: CoreKind;
+  /** The core's state report (stack/report.ts), when the core has one. */
+  report?: () => CoreReport;
+}
+
+export function createCore(options: CoreFactoryOptions): BuiltCore {
+  if (options.kind === 'tcp') {
+    const core = new TcpHost({ tcb: options.tcb, checksums: options.checksums });
+    return { core, kind: 'tcp' };
+  }
+  const core = new MptcpHost({ sysctl: options.sysctl, tcb: options.tcb, checksums: options.checksums });
+  return { core, kind: 'mptcp', report: () => core.report() };
 }
