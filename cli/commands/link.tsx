@@ -4,7 +4,7 @@ import type { LinkChangeRequest } from '../../lab/lab';
 import { parseDuration, parsePercent, parseRate } from '../../lab/links/units';
 import { labOptions, openLab } from '../ui/common';
 import { printJson, printView } from '../ui/output';
-import { StatusView } from '../ui/StatusView';
+import { LinksTable } from '../ui/StatusView';
 import type { CommandModule } from './types';
 
 interface LinkOpts {
@@ -51,10 +51,7 @@ export const link: CommandModule = {
       const lab = openLab(opts);
       const st = await lab.link(endpoint, change);
       if (opts.json) printJson(st);
-      else {
-        const s = await lab.status();
-        printView(<StatusView s={{ ...s, nodes: [], links: [st] }} />);
-      }
+      else printView(<LinksTable links={[st]} />);
     });
   },
 };

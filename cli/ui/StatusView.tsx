@@ -1,5 +1,5 @@
 import { Box, Text } from 'ink';
-import type { LabStatus } from '../../lab/lab';
+import type { LabStatus, LinkStatus } from '../../lab/lab';
 import type { DirParams } from '../../lab/topology/model';
 import { fmtBytes, fmtMs } from './output';
 import { Table } from './Table';
@@ -29,16 +29,6 @@ export function StatusView({ s }: { s: LabStatus }) {
       ? `${n.agent.answers ? 'answers' : n.agent.alive ? 'alive, silent' : 'dead'}${n.agent.pid ? ` pid ${n.agent.pid}` : ''}`
       : '-',
   ]);
-  const linkRows = s.links.map((l) => [
-    l.id,
-    `${l.a} — ${l.b}`,
-    l.up ? 'up' : 'down',
-    l.via,
-    fmtDir(l.ab),
-    fmtDir(l.ba),
-    l.counters.a ? `${fmtBytes(l.counters.a.txBytes)} / ${fmtBytes(l.counters.a.rxBytes)}` : '-',
-    l.counters.b ? `${fmtBytes(l.counters.b.txBytes)} / ${fmtBytes(l.counters.b.rxBytes)}` : '-',
-  ]);
   return (
     <Box flexDirection="column">
       <Text>
@@ -52,16 +42,33 @@ export function StatusView({ s }: { s: LabStatus }) {
         colors={s.nodes.map((n) => (!n.exists || (n.agent && !n.agent.answers) ? 'red' : 'green'))}
       />
       <Text> </Text>
-      <Table
-        head={['link', 'ends', 'state', 'via', 'a→b', 'b→a', 'a tx/rx', 'b tx/rx']}
-        rows={linkRows}
-        colors={s.links.map((l) => (l.up ? 'green' : 'red'))}
-      />
+      <LinksTable links={s.links} />
       {s.emulator ? (
         <Text>
           emulator: pid {s.emulator.pid ?? '?'} {s.emulator.alive ? 'running' : 'not running'}
         </Text>
       ) : null}
     </Box>
+  );
+}
+
+/** The links of a lab: ends, state, how they are carried, parameters per direction, counters. */
+export function LinksTable({ links }: { links: LinkStatus[] }) {
+  const linkRows = links.map((l) => [
+    l.id,
+    `${l.a} — ${l.b}`,
+    l.up ? 'up' : 'down',
+    l.via,
+    fmtDir(l.ab),
+    fmtDir(l.ba),
+    l.counters.a ? `${fmtBytes(l.counters.a.txBytes)} / ${fmtBytes(l.counters.a.rxBytes)}` : '-',
+    l.counters.b ? `${fmtBytes(l.counters.b.txBytes)} / ${fmtBytes(l.counters.b.rxBytes)}` : '-',
+  ]);
+  return (
+    <Table
+      head={['link', 'ends', 'state', 'via', 'a→b', 'b→a', 'a tx/rx', 'b tx/rx']}
+      rows={linkRows}
+      colors={links.map((l) => (l.up ? 'green' : 'red'))}
+    />
   );
 }
