@@ -27,7 +27,8 @@ export function closest(word: string, candidates: Iterable<string>): string | un
       best = c;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  // Short words are too easy to "correct" into anything: suggest for them only a case slip.
+  const limit = word.length <= 2 ? 0 : Math.max(1, Math.min(3, Math.floor(word.length / 3)));
   return bestD <= limit ? best : undefined;
 }
 
