@@ -27,6 +27,7 @@ export {
 } from './sim';
 export type {
   CoreFactory,
+  DeliveryTrace,
   DropCause,
   GilbertElliott,
   HostInfo,
@@ -75,3 +76,4 @@ export {
   tcpPayload,
   type StripOptions,
 } from './middleboxes';
+export { parseMahimahi } from './types';

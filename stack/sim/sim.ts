@@ -790,6 +790,14 @@ export class LinkDir implements EventHandler {
   // cached from params
   private bitsPerMs = Number.POSITIVE_INFINITY;
   private limitBytes = Number.POSITIVE_INFINITY;
+  private limitPackets = Number.POSITIVE_INFINITY;
+  /** No serialization at all: packets go straight to the wire. */
+  private unlimited = true;
+  // delivery trace: the next opportunity is number `traceN` (absolute, across cycles)
+  private traceN = 0;
+  private traceTimes: number[] | null = null;
+  private tracePeriod = 0;
+  private traceStart = 0;
 
   constructor(
     readonly link: Link,
@@ -806,11 +814,10 @@ export class LinkDir implements EventHandler {
 
   set(params: Partial<LinkParams>): void {
     Object.assign(this.params, params);
-    if ('queueBytes' in params && params.queueBytes !== undefined && !('queueMs' in params)) {
-      this.params.queueMs = undefined;
-    }
-    if ('queueMs' in params && params.queueMs !== undefined && !('queueBytes' in params)) {
-      this.params.queueBytes = undefined;
+    const q = (['queueBytes', 'queueMs', 'queuePackets'] as const).filter((k) => params[k] !== undefined);
+    if (q.length === 1) {
+      for (const k of ['queueBytes', 'queueMs', 'queuePackets'] as const)
+        if (k !== q[0]) this.params[k] = undefined;
     }
     this.refresh();
   }
@@ -823,10 +830,55 @@ export class LinkDir implements EventHandler {
         throw new Error(`link ${this.link.name}: bad ${k}`);
     }
     if (p.loss > 1 || p.duplicate > 1) throw new Error(`link ${this.link.name}: probability above 1`);
-    this.bitsPerMs = p.rateMbps > 0 ? p.rateMbps * 1000 : Number.POSITIVE_INFINITY;
+    const tr = p.deliveryTrace;
+    if (tr) {
+      const times = tr.opportunitiesMs;
+      const period = tr.periodMs ?? times[times.length - 1] ?? 0;
+      if (
+        times.length === 0 ||
+        !(period > 0) ||
+        times.some((t, i) => t < 0 || t > period || (i > 0 && t < times[i - 1]!))
+      ) {
+        throw new Error(`link ${this.link.name}: bad delivery trace`);
+      }
+      if (this.traceTimes !== times) {
+        this.traceTimes = times;
+        this.tracePeriod = period;
+        this.traceStart = tr.startMs ?? 0;
+        this.traceN = 0;
+      }
+      this.bitsPerMs = (times.length * 1500 * 8) / period; // mean, for queueMs
+    } else {
+      this.traceTimes = null;
+      this.bitsPerMs = p.rateMbps > 0 ? p.rateMbps * 1000 : Number.POSITIVE_INFINITY;
+    }
+    this.unlimited = this.traceTimes === null && this.bitsPerMs === Number.POSITIVE_INFINITY;
+    this.limitPackets = p.queuePackets ?? Number.POSITIVE_INFINITY;
     if (p.queueBytes !== undefined) this.limitBytes = p.queueBytes;
     else if (p.queueMs !== undefined) this.limitBytes = (p.queueMs * this.bitsPerMs) / 8;
+    else if (p.queuePackets !== undefined) this.limitBytes = Number.POSITIVE_INFINITY;
     else this.limitBytes = Math.max(3000, (100 * this.bitsPerMs) / 8);
+  }
+
+  /** Time of the next unused delivery opportunity at or after now; consumes it. */
+  private nextOpportunity(): number {
+    const times = this.traceTimes!;
+    const len = times.length;
+    const now = this.sim.now;
+    let n = this.traceN;
+    let t = this.traceStart + Math.floor(n / len) * this.tracePeriod + times[n % len]!;
+    if (t < now) {
+      // skip whole cycles at once, then single opportunities
+      const cycles = Math.floor((now - this.traceStart) / this.tracePeriod) - Math.floor(n / len);
+      if (cycles > 1) n = (Math.floor(n / len) + cycles - 1) * len;
+      for (;;) {
+        t = this.traceStart + Math.floor(n / len) * this.tracePeriod + times[n % len]!;
+        if (t >= now) break;
+        n++;
+      }
+    }
+    this.traceN = n + 1;
+    return t;
   }
 
   /** Current queue occupancy (bytes, including the packet in service). */
@@ -867,11 +919,11 @@ export class LinkDir implements EventHandler {
       this.drop(pkt, size, 'mtu');
       return;
     }
-    if (this.bitsPerMs === Number.POSITIVE_INFINITY) {
+    if (this.unlimited) {
       this.onWire(pkt, size);
       return;
     }
-    if (this.queuedBytes + size > this.limitBytes) {
+    if (this.queuedBytes + size > this.limitBytes || this.count >= this.limitPackets) {
       this.drop(pkt, size, 'queue');
       return;
     }
@@ -902,7 +954,9 @@ export class LinkDir implements EventHandler {
   private startTx(): void {
     this.busy = true;
     const size = this.sizes[this.head]!;
-    this.sim.schedule(this.sim.now + (size * 8) / this.bitsPerMs, this, K_TXDONE, this.epoch, null);
+    const done =
+      this.traceTimes !== null ? this.nextOpportunity() : this.sim.now + (size * 8) / this.bitsPerMs;
+    this.sim.schedule(done, this, K_TXDONE, this.epoch, null);
   }
 
   /** The link went down: queued packets are lost, in-flight ones will be. */

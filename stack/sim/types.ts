@@ -20,6 +20,15 @@ export interface Reorder {
   extraDelayMs: number;
 }
 
+export interface DeliveryTrace {
+  /** Opportunity times in ms from the start of the trace, ascending; repeats allowed. */
+  opportunitiesMs: number[];
+  /** Length of one cycle, ms (default: the last opportunity time). */
+  periodMs?: number;
+  /** Virtual time at which the trace starts (default 0). */
+  startMs?: number;
+}
+
 /** What a middlebox sees besides the packet. */
 export interface MiddleboxContext {
   now: number;
@@ -49,6 +58,18 @@ export interface LinkParams {
   queueBytes?: number;
   /** Drop-tail queue limit as time at the current rate: queueMs * rate / 8. */
   queueMs?: number;
+  /**
+   * Drop-tail queue limit in packets (the packet in service counts). Setting one of queueBytes,
+   * queueMs, queuePackets alone (in the config or in a later set) clears the other two.
+   */
+  queuePackets?: number;
+  /**
+   * Packet-delivery opportunities instead of a fixed rate (a Mahimahi trace): each opportunity
+   * sends one packet (of any size); unused opportunities are lost; the list repeats every periodMs
+   * (default: its last time). Overrides rateMbps; queueMs then uses the trace's mean rate at 1500
+   * bytes per opportunity.
+   */
+  deliveryTrace?: DeliveryTrace | null;
   /** Independent random loss probability per packet. */
   loss: number;
   gilbert?: GilbertElliott | null;
@@ -107,3 +128,20 @@ export interface HostInfo {
 }
 
 export type CoreFactory = (host: HostInfo) => NetCore;
+
+/**
+ * Parses a Mahimahi packet-delivery trace: one integer millisecond per line, each line one
+ * delivery opportunity. Blank lines and lines starting with # are skipped.
+ */
+export function parseMahimahi(text: string): DeliveryTrace {
+  const times: number[] = [];
+  for (const line of text.split('\n')) {
+    const s = line.trim();
+    if (s === '' || s.startsWith('#')) continue;
+    const v = Number(s);
+    if (!Number.isFinite(v) || v < 0) throw new Error(`mahimahi trace: bad line "${s}"`);
+    times.push(v);
+  }
+  if (times.length === 0) throw new Error('mahimahi trace: empty');
+  return { opportunitiesMs: times, periodMs: times[times.length - 1] };
+}

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildPair, type LinkConfig, type Packet, type PairOptions } from '../../../stack/sim/index';
+import {
+  buildPair,
+  type LinkConfig,
+  type Packet,
+  type PairOptions,
+  parseMahimahi,
+} from '../../../stack/sim/index';
 import { HEADER_BYTES, ProbeCore } from '../../../stack/sim/testcores';
 
 function probePair(config: Omit<PairOptions, 'factory'>) {
@@ -430,5 +436,46 @@ describe('packet trace', () => {
     const csv = tr.toCSV().split('\n');
     expect(csv[0]).toBe('t,link,dir,event,size,src,dst,seq,flags');
     expect(csv[5]).toBe('1.816,link,ab,rx,1020,10.0.0.1,10.0.0.2,0,24');
+  });
+});
+
+describe('packet-count queues and delivery traces', () => {
+  it('drops at the configured packet limit', () => {
+    const p = probePair({ rateMbps: 1, queuePackets: 3 });
+    burst(p, 10, 100);
+    p.sim.run();
+    expect(p.link.ab.counters.dropped.queue).toBe(7);
+    expect(p.link.ab.counters.queueHighWaterPackets).toBe(3);
+  });
+
+  it('sends one packet per trace opportunity, wasting unused ones, cycling the trace', () => {
+    const trace = parseMahimahi('# test\n1\n1\n3\n\n10\n');
+    expect(trace).toEqual({ opportunitiesMs: [1, 1, 3, 10], periodMs: 10 });
+    const p = probePair({ deliveryTrace: trace, delayMs: 0.5, queueBytes: 1e6 });
+    burst(p, 5, 1000);
+    p.sim.at(25, () => burst(p, 1, 1000));
+    p.sim.at(200.5, () => burst(p, 2, 40));
+    p.sim.run();
+    // cycle 0: 1, 1, 3, 10; cycle 1 starts at 10: 11; at 25 the next unused one is 30 (20 + 10);
+    // at 200.5: 201, 201
+    expect(p.pb.received.map((r) => r.t)).toEqual([1.5, 1.5, 3.5, 10.5, 11.5, 30.5, 201.5, 201.5]);
+  });
+
+  it('a trace link carries a transfer at the trace rate', () => {
+    // 1 opportunity per ms = 1500 bytes/ms = 12 Mbit/s at full-size packets
+    const times = Array.from({ length: 100 }, (_, i) => i + 1);
+    const p = buildPair({
+      factory: () => new ProbeCore(),
+      deliveryTrace: { opportunitiesMs: times },
+      delayMs: 5,
+    });
+    const pa = p.a.core as ProbeCore;
+    pa.stream({ src: p.addrA, dst: p.addrB, length: 1480, intervalMs: 0.5, count: 2000 }, 0);
+    p.a.pump();
+    p.sim.runUntil(1000);
+    const got = (p.b.core as ProbeCore).received.length;
+    // one per ms from t = 1, 5 ms delay: 995 by t = 1000, queue (100 ms at 12 Mbit/s) drops the excess
+    expect(got).toBe(995);
+    expect(p.link.ab.counters.dropped.queue).toBeGreaterThan(0);
   });
 });
