@@ -1,0 +1,62 @@
+/**
+ * Links that ask for delay go through netem where the kernel has it, else through the userspace
+ * emulator (lab/emulator): started by up, changed by `link`, stopped by down, nothing left.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Lab } from '../../../lab/lab';
+import { readState } from '../../../lab/state';
+import { caps } from '../../helpers/caps';
+import { root } from './bundle';
+import { labName, labScope, leftovers, NOTHING } from './helpers';
+
+/** Median TCP connect time (SYN -> RST from a closed port), in ms, after one warm-up (ARP). */
+async function connectRtt(lab: Lab, node: string, dst: string, n = 5): Promise<number> {
+  const py = [
+    'import socket,time,statistics',
+    'def once():',
+    '  s=socket.socket(); s.settimeout(1); t=time.perf_counter()',
+    '  try: s.connect(("' + dst + '",9))',
+    '  except ConnectionRefusedError: pass',
+    '  except OSError: return -1',
+    '  finally: s.close()',
+    '  return (time.perf_counter()-t)*1000',
+    'once()',
+    `print(statistics.median([once() for _ in range(${n})]))`,
+  ].join('\n');
+  const r = await lab.exec(node, ['python3', '-c', py]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return Number(r.stdout.trim());
+}
+
+describe.skipIf(!caps.netns || !caps.tun)('links with delay (netem or the userspace emulator)', () => {
+  labScope();
+
+  it('carries the delay, changes it at run time, goes down and up, and leaves nothing', async () => {
+    const name = labName('e');
+    const lab = await Lab.up(join(root, 'test/integration/lab/fixtures/plain-delay.yaml'), { name });
+    const via = lab.state.links.find((l) => l.id === 'a:eth1--b:eth1')?.via;
+    expect(via === 'emulator' || via === 'tc').toBe(true);
+
+    const rtt = await connectRtt(lab, 'a', '10.0.1.2');
+    expect(rtt).toBeGreaterThan(39);
+    expect(rtt).toBeLessThan(60);
+    expect(await connectRtt(lab, 'a', '10.0.2.2')).toBeLessThan(5);
+
+    const st = await lab.link('a:eth1', { delayMs: 50 });
+    expect(st.ab).toMatchObject({ delayMs: 50, rateMbps: 20 });
+    const rtt2 = await connectRtt(lab, 'a', '10.0.1.2');
+    expect(rtt2).toBeGreaterThan(99);
+    expect(rtt2).toBeLessThan(125);
+
+    await lab.link('b:eth1', { up: false });
+    expect(await connectRtt(lab, 'a', '10.0.1.2', 1)).toBe(-1);
+    await lab.link('b:eth1', { up: true });
+    expect(await connectRtt(lab, 'a', '10.0.1.2')).toBeGreaterThan(99);
+
+    const emu = readState(name)?.processes.find((p) => p.kind === 'emulator');
+    await lab.down();
+    expect(leftovers(name)).toEqual(NOTHING);
+    if (emu?.pid) expect(() => process.kill(emu.pid as number, 0)).toThrow();
+  });
+});
