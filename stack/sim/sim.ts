@@ -343,7 +343,7 @@ export class Host implements EventHandler {
   /** Packets the core sent that no interface owns the source of, or that arrived for others. */
   readonly counters = { sent: 0, received: 0, noRoute: 0, notMine: 0 };
   private readonly bySrc = new Map<string, Iface>();
-  private readonly listeners: HostListener[] = [];
+  private listeners: HostListener[] = [];
   private timerAt = Number.POSITIVE_INFINITY;
   private timerGen = 0;
   private pumping = false;
@@ -412,10 +412,10 @@ export class Host implements EventHandler {
 
   /** Receives every CoreEvent of this host's core, in order. Returns an unsubscribe function. */
   on(listener: HostListener): () => void {
-    this.listeners.push(listener);
+    // copy on write: a pump in progress keeps iterating the array it started with
+    this.listeners = [...this.listeners, listener];
     return () => {
-      const i = this.listeners.indexOf(listener);
-      if (i >= 0) this.listeners.splice(i, 1);
+      this.listeners = this.listeners.filter((l) => l !== listener);
     };
   }
 
@@ -462,7 +462,7 @@ export class Host implements EventHandler {
         for (let i = 0; i < out.length; i++) this.send(out[i]!);
         const evs = core.takeEvents();
         if (evs.length > 0) {
-          const ls = this.listeners.slice();
+          const ls = this.listeners;
           for (let i = 0; i < evs.length; i++) {
             const e = evs[i]!;
             for (let j = 0; j < ls.length; j++) ls[j]!(e, this);
