@@ -1,0 +1,95 @@
+/**
+ * The two-host lab with our stack: `up` starts an agent per node (dist/agent.js, rebuilt from source
+ * when stale), every agent answers, knobs set through `sysctl` read back, the report lists the
+ * node's connections while traffic runs, and `down` leaves no process, socket or file. Also kill -9
+ * of the CLI after the agents were spawned, then down.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab } from '../../../lab/lab';
+import { readState } from '../../../lab/state';
+import { caps } from '../../helpers/caps';
+import { agentEntry, type Bundle, bundle, ensureDistAgent, root } from './bundle';
+import { labName, labScope, leftovers, NOTHING } from './helpers';
+
+const hasAgent = existsSync(agentEntry);
+const twoHost = join(root, 'topologies/two-host.yaml');
+
+describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)', () => {
+  labScope();
+  let b: Bundle | undefined;
+  beforeAll(async () => {
+    await ensureDistAgent();
+    b = await bundle();
+  }, 120_000);
+  afterAll(() => b?.remove());
+
+  it('every agent answers; sysctl reads back; report lists connections; down leaves nothing', async () => {
+    const name = labName('g');
+    const lab = await Lab.up(twoHost, { name });
+    const st = await lab.status();
+    expect(st.nodes.map((n) => [n.name, n.agent?.alive, n.agent?.answers])).toEqual([
+      ['a', true, true],
+      ['b', true, true],
+    ]);
+    const pids = st.nodes.map((n) => n.agent?.pid as number);
+
+    const set = await lab.sysctl('all', ['net.mptcp.mptcp_ndiffports=2']);
+    expect(set.map((r) => [r.node, r.name, r.value])).toEqual([
+      ['a', 'net.mptcp.mptcp_ndiffports', 2],
+      ['b', 'net.mptcp.mptcp_ndiffports', 2],
+    ]);
+    const got = await lab.sysctl('b', ['net.mptcp.mptcp_ndiffports']);
+    expect(got).toEqual([{ node: 'b', name: 'net.mptcp.mptcp_ndiffports', value: 2 }]);
+    await expect(lab.sysctl('a', ['net.mptcp.mptcp_ndiffportz=2'])).rejects.toMatchObject({ exitCode: 2 });
+
+    // a transfer from a to b, seen in a's report while it runs
+    const sink = await lab.agent('b');
+    const src = await lab.agent('a');
+    try {
+      await sink.call('traffic.sink', { port: 5001 });
+      await src.call('traffic.send', { host: '10.0.1.2', port: 5001, durationMs: 3000 });
+      let conns = 0;
+      for (let i = 0; i < 100 && conns === 0; i++) {
+        const [r] = await lab.report('a');
+        conns = r?.report.connections.length ?? 0;
+        if (conns === 0) await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(conns).toBeGreaterThan(0);
+      const [r] = await lab.report('a');
+      expect(r?.report.connections[0]?.subflows.length).toBeGreaterThan(0);
+      expect(r?.report.phy.datagramsOut).toBeGreaterThan(0);
+    } finally {
+      await sink.close();
+      await src.close();
+    }
+
+    await lab.down();
+    expect(leftovers(name)).toEqual(NOTHING);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('kill -9 of the CLI after the agents were spawned, then down: nothing left', async () => {
+    const name = labName('j');
+    const cli = b?.cli as string;
+    const p = spawn(process.execPath, [cli, 'up', twoHost, '--name', name], { stdio: 'ignore' });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const s = readState(name);
+      if (s?.processes.some((x) => x.kind === 'agent' && x.pid !== undefined)) {
+        p.kill('SIGKILL');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await new Promise<void>((r) =>
+      p.exitCode !== null || p.signalCode !== null ? r() : p.on('close', () => r()),
+    );
+    expect(readState(name)?.phase).toBe('creating');
+    const d = await Lab.down(name);
+    expect(d.existed).toBe(true);
+    expect(leftovers(name)).toEqual(NOTHING);
+  });
+});
