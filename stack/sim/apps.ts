@@ -112,6 +112,22 @@ export class BulkTransfer {
     return (this.bytesReceived * 8) / (this.durationMs * 1000);
   }
 
+  /**
+   * Goodput over [from, to) in virtual ms, Mbit/s, from the bins (so bin-aligned: the bins that
+   * start inside the window count whole).
+   */
+  goodputBetween(from: number, to: number): number {
+    let bytes = 0;
+    for (let i = 0; i < this.bins.length; i++) {
+      const t = this.startAt + i * this.binMs;
+      if (t >= from && t < to) bytes += this.bins[i] ?? 0;
+    }
+    const first = Math.ceil((from - this.startAt) / this.binMs);
+    const last = Math.ceil((to - this.startAt) / this.binMs);
+    const ms = Math.max(0, last - Math.max(first, 0)) * this.binMs;
+    return ms > 0 ? (bytes * 8) / (ms * 1000) : 0;
+  }
+
   /** Goodput per bin, Mbit/s, with each bin's start time. */
   goodputSeries(): { t: number[]; mbps: number[] } {
     const t: number[] = [];

@@ -46,6 +46,8 @@ describe('bulk transfers over the WindowCore test transport', () => {
     expect(x.bins.reduce((a, b) => a + b, 0)).toBe(2 * MB);
     const g = x.goodputSeries();
     expect(g.t[1]! - g.t[0]!).toBe(100);
+    expect(x.goodputBetween(500, 1500)).toBeCloseTo(10 * (1460 / 1500), 1);
+    expect(x.goodputBetween(50_000, 60_000)).toBe(0);
     const mid = g.mbps.slice(2, -2);
     for (const m of mid) expect(m).toBeCloseTo(10 * (1460 / 1500), 0);
   });
