@@ -2,3 +2,4 @@
 export type * from './model';
 export { TopologyError } from './model';
 export { loadTopology, parseTopology } from './load';
+export { routeLine, routingBatches, ruleLine } from './iproute';

@@ -136,7 +136,13 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
   let name = raw.name;
   if (opts.name !== undefined) {
     const r = labName.safeParse(opts.name);
-    if (!r.success) issues.at([], `--name "${opts.name}": ${r.error.issues[0]?.message ?? 'invalid'}`);
+    if (!r.success)
+      issues.list.push({
+        file: issues.src.file,
+        line: 1,
+        col: 1,
+        message: `--name "${opts.name}": ${r.error.issues[0]?.message ?? 'invalid'}`,
+      });
     name = opts.name;
   }
   if (name === undefined) {
