@@ -5,19 +5,39 @@
  * `sum16` returns an unfolded one's-complement sum (a plain number, well below 2^53 for any
  * realistic input), so partial sums compose by addition; `fold` reduces it to 16 bits.
  */
+import { viewOf } from './view';
+
+/** Inputs at least this long are summed with 32-bit little-endian reads; shorter ones byte by byte. */
+const WIDE_MIN = 32;
+/** Bytes summed between folds of the 32-bit accumulators (each round adds < 2^17 to each). */
+const CHUNK = 65536;
 
 /** Sums `len` bytes of `buf` from `off` as big-endian 16-bit words (odd tail padded with zero). */
 export function sum16(buf: Uint8Array, off = 0, len = buf.length - off, initial = 0): number {
   let sum = initial;
   let i = off;
   const end = off + len;
-  const end8 = end - 7;
-  // Eight bytes per round: four 16-bit words. Numbers stay exact up to 2^53, so no carry folding is
-  // needed inside the loop (each round adds < 2^18).
-  while (i < end8) {
-    sum += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!);
-    sum += ((buf[i + 4]! << 8) | buf[i + 5]!) + ((buf[i + 6]! << 8) | buf[i + 7]!);
-    i += 8;
+  if (len >= WIDE_MIN) {
+    // Native-order (little-endian) 32-bit reads, two int32 accumulators. One's-complement sums do not
+    // depend on byte order (RFC 1071 §2(B)): the folded sum of byte-swapped words is the byte-swapped
+    // folded sum, so swap once at the end.
+    const v = viewOf(buf);
+    let le = 0;
+    const end8 = end - 7;
+    while (i < end8) {
+      const stop = Math.min(end8, i + CHUNK);
+      let a = 0;
+      let c = 0;
+      while (i < stop) {
+        const x = v.getUint32(i, true);
+        const y = v.getUint32(i + 4, true);
+        a = (a + (x >>> 16) + (y >>> 16)) | 0;
+        c = (c + (x & 0xffff) + (y & 0xffff)) | 0;
+        i += 8;
+      }
+      le = fold(le + a + c);
+    }
+    sum += ((le & 0xff) << 8) | (le >>> 8);
   }
   while (i < end - 1) {
     sum += (buf[i]! << 8) | buf[i + 1]!;

@@ -41,6 +41,15 @@ describe('wire/checksum', () => {
     );
   });
 
+  it('long inputs (over the 64 KiB fold interval) and unaligned views match the reference', () => {
+    const big = new Uint8Array(200_003).map((_, i) => (i * 131 + (i >> 8)) & 0xff);
+    expect(internetChecksum(big)).toBe(reference(big));
+    const ones = new Uint8Array(150_000).fill(0xff);
+    expect(internetChecksum(ones)).toBe(reference(ones));
+    const view = new Uint8Array(big.buffer, 3, 5001);
+    expect(internetChecksum(view, 1)).toBe(reference(view.subarray(1)));
+  });
+
   it('partial sums compose (even split) and a stored checksum verifies to zero', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 2, maxLength: 400 }), fc.nat(), (b, cut) => {

@@ -1,0 +1,15 @@
+/**
+ * A DataView over a Uint8Array (same offset and length), memoized for the last array seen: codecs
+ * encode into one reused buffer and read 64-bit fields and checksum words through it, and creating
+ * a view per call or reading `.buffer` per field costs more than the field itself.
+ */
+let lastArr: Uint8Array | undefined;
+let lastView: DataView | undefined;
+
+export function viewOf(b: Uint8Array): DataView {
+  if (b !== lastArr || lastView === undefined) {
+    lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    lastArr = b;
+  }
+  return lastView;
+}
