@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type * as z from 'zod';
 import type { BackendKind, LabModel, LoadOverrides } from './model';
 import { TopologyError } from './model';
@@ -90,7 +90,12 @@ export function parseTopology(source: string, file: string, overrides: LoadOverr
     for (const iss of parsed.error.issues) reportZodIssue(iss, data, issues);
     throw new TopologyError(issues.sorted());
   }
+  const nodesNode = doc.get('nodes', true);
+  const nodeOrder = isMap(nodesNode)
+    ? nodesNode.items.map((p) => String(isScalar(p.key) ? p.key.value : p.key))
+    : undefined;
   const model = plan(parsed.data as RawTopology, issues, {
+    ...(nodeOrder ? { nodeOrder } : {}),
     file: resolve(file),
     ...(overrides.name !== undefined ? { name: overrides.name } : {}),
     ...(backend !== undefined ? { backend } : {}),

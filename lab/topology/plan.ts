@@ -47,6 +47,8 @@ export interface PlanOptions {
   file: string;
   name?: string;
   backend?: BackendKind;
+  /** Node names in file order. */
+  nodeOrder?: string[];
 }
 
 /** First table number for per-interface policy routing; interface k (1-based) uses BASE + k. */
@@ -158,7 +160,10 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
   // ------------------------------------------------------------------------------------ nodes
   const nodes = new Map<string, NodeDraft>();
   const nodeDefaults = raw.defaults?.node ?? {};
-  const rawNodes = Object.entries(raw.nodes);
+  // File order (a JS object would put integer-like names such as "1" first).
+  const rawNodes = (opts.nodeOrder ?? Object.keys(raw.nodes))
+    .filter((k) => Object.hasOwn(raw.nodes, k))
+    .map((k) => [k, raw.nodes[k]] as const);
   if (rawNodes.length === 0) issues.at(['nodes'], 'a lab needs at least one node under "nodes:"');
   for (const [nodeName, rawNode] of rawNodes) {
     const n = rawNode ?? {};
@@ -189,9 +194,11 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
       }
       for (const [k, v] of Object.entries(obj)) {
         const r = checkKnob(stack, k, v);
+        const where =
+          kpath[0] === 'defaults' ? ` (default knob, for node "${nodeName}", stack: ${stack})` : '';
         if (r.ok) knobs[r.name] = r.value;
-        else if (r.where === 'key') issues.atKey([...kpath, k], r.message);
-        else issues.at([...kpath, k], r.message);
+        else if (r.where === 'key') issues.atKey([...kpath, k], r.message + where);
+        else issues.at([...kpath, k], r.message + where);
       }
     }
     const declared = Object.keys(n.interfaces ?? {});

@@ -232,3 +232,32 @@ describe('events', () => {
     ]);
   });
 });
+
+describe('order', () => {
+  it('keeps nodes in file order, also with integer-like names', () => {
+    const m = load([
+      'name: t',
+      'nodes:',
+      '  zed: {}',
+      '  "2": {}',
+      '  "1": {}',
+      'links:',
+      '  - endpoints: [zed, "1"]',
+    ]);
+    expect(m.nodes.map((n) => n.name)).toEqual(['zed', '2', '1']);
+  });
+  it('names the node when a default knob does not fit its stack', () => {
+    const issues = fails([
+      'name: t',
+      'defaults:',
+      '  node:',
+      '    knobs: { net.mptcp.mptcp_scheduler: roundrobin }',
+      'nodes:',
+      '  a: {}',
+      '  k: { stack: kernel }',
+    ]);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^4:14 knob "net.mptcp.mptcp_scheduler" exists only in mplab's stack/);
+    expect(issues[0]).toContain('(default knob, for node "k", stack: kernel)');
+  });
+});
