@@ -67,6 +67,10 @@ export interface CongestionControl {
   /** Retransmission timeout (RFC 5681 §3.1 eq. 4, cwnd = 1 MSS). */
   onRto(now: number, flightSize: number): void;
   setMss(mss: number): void;
+  /** Optional undo (spurious fast retransmit, RFC 3522): a copy of the state before a reduction… */
+  snapshot?(): unknown;
+  /** …and putting it back. */
+  restore?(state: unknown): void;
 }
 
 export type CcFactory = (init: CcInit) => CongestionControl;
@@ -145,6 +149,14 @@ export abstract class LossBasedCc implements CongestionControl {
     this.ssthresh = Math.max(this.reduceTo(now, flightSize), 2 * this.mss);
     this.cwnd = this.mss;
     this.sackRecovery = false;
+  }
+
+  snapshot(): unknown {
+    return { ...this };
+  }
+
+  restore(state: unknown): void {
+    Object.assign(this, state as object);
   }
 
   setMss(mss: number): void {

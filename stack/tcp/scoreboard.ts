@@ -241,6 +241,19 @@ export class Scoreboard {
     if (i < this.lostHint) this.lostHint = i;
   }
 
+  /** Forgets loss marks (a recovery proved spurious). */
+  unmarkLost(): void {
+    for (let i = 0; i < this.n; i++) {
+      const p = (this.head + i) & this.mask;
+      const f = this.flags[p]!;
+      if ((f & (F_LOST | F_SACKED)) !== F_LOST) continue;
+      this.pipe -= this.contrib(p);
+      this.flags[p] = f & ~F_LOST;
+      this.pipe += this.contrib(p);
+    }
+    this.lostHint = this.n;
+  }
+
   /** After an RTO: every unSACKed record is lost and due again. */
   markAllLost(): void {
     this.pipe = 0;

@@ -314,6 +314,13 @@ export class Tcb implements CcSubflowView {
   recovery = 0;
   private recoveryPoint = 0;
   dupAcks = 0;
+  /** Duplicate-ACK threshold; raised when a fast retransmit proves spurious (reordering). */
+  dupThresh: number;
+  /** Congestion state saved on entering recovery, for the Eifel undo (RFC 3522). */
+  private undoState: unknown;
+  private undoTsval = 0;
+  private undoSeq = 0;
+  spuriousRecoveries = 0;
 
   // ACK generation.
   private ackNow = false;
@@ -383,6 +390,7 @@ export class Tcb implements CcSubflowView {
     this.sink = options.sink;
     this.hooks = options.hooks ?? {};
     this.rto = this.cfg.rtoInitial;
+    this.dupThresh = this.cfg.dupThresh;
     this.quickAcksLeft = this.cfg.quickAcks;
     this.rcvStore = new WindowStore(this.cfg.rcvBuf);
     this.mss = Math.min(this.cfg.mss, 536);
@@ -1066,6 +1074,13 @@ export class Tcb implements CcSubflowView {
         this.backoff = 0;
       }
 
+      // Eifel detection (RFC 3522): the ACK covering the first retransmission echoes the
+      // original's timestamp, so the original arrived: the fast retransmit was spurious.
+      if (this.recovery === 1 && this.undoState !== undefined && seqGt(ack, this.undoSeq) && tsecr >= 0) {
+        if (seqLt(tsecr, this.undoTsval)) this.undoRecovery(now);
+        else this.undoState = undefined;
+      }
+
       // Recovery bookkeeping.
       if (this.recovery !== 0) {
         if (seqGeq(ack, this.recoveryPoint)) {
@@ -1077,8 +1092,8 @@ export class Tcb implements CcSubflowView {
             this.cc.onPartialAck(now, ackedSeq);
             this.board.markLostAt(0);
           } else {
-            this.board.markLost(this.cfg.dupThresh, this.mss);
-            if (newSacked > 0) this.board.detectLostRetransmits(this.cfg.dupThresh);
+            this.board.markLost(this.dupThresh, this.mss);
+            if (newSacked > 0) this.board.detectLostRetransmits(this.dupThresh);
           }
         }
       }
@@ -1118,8 +1133,8 @@ export class Tcb implements CcSubflowView {
       this.dupAcks++;
       if (this.recovery === 1 && !this.sackOn) this.cc.onDupAck(now);
       if (newSacked > 0 && this.recovery !== 0) {
-        this.board.markLost(this.cfg.dupThresh, this.mss);
-        this.board.detectLostRetransmits(this.cfg.dupThresh);
+        this.board.markLost(this.dupThresh, this.mss);
+        this.board.detectLostRetransmits(this.dupThresh);
       }
       if (newSacked > 0) {
         this.cc.onAck({
@@ -1131,17 +1146,16 @@ export class Tcb implements CcSubflowView {
         });
       }
     } else if (newSacked > 0 && this.recovery !== 0) {
-      this.board.markLost(this.cfg.dupThresh, this.mss);
-      this.board.detectLostRetransmits(this.cfg.dupThresh);
+      this.board.markLost(this.dupThresh, this.mss);
+      this.board.detectLostRetransmits(this.dupThresh);
     }
 
     // Entering fast recovery (RFC 6675 §5 / RFC 6582).
     if (this.recovery === 0 && seqLt(this.sndUna, this.sndMax)) {
-      let enter = this.dupAcks >= this.cfg.dupThresh;
+      let enter = this.dupAcks >= this.dupThresh;
       if (this.sackOn && !enter && newSacked > 0) {
         // IsLost(HighACK + 1): enough SACKed above the first hole.
-        enter =
-          this.board.markLost(this.cfg.dupThresh, this.mss) > 0 && (this.board.flagsAt(0) & F_LOST) !== 0;
+        enter = this.board.markLost(this.dupThresh, this.mss) > 0 && (this.board.flagsAt(0) & F_LOST) !== 0;
       }
       if (enter) this.enterRecovery(now);
     }
@@ -1151,13 +1165,32 @@ export class Tcb implements CcSubflowView {
     this.recovery = 1;
     this.recoveryPoint = this.sndMax;
     this.fastRetransmits++;
+    // Eifel undo only when the head's first retransmission is the one sent now.
+    const headFlags = this.board.flagsAt(0);
+    this.undoState =
+      this.tsOn && this.cc.snapshot && !(headFlags & F_EVER_REXMIT) ? this.cc.snapshot() : undefined;
+    this.undoSeq = this.sndUna;
+    this.undoTsval = this.tsNow(now);
     this.cc.onEnterRecovery(now, this.flightSize, this.sackOn);
-    if (this.sackOn) this.board.markLost(this.cfg.dupThresh, this.mss);
-    // The first unacknowledged segment is retransmitted regardless (RFC 6675 §5 step 4.2).
-    this.board.markLostAt(0);
+    if (this.sackOn) this.board.markLost(this.dupThresh, this.mss);
+    // The first unacknowledged segment is retransmitted regardless (RFC 6675 §5 step 4.2),
+    // unless a retransmission of it is already on its way.
+    if (!(headFlags & F_REXMIT)) this.board.markLostAt(0);
     this.hooks.onLoss?.(this, this.sndUna, now);
     const i = this.board.nextLost();
     if (i >= 0) this.retransmitRecord(i, now);
+  }
+
+  private undoRecovery(now: number): void {
+    const state = this.undoState;
+    this.undoState = undefined;
+    if (state !== undefined) this.cc.restore?.(state);
+    this.recovery = 0;
+    this.spuriousRecoveries++;
+    this.board.unmarkLost();
+    // Reordering, not loss: tolerate more duplicate ACKs from now on.
+    this.dupThresh = Math.min(this.dupThresh + 3, 30);
+    void now;
   }
 
   private rttSample(r: number): void {
