@@ -32,7 +32,7 @@ import { wireSpecOf } from './backends/types';
 import { type CaptureHandle, type CaptureOptions, startCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
 import type { RunResult } from './exec';
-import { run } from './exec';
+import { ipBatch, run } from './exec';
 import {
   applyChange,
   type DirChange,
@@ -300,6 +300,16 @@ export class Lab {
           model.nodes.map((n) => ({ node: n, handle: handleOf(n.name), downIfaces: downIfacesOf(n, model) })),
         );
       });
+
+      const kernelNodes = model.nodes.filter((n) => n.stack === 'kernel');
+      if (kernelNodes.length > 0) {
+        await parallel(kernelNodes, 4, async (n) => {
+          const { sysctls, ipLines } = kernelConfig(n);
+          const h = handleOf(n.name);
+          await ipBatch(h, ipLines);
+          if (sysctls.length > 0) await backend.exec(h, ['sysctl', '-q', '-w', ...sysctls]);
+        });
+      }
 
       // Agents boot (~100 ms of node startup) while the qdiscs go on.
       const tsNodes = model.nodes.filter((n) => n.stack === 'ts');
@@ -644,14 +654,11 @@ export class Lab {
    * `name` (read), `name=value` (write); none lists every knob.
    */
   async sysctl(target: string, assignments: string[] = []): Promise<SysctlRow[]> {
-    const nodes =
-      target === 'all'
-        ? this.model.nodes.filter((n) => n.stack === 'ts')
-        : [this.node(target)].filter((n) => {
-            if (n.stack !== 'ts')
-              throw new UsageError(`node '${n.name}' runs stack '${n.stack}': its knobs are not ours`);
-            return true;
-          });
+    const single = target === 'all' ? undefined : this.node(target);
+    if (single?.stack === 'kernel') return this.kernelSysctl(single, assignments);
+    if (single && single.stack !== 'ts')
+      throw new UsageError(`node '${single.name}' runs no stack (stack: ${single.stack}): it has no knobs`);
+    const nodes = single ? [single] : this.model.nodes.filter((n) => n.stack === 'ts');
     if (nodes.length === 0) throw new UsageError(`lab '${this.name}' has no node running our stack`);
     const ops = assignments.map((a) => {
       const eq = a.indexOf('=');
@@ -685,6 +692,32 @@ export class Lab {
       ),
     );
     return rows.flat();
+  }
+
+  /** Kernel sysctls of a `stack: kernel` node (our knob names mapped where the kernel's differ). */
+  private async kernelSysctl(node: NodeModel, assignments: string[]): Promise<SysctlRow[]> {
+    const h = this.handle(node.name);
+    const names = assignments.length > 0 ? assignments : ['net.mptcp'];
+    const out: SysctlRow[] = [];
+    for (const a of names) {
+      const eq = a.indexOf('=');
+      const rawName = (eq < 0 ? a : a.slice(0, eq)).trim();
+      const name = KERNEL_RENAMED[rawName] ?? rawName;
+      const args = eq < 0 ? [name] : ['-w', `${name}=${a.slice(eq + 1).trim()}`];
+      const r = await this.backend.exec(h, ['sysctl', ...args], { allowFail: true });
+      if (r.code !== 0)
+        throw new UsageError(`${node.name}: ${r.stderr.trim() || `sysctl ${args.join(' ')} failed`}`);
+      for (const line of r.stdout.split('\n')) {
+        const m = /^(\S+)\s*=\s*(.*)$/.exec(line.trim());
+        if (m)
+          out.push({
+            node: node.name,
+            name: m[1] as string,
+            value: /^-?\d+$/.test(m[2] as string) ? Number(m[2]) : (m[2] as string),
+          });
+      }
+    }
+    return out;
   }
 
   /** The state report of one node's stack, or of every `stack: ts` node. */
@@ -806,6 +839,34 @@ export class Lab {
       throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
     return startCapture(this.handle(nodeName), iface, file, options);
   }
+}
+
+/** Our knob names that mean the same thing under another name in the kernel's MPTCP. */
+const KERNEL_RENAMED: Record<string, string> = {
+  'net.mptcp.mptcp_enabled': 'net.mptcp.enabled',
+  'net.mptcp.mptcp_checksum': 'net.mptcp.checksum_enabled',
+};
+
+/**
+ * How a `stack: kernel` node is set up: its knobs as kernel sysctls (renamed where the kernel's
+ * name differs), and `ip mptcp` lines: every address an endpoint that is announced (signal) and opens subflows, and limits
+ * that let the in-kernel path manager use them. `net.mptcp.mptcp_ndiffports` maps to the subflow
+ * limit (the kernel has no ndiffports path manager; this is the nearest it offers).
+ */
+export function kernelConfig(node: NodeModel): { sysctls: string[]; ipLines: string[] } {
+  const sysctls: string[] = [];
+  let subflows = Math.min(8, Math.max(2, node.addresses.length));
+  for (const [k, v] of Object.entries(node.knobs)) {
+    if (k === 'net.mptcp.mptcp_ndiffports') subflows = Math.min(8, Math.max(0, Number(v)));
+    else sysctls.push(`${KERNEL_RENAMED[k] ?? k}=${v}`);
+  }
+  const ipLines = [
+    'mptcp endpoint flush',
+    `mptcp limits set subflows ${subflows} add_addr_accepted ${subflows}`,
+  ];
+  for (const i of node.interfaces)
+    for (const a of i.addresses) ipLines.push(`mptcp endpoint add ${a.address} dev ${i.name} signal subflow`);
+  return { sysctls, ipLines };
 }
 
 /** Interfaces of a node on links that start down. */

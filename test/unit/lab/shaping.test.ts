@@ -156,3 +156,23 @@ describe('netns route lines', () => {
     expect(nodeLines(a, new Set())).toContain('route replace unreachable default table 101');
   });
 });
+
+describe('kernel stack nodes', () => {
+  it('maps knobs to kernel sysctls and makes every address an MPTCP endpoint', async () => {
+    const { kernelConfig } = await import('../../../lab/lab');
+    const m = twoHost('t', {
+      stack: 'kernel',
+      knobs: { 'net.mptcp.mptcp_checksum': 1, 'net.mptcp.mptcp_ndiffports': 3 },
+    });
+    const a = m.nodes[0];
+    if (!a) throw new Error('no node');
+    const k = kernelConfig(a);
+    expect(k.sysctls).toEqual(['net.mptcp.checksum_enabled=1']);
+    expect(k.ipLines).toEqual([
+      'mptcp endpoint flush',
+      'mptcp limits set subflows 3 add_addr_accepted 3',
+      'mptcp endpoint add 10.0.1.1 dev eth1 signal subflow',
+      'mptcp endpoint add 10.0.2.1 dev eth2 signal subflow',
+    ]);
+  });
+});
