@@ -932,6 +932,17 @@ export function dirParams(layers: Layer[], issues: Issues, fileDir: string, chec
     const rp = pick.get('rate');
     if (rp) issues.at(rp.path, 'rate and trace both set: a trace defines the rate; give one of them');
   }
+  if (checkJitter) {
+    // A queue only fills behind a rate limit (or a trace); alone it would do nothing.
+    const qp = pick.get('queue');
+    if (qp && out.rateMbps === undefined && out.trace === undefined)
+      issues.at(
+        qp.path,
+        'queue needs a rate (or a trace) on the same direction: a queue only fills behind a rate limit',
+      );
+    const lp = pick.get('loss');
+    if (lp && bl) issues.at(lp.path, 'loss and burst-loss both set on one direction: give one loss model');
+  }
   const jp = pick.get('jitter');
   if (checkJitter && jp && (out.jitterMs ?? 0) > 0 && !(out.delayMs && out.delayMs > 0))
     issues.at(jp.path, 'jitter needs a delay on the same direction (jitter varies the delay)');
