@@ -56,6 +56,8 @@ export interface StackReport {
   connections: ConnStats[];
   /** The core's state report (stack/report.ts): connections, subflows, mapping table, MIB, knobs. */
   stack?: CoreReport;
+  /** Segments that passed the phy's cheap check but the core dropped (undecodable, bad checksum). */
+  coreDropped: number;
 }
 
 export class StackError extends Error {
@@ -89,7 +91,9 @@ export class StackSocket extends Duplex {
     private readonly stack: Stack,
     connecting: boolean,
   ) {
-    super({ allowHalfOpen: true, highWaterMark: 256 * 1024 });
+    // autoDestroy off: the socket's lifetime follows the core connection ('closed'), not the stream
+    // states: 'finish' only means the core took the data, which it may still have to deliver.
+    super({ allowHalfOpen: true, autoDestroy: false, highWaterMark: 256 * 1024 });
     this.connecting = connecting;
   }
 
@@ -161,11 +165,19 @@ export class StackSocket extends Duplex {
         }
         if (e.error) {
           this.destroy(makeError(e.error.code, e.error.message));
-        } else {
-          if (!this.readableEnded) this.push(null);
-          if (!this.writableFinished && !this.writableEnded) this.destroy();
-          else if (this.readableEnded || this.readableLength === 0) this.destroy();
+          break;
         }
+        // A clean close: the socket lives until the application has read everything ('end'),
+        // so pipes see 'end' and nothing buffered is thrown away.
+        if (!this.readableEnded) this.push(null);
+        if (this.readableEnded) this.destroy();
+        else if (
+          this.readableLength === 0 &&
+          this.readableFlowing !== true &&
+          this.listenerCount('data') === 0
+        )
+          this.destroy();
+        else this.once('end', () => this.destroy());
         break;
       case 'accepted':
         break;
@@ -302,6 +314,7 @@ export class Stack {
     readonly phy: UdpPhy,
     sysctl: Sysctl,
     private readonly coreReport?: () => CoreReport,
+    private readonly coreDropped?: () => number,
   ) {
     this.sysctl = sysctl;
     this.driver = new Driver(core, phy);
@@ -345,6 +358,7 @@ export class Stack {
       driver: { ...this.driver.counters },
       connections: this.core.connStats(),
       stack: this.coreReport?.(),
+      coreDropped: this.coreDropped?.() ?? 0,
     };
   }
 
@@ -422,7 +436,7 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     await phy.close();
     throw new StackError('EADDRNOTAVAIL', 'no local address could be bound');
   }
-  const stack = new Stack(built.core, built.kind, phy, sysctl, built.report);
+  const stack = new Stack(built.core, built.kind, phy, sysctl, built.report, built.dropped);
   built.core.setAddresses(addresses, stack.driver.now());
   if (options.log) {
     const log = options.log;

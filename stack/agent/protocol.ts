@@ -60,16 +60,18 @@ export const RpcErrorCode = {
 // ---------------------------------------------------------------------------------------------
 // Shared shapes
 
+/** Knob values are numbers (int knobs) or strings (enum and triple knobs); set also takes booleans (1/0). */
 export type SysctlValue = string | number | boolean;
 
 export interface SysctlKnobInfo {
   /** /proc-style name, e.g. `net.mptcp.mptcp_enabled`. */
   name: string;
-  type: 'int' | 'bool' | 'string' | 'enum';
+  /** 'triple' values are strings "min default max" (like net.ipv4.tcp_rmem). */
+  type: 'int' | 'enum' | 'triple';
   value: SysctlValue;
   default: SysctlValue;
   description?: string;
-  /** For ints. */
+  /** For ints and triples. */
   min?: number;
   max?: number;
   /** For enums. */
@@ -140,7 +142,7 @@ export interface PhyCounters {
   datagramsOut: number;
   bytesIn: number;
   bytesOut: number;
-  /** Datagrams dropped as garbage (not a TCP segment we can parse) or from a bad source. */
+  /** Datagrams dropped as garbage: by the phy (cannot be a TCP header) or by the core (undecodable, bad checksum). */
   garbageDropped: number;
   /** Send errors (EHOSTUNREACH, ENETUNREACH, address gone...). */
   sendErrors: number;

@@ -29,13 +29,20 @@ export interface BuiltCore {
   kind: CoreKind;
   /** The core's state report (stack/report.ts), when the core has one. */
   report?: () => CoreReport;
+  /** Segments the core dropped as undecodable or with a bad checksum. */
+  dropped?: () => number;
 }
 
 export function createCore(options: CoreFactoryOptions): BuiltCore {
   if (options.kind === 'tcp') {
     const core = new TcpHost({ tcb: options.tcb, checksums: options.checksums });
-    return { core, kind: 'tcp' };
+    return { core, kind: 'tcp', dropped: () => core.counters.badSegments };
   }
   const core = new MptcpHost({ sysctl: options.sysctl, tcb: options.tcb, checksums: options.checksums });
-  return { core, kind: 'mptcp', report: () => core.report() };
+  return {
+    core,
+    kind: 'mptcp',
+    report: () => core.report(),
+    dropped: () => core.stats.badSegments + core.stats.badChecksums,
+  };
 }

@@ -1,0 +1,105 @@
+/**
+ * The node agent's entry (bundled to dist/agent.js; runs with `node agent.js` alone).
+ *
+ *   node agent.js --socket PATH --log FILE [--addresses a,b] [--udp-port 8684] [--proxy-port 8685]
+ *                 [--include-loopback] [--version] [--help]
+ */
+import { parseArgs } from 'node:util';
+import { VERSION } from '../version';
+import { Agent } from './agent';
+import { DEFAULT_PROXY_PORT, DEFAULT_UDP_PORT } from './protocol';
+
+const HELP = `mplab node agent ${VERSION}
+
+Usage: node agent.js --socket PATH --log FILE [options]
+
+  --socket PATH         control socket (unix, mode 0600; newline-delimited JSON-RPC 2.0)
+  --log FILE            log file (appended)
+  --addresses a,b       local addresses to use (default: every non-loopback address, followed)
+  --udp-port N          UDP port of the phy (default ${DEFAULT_UDP_PORT})
+  --proxy-port N        stack port for incoming TCP-proxy connections (default ${DEFAULT_PROXY_PORT}; 0 = off)
+  --include-loopback    also use loopback addresses when learning them from the host
+  --version             print the version and exit
+  --help                print this help and exit
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`agent: ${msg}\n`);
+  process.exit(2);
+}
+
+function intArg(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--${name} must be a port number, got "${v}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      options: {
+        socket: { type: 'string' },
+        log: { type: 'string' },
+        addresses: { type: 'string' },
+        'udp-port': { type: 'string' },
+        'proxy-port': { type: 'string' },
+        'include-loopback': { type: 'boolean' },
+        version: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    fail(`${(e as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  const socketPath = values.socket as string | undefined;
+  if (!socketPath) fail('--socket is required (see --help)');
+  const addresses =
+    typeof values.addresses === 'string' ? values.addresses.split(',').filter(Boolean) : undefined;
+  const agent = new Agent({
+    socketPath,
+    logFile: values.log as string | undefined,
+    addresses,
+    udpPort: intArg(values['udp-port'] as string | undefined, 'udp-port', DEFAULT_UDP_PORT),
+    proxyPort: intArg(values['proxy-port'] as string | undefined, 'proxy-port', DEFAULT_PROXY_PORT),
+    includeLoopback: values['include-loopback'] === true,
+    onShutdown: () => process.exit(0),
+  });
+  let exiting = false;
+  const onSignal = (sig: string) => {
+    if (exiting) return;
+    exiting = true;
+    agent.log(`got ${sig}`);
+    void agent.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('uncaughtException', (e) => {
+    agent.log(`uncaught: ${e.stack ?? e.message}`);
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    agent.log(`start failed: ${err.code ?? ''} ${err.message}`);
+    await agent.stop().catch(() => {});
+    fail(err.message);
+  }
+  process.stdout.write(`ready ${socketPath}\n`);
+}
+
+void main();

@@ -1,0 +1,219 @@
+/**
+ * The bundled agent (node agent.js, no node_modules) on loopback: control protocol, knobs, traffic
+ * with SHA-256, capture, the TCP proxy, garbage datagrams, single-instance, SIGTERM.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect as netConnect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentRpcError } from '../../../stack/agent/client';
+import type { TrafficDone, TrafficProgress } from '../../../stack/agent/protocol';
+import { caps } from '../../helpers/caps';
+import { bundleAgent, type RunningAgent, startAgent, stopAgent } from './agent-helpers';
+
+const udpPort = 20000 + Math.floor(Math.random() * 30000);
+let dir: string;
+let agentJs: string;
+let a: RunningAgent | undefined;
+let b: RunningAgent | undefined;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mplab-agent-t-'));
+  agentJs = await bundleAgent();
+  a = await startAgent(agentJs, dir, 'a', [
+    '--addresses',
+    '127.0.0.1,127.0.0.2',
+    '--udp-port',
+    String(udpPort),
+  ]);
+  b = await startAgent(agentJs, dir, 'b', ['--addresses', '127.0.0.3', '--udp-port', String(udpPort)]);
+});
+
+afterAll(async () => {
+  await stopAgent(a);
+  await stopAgent(b);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('node agent (bundled, loopback)', () => {
+  it('runs from the bundle alone: --version and --help', () => {
+    const v = execFileSync(process.execPath, [agentJs, '--version'], { encoding: 'utf8', cwd: '/' });
+    expect(v.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(execFileSync(process.execPath, [agentJs, '--help'], { encoding: 'utf8', cwd: '/' })).toContain(
+      '--socket PATH',
+    );
+    const bad = spawnSync(process.execPath, [agentJs, '--nope'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+  });
+
+  it('answers ping and version; the socket is mode 0600', async () => {
+    const c = a!.client;
+    expect((await c.call('ping')).pong).toBe(true);
+    const v = await c.call('version');
+    expect(v.core).toBe('mptcp');
+    expect(v.addresses).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(v.udpPort).toBe(udpPort);
+    expect(statSync(a!.socket).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses a second agent on the same socket, and the first keeps running', async () => {
+    const r = spawnSync(process.execPath, [agentJs, '--socket', a!.socket, '--addresses', '127.0.0.9'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('another agent');
+    expect((await a!.client.call('ping')).pong).toBe(true);
+  });
+
+  it('gets, sets and lists knobs; bad values and names are errors with codes', async () => {
+    const c = a!.client;
+    const list = await c.call('sysctl.list');
+    expect(list.knobs.map((k) => k.name)).toContain('net.mptcp.mptcp_enabled');
+    expect(await c.call('sysctl.set', { name: 'net.mptcp.mptcp_ndiffports', value: 2 })).toEqual({
+      name: 'net.mptcp.mptcp_ndiffports',
+      value: 2,
+    });
+    expect((await c.call('sysctl.get', { name: 'net/mptcp/mptcp_ndiffports' })).value).toBe(2);
+    await c.call('sysctl.set', { name: 'net.mptcp.mptcp_ndiffports', value: 1 });
+    await expect(c.call('sysctl.set', { name: 'net.mptcp.mptcp_enabled', value: 7 })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    const e = await c.call('sysctl.get', { name: 'net.mptcp.mptcp_enabeld' }).catch((x: AgentRpcError) => x);
+    expect(e).toBeInstanceOf(AgentRpcError);
+    expect((e as AgentRpcError).code).toBe('ENOENT');
+    expect((e as AgentRpcError).message).toContain('mptcp_enabled');
+    await expect(c.call('nope' as 'ping')).rejects.toMatchObject({ rpcCode: -32601 });
+  });
+
+  it('moves 20 MB sender → sink with matching SHA-256, progress per subflow, and a capture', async () => {
+    const ca = a!.client;
+    const cb = b!.client;
+    const progress: TrafficProgress[] = [];
+    const dones: TrafficDone[] = [];
+    const off1 = ca.onNotification('traffic.progress', (p) => progress.push(p));
+    const off2 = cb.onNotification('traffic.done', (d) => dones.push(d));
+    const pcap = join(dir, 'a.pcap');
+    await ca.call('capture.start', { file: pcap });
+    const sink = await cb.call('traffic.sink', { port: 47001, once: true, intervalMs: 200 });
+    const res = await ca.call(
+      'traffic.send',
+      { host: '127.0.0.3', port: 47001, bytes: 20_000_000, intervalMs: 100, wait: true },
+      { timeoutMs: 60_000 },
+    );
+    const cap = await ca.call('capture.stop');
+    off1();
+    off2();
+    const st = res.status!;
+    expect(st.state).toBe('done');
+    expect(st.result!.bytes).toBe(20_000_000);
+    // The sink's result arrives as a notification and in its status.
+    for (let i = 0; i < 50 && dones.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const sinkStatus = (await cb.call('traffic.status', { id: sink.id })).jobs[0]!;
+    expect(sinkStatus.state).toBe('done');
+    expect(sinkStatus.result!.bytes).toBe(20_000_000);
+    expect(sinkStatus.result!.sha256).toBe(st.result!.sha256);
+    expect(dones[0]!.result.sha256).toBe(st.result!.sha256);
+    // Progress: per-subflow figures, with two subflows each having sent something by the end.
+    expect(progress.length).toBeGreaterThan(0);
+    const last = progress.at(-1)!;
+    expect(last.subflows.length).toBeGreaterThanOrEqual(2);
+    expect(last.subflows.every((s) => typeof s.cwnd === 'number' && s.local.includes(':'))).toBe(true);
+    // The capture holds the traffic, as a real pcap.
+    expect(cap.packets).toBeGreaterThan(20_000_000 / 1500);
+    const head = readFileSync(pcap).subarray(0, 4);
+    expect(head.readUInt32LE(0)).toBe(0xa1b2c3d4);
+    if (caps.tshark) {
+      const out = execFileSync('tshark', ['-r', pcap, '-Y', 'mptcp', '-T', 'fields', '-e', 'frame.number'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
+      expect(out.trim().split('\n').length).toBeGreaterThan(100);
+      const malformed = execFileSync(
+        'tshark',
+        ['-r', pcap, '-Y', '_ws.malformed || _ws.expert.severity == error'],
+        {
+          encoding: 'utf8',
+          maxBuffer: 64 << 20,
+        },
+      );
+      expect(malformed.trim()).toBe('');
+    }
+  });
+
+  it('reports a refused connection as a failed job with ECONNREFUSED', async () => {
+    const r = await a!.client.call('traffic.send', {
+      host: '127.0.0.3',
+      port: 7999,
+      bytes: 1000,
+      wait: true,
+    });
+    expect(r.status!.state).toBe('failed');
+    expect(r.status!.result!.error!.code).toBe('ECONNREFUSED');
+  });
+
+  it('proxies kernel TCP through the stack to a kernel TCP target, both ways', async () => {
+    // Echo server on kernel TCP, reached via A's proxy → B's proxy port → target.
+    const echo: Server = createServer({ allowHalfOpen: true }, (s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    const echoPort = (echo.address() as { port: number }).port;
+    const listenPort = 30000 + Math.floor(Math.random() * 20000);
+    await a!.client.call('proxy.start', {
+      listenPort,
+      peer: '127.0.0.3',
+      targetHost: '127.0.0.1',
+      targetPort: echoPort,
+    });
+    const data = randomBytes(3_000_000);
+    const back = await new Promise<Buffer>((resolve, reject) => {
+      const k = netConnect({ port: listenPort, host: '127.0.0.1', allowHalfOpen: true });
+      const parts: Buffer[] = [];
+      k.on('data', (d) => parts.push(d));
+      k.on('end', () => resolve(Buffer.concat(parts)));
+      k.on('error', reject);
+      k.end(data);
+    });
+    expect(back.length).toBe(data.length);
+    expect(createHash('sha256').update(back).digest('hex')).toBe(
+      createHash('sha256').update(data).digest('hex'),
+    );
+    expect((await a!.client.call('proxy.stop', { listenPort })).stopped).toBe(1);
+    echo.close();
+  });
+
+  it('drops and counts garbage datagrams on the UDP port', async () => {
+    const before = (await b!.client.call('report')).phy.garbageDropped;
+    const s = createSocket('udp4');
+    await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const d = randomBytes(i % 2 ? 7 : 64);
+        d[12] = 0xf0 | (d[12]! & 0x0f);
+        return new Promise<void>((r) => s.send(d, udpPort, '127.0.0.3', () => r()));
+      }),
+    );
+    s.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const rep = await b!.client.call('report');
+    expect(rep.phy.garbageDropped - before).toBe(300);
+    expect((await b!.client.call('ping')).pong).toBe(true);
+  });
+
+  it('exits cleanly on SIGTERM and removes its socket; shutdown over RPC too', async () => {
+    const code = await stopAgent(b);
+    expect(code).toBe(0);
+    expect(existsSync(b!.socket)).toBe(false);
+    expect(readFileSync(b!.log, 'utf8')).toContain('bye');
+    b = undefined;
+    const c = a!.client;
+    const closed = c.closed();
+    expect(await c.call('shutdown')).toEqual({ ok: true });
+    await closed;
+    expect(await a!.exited).toBe(0);
+    expect(existsSync(a!.socket)).toBe(false);
+    a = undefined;
+  });
+});
