@@ -32,7 +32,7 @@ export async function loadTopology(file: string, overrides: LoadOverrides = {}):
  */
 export function parseTopology(source: string, file: string, overrides: LoadOverrides = {}): LabModel {
   const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
   const src = new SourceMap(file, doc, lc);
   const issues = new Issues(src);
   for (const err of doc.errors) {
@@ -85,6 +85,8 @@ export function parseTopology(source: string, file: string, overrides: LoadOverr
     else backend = overrides.backend;
   }
 
+  // Top-level keys "x-…" are free (as in compose files): a place for YAML anchors to reuse.
+  for (const k of Object.keys(data)) if (k.startsWith('x-')) delete (data as Record<string, unknown>)[k];
   const parsed = topologySchema.safeParse(data);
   if (!parsed.success) {
     for (const iss of parsed.error.issues) reportZodIssue(iss, data, issues);

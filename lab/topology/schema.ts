@@ -225,6 +225,7 @@ export const topologySchema = z
   })
   .meta({
     title: 'mplab topology',
+    patternProperties: { '^x-': {} },
     description: 'A multipath network lab: nodes, links with emulation parameters, scenario events.',
   });
 

@@ -261,3 +261,43 @@ describe('order', () => {
     expect(issues[0]).toContain('(default knob, for node "k", stack: kernel)');
   });
 });
+
+describe('YAML features', () => {
+  it('x- keys hold anchors; aliases and merge keys work', () => {
+    const m = load([
+      'name: t',
+      'x-slow: &slow { rate: 2mbit, delay: 75ms }',
+      'nodes:',
+      '  a: {}',
+      '  b: {}',
+      'links:',
+      '  - endpoints: [a, b]',
+      '    <<: *slow',
+      '  - endpoints: [a, b]',
+      '    <<: *slow',
+      '    rate: 1mbit',
+    ]);
+    expect(m.links.map((l) => l.ab)).toEqual([
+      { rateMbps: 2, delayMs: 75 },
+      { rateMbps: 1, delayMs: 75 },
+    ]);
+  });
+  it('a bad value reached through an alias is reported at the alias', () => {
+    const issues = fails([
+      'name: t',
+      'x-bad: &bad { rate: 2mbps }',
+      'nodes:',
+      '  a: {}',
+      '  b: {}',
+      'links:',
+      '  - endpoints: [a, b]',
+      '    <<: *bad',
+    ]);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^7:5 ambiguous rate unit "mbps"/);
+  });
+  it('tabs and several documents are YAML errors with positions', () => {
+    expect(fails(['name: t', 'nodes:', '\ta: {}'])[0]).toMatch(/^3:1 YAML syntax: /);
+    expect(fails(['name: t', 'nodes: {a: {}}', '---', 'name: u'])[0]).toMatch(/^3:1 YAML syntax: /);
+  });
+});
