@@ -510,7 +510,11 @@ export class Lab {
       if (p.pid !== undefined && processMatches(p.pid, p.socket ?? dir)) pids.add(p.pid);
     }
     for (const pid of await pidsIn(backend, nsList)) pids.add(pid);
-    for (const pid of scanProcesses(`${dir}/`)) pids.add(pid);
+    // Processes outside the nodes (the emulator) are found by their recorded pid; only when one was
+    // recorded without a pid (killed between spawn and record) or there is no state at all, look
+    // for command lines pointing into the lab dir (slower: reading a busy process's cmdline waits).
+    if (!state || state.processes.some((p) => p.pid === undefined && p.ns === undefined))
+      for (const pid of scanProcesses(`${dir}/`)) pids.add(pid);
     const emulators = (state?.processes ?? []).filter((p) => p.kind === 'emulator');
     if (emulators.length > 0) {
       const emu = await emulatorApi().catch(() => undefined);
