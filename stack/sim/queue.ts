@@ -18,6 +18,8 @@ export class SimEvent {
   /** A number the handler interprets (a generation, an epoch). */
   num = 0;
   pkt: Packet | null = null;
+  /** A second number for the handler (a packet's wire size). */
+  aux = 0;
   /** Daemon events (periodic samplers) do not keep `run()` going. */
   daemon = false;
 }
@@ -41,9 +43,11 @@ export class EventQueue {
     num: number,
     pkt: Packet | null,
     daemon = false,
+    aux = 0,
   ): void {
     const ev = this.pool.pop() ?? new SimEvent();
     ev.t = t;
+    ev.aux = aux;
     ev.seq = this.nextSeq++;
     ev.handler = handler;
     ev.kind = kind;

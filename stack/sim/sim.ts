@@ -101,8 +101,9 @@ export class Simulator {
     num: number,
     pkt: Packet | null,
     daemon = false,
+    aux = 0,
   ): void {
-    this.q.push(t, handler, kind, num, pkt, daemon);
+    this.q.push(t, handler, kind, num, pkt, daemon, aux);
   }
 
   /** Runs `fn` at absolute virtual time `t` (ms). Times in the past are an error. */
@@ -991,7 +992,7 @@ export class LinkDir implements EventHandler {
     } else {
       // K_ARRIVE
       const pkt = ev.pkt!;
-      const size = this.wireSize(pkt);
+      const size = ev.aux;
       if (ev.num !== this.epoch) {
         this.drop(pkt, size, 'down');
         return;
@@ -1035,13 +1036,13 @@ export class LinkDir implements EventHandler {
     }
     if (p.duplicate > 0 && this.rng.next() < p.duplicate) {
       this.counters.duplicated++;
-      this.propagate(pkt);
+      this.propagate(pkt, this.wireSize(pkt));
       pkt = { src: pkt.src, dst: pkt.dst, data: pkt.data.slice() };
     }
-    this.propagate(pkt);
+    this.propagate(pkt, mb ? this.wireSize(pkt) : size);
   }
 
-  private propagate(pkt: Packet): void {
+  private propagate(pkt: Packet, size: number): void {
     const p = this.params;
     let d = p.delayMs;
     if (p.jitterMs > 0) {
@@ -1058,7 +1059,7 @@ export class LinkDir implements EventHandler {
       if (t < this.lastArrival) t = this.lastArrival;
       this.lastArrival = t;
     }
-    this.sim.schedule(t, this, K_ARRIVE, this.epoch, pkt);
+    this.sim.schedule(t, this, K_ARRIVE, this.epoch, pkt, false, size);
   }
 }
 
