@@ -644,15 +644,16 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
 
   // ------------------------------------------------------------------------------------ routing
   const forwarding = (n: string) => nodes.get(n)?.kind === 'router';
-  // For each node: interface position (1-based) by name.
-  const pos = (node: string, iface: string) =>
-    (ifacesOf.get(node) ?? []).findIndex((x) => x.name === iface) + 1;
-  const segOfIface = (node: string, iface: string): number | undefined => {
-    const l = links.find(
-      (x) => (x.a.node === node && x.a.iface === iface) || (x.b.node === node && x.b.iface === iface),
-    );
-    return l?.segment;
-  };
+  // Lookups by "node:iface": interface position in its node (1-based) and segment.
+  const posMap = new Map<string, number>();
+  for (const [node, list] of ifacesOf) list.forEach((x, k) => posMap.set(`${node}:${x.name}`, k + 1));
+  const segMap = new Map<string, number>();
+  for (const l of links) {
+    segMap.set(`${l.a.node}:${l.a.iface}`, l.segment);
+    segMap.set(`${l.b.node}:${l.b.iface}`, l.segment);
+  }
+  const pos = (node: string, iface: string) => posMap.get(`${node}:${iface}`) ?? 0;
+  const segOfIface = (node: string, iface: string): number | undefined => segMap.get(`${node}:${iface}`);
   type Hop = { via: string; dev: string };
   // routesTo[fam][seg] = Map node → { dist, hops }
   const reach: Record<Family, Map<string, { dist: number; hops: Hop[] }>[]> = { 4: [], 6: [] };
@@ -675,15 +676,17 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
           if (t === undefined) continue;
           const rAddr = attachOf.get(`${r}:${rif.name}`)?.addr[fam];
           if (!rAddr) continue;
+          let via: string | undefined;
           for (const nb of attachments[t]!) {
             if (nb.node === r || !nb.addr[fam]) continue;
-            const hop = { via: formatIp(fam, rAddr.addr), dev: nb.iface };
             const cur = res.get(nb.node);
+            if (cur !== undefined && cur.dist !== d + 1) continue;
+            via ??= formatIp(fam, rAddr.addr);
             if (cur === undefined) {
-              res.set(nb.node, { dist: d + 1, hops: [hop] });
+              res.set(nb.node, { dist: d + 1, hops: [{ via, dev: nb.iface }] });
               if (forwarding(nb.node)) queue.push(nb.node);
-            } else if (cur.dist === d + 1 && !cur.hops.some((h) => h.via === hop.via && h.dev === hop.dev))
-              cur.hops.push(hop);
+            } else if (!cur.hops.some((h) => h.via === via && h.dev === nb.iface))
+              cur.hops.push({ via, dev: nb.iface });
           }
         }
       }
