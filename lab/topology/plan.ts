@@ -646,7 +646,8 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
   const forwarding = (n: string) => nodes.get(n)?.kind === 'router';
   // Lookups by "node:iface": interface position in its node (1-based) and segment.
   const posMap = new Map<string, number>();
-  for (const [node, list] of ifacesOf) list.forEach((x, k) => posMap.set(`${node}:${x.name}`, k + 1));
+  for (const [node, list] of ifacesOf)
+    for (const [k, x] of list.entries()) posMap.set(`${node}:${x.name}`, k + 1);
   const segMap = new Map<string, number>();
   for (const l of links) {
     segMap.set(`${l.a.node}:${l.a.iface}`, l.segment);
