@@ -211,18 +211,68 @@ function writeTimestamps(b: Uint8Array, o: number, tsval: number, tsecr: number)
  * 40 bytes, or a buffer too small.
  */
 export function encodeInto(buf: Uint8Array, off: number, seg: TcpSegment, src?: Addr, dst?: Addr): number {
-  const optLen = optionsLength(seg.options);
-  const hl = TCP_HEADER_MIN + optLen;
+  const hl = TCP_HEADER_MIN + optionsLength(seg.options);
   const total = hl + seg.payload.length;
   if (off < 0 || off + total > buf.length)
     throw new EncodeError(`buffer too small: segment needs ${total} bytes`);
+  writeHeader(buf, off, seg, hl);
+  buf.set(seg.payload, off + hl);
+  if (src !== undefined && dst !== undefined) {
+    w16(buf, off + 16, checksumOf(buf, off, total, src, dst, undefined));
+  }
+  return total;
+}
+
+/**
+ * Writes only the header and options at `buf[off]` and returns the header length, for senders that
+ * pass the payload separately (e.g. `socket.send([header, payload])`) instead of copying it. With
+ * addresses, the checksum covers the header and `seg.payload`, as if they were contiguous.
+ */
+export function encodeHeaderInto(
+  buf: Uint8Array,
+  off: number,
+  seg: TcpSegment,
+  src?: Addr,
+  dst?: Addr,
+): number {
+  const hl = TCP_HEADER_MIN + optionsLength(seg.options);
+  if (off < 0 || off + hl > buf.length) throw new EncodeError(`buffer too small: header needs ${hl} bytes`);
+  writeHeader(buf, off, seg, hl);
+  if (src !== undefined && dst !== undefined) {
+    w16(buf, off + 16, checksumOf(buf, off, hl, src, dst, seg.payload));
+  }
+  return hl;
+}
+
+function checksumOf(
+  b: Uint8Array,
+  off: number,
+  hl: number,
+  src: Addr,
+  dst: Addr,
+  payload: Uint8Array | undefined,
+): number {
+  const s = ipBytes(src);
+  const d = ipBytes(dst);
+  if (s.length !== d.length) throw new EncodeError('source and destination address families differ');
+  const plen = payload === undefined ? 0 : payload.length;
+  b[off + 16] = 0;
+  b[off + 17] = 0;
+  let sum = sum16(b, off, hl, pseudoHeaderSum(s, d, IPPROTO_TCP, hl + plen));
+  // The header length is a multiple of 4, so the payload's words line up as if contiguous.
+  if (payload !== undefined) sum += sum16(payload, 0, plen);
+  return ~fold(sum) & 0xffff;
+}
+
+/** Fixed header and options; the checksum field gets `seg.checksum` (callers overwrite it when computing). */
+function writeHeader(b: Uint8Array, off: number, seg: TcpSegment, hl: number): void {
   checkU16(seg.srcPort, 'source port');
   checkU16(seg.dstPort, 'destination port');
   checkU32(seg.seq, 'seq');
   checkU32(seg.ack, 'ack');
   checkU16(seg.window, 'window');
   checkU16(seg.urgent, 'urgent pointer');
-  const b = buf;
+  checkU16(seg.checksum, 'checksum');
   w16(b, off, seg.srcPort);
   w16(b, off + 2, seg.dstPort);
   w32(b, off + 4, seg.seq);
@@ -230,23 +280,11 @@ export function encodeInto(buf: Uint8Array, off: number, seg: TcpSegment, src?: 
   b[off + 12] = ((hl >> 2) << 4) | ((seg.flags >> 8) & 0x0f);
   b[off + 13] = seg.flags & 0xff;
   w16(b, off + 14, seg.window);
-  b[off + 16] = 0;
-  b[off + 17] = 0;
+  w16(b, off + 16, seg.checksum);
   w16(b, off + 18, seg.urgent);
   const end = writeOptions(b, off + TCP_HEADER_MIN, seg.options);
-  if (end !== off + hl) throw new EncodeError(`internal: options wrote ${end - off - 20} of ${optLen} bytes`);
-  b.set(seg.payload, off + hl);
-  if (src !== undefined && dst !== undefined) {
-    const s = ipBytes(src);
-    const d = ipBytes(dst);
-    if (s.length !== d.length) throw new EncodeError('source and destination address families differ');
-    const ck = ~fold(sum16(b, off, total, pseudoHeaderSum(s, d, IPPROTO_TCP, total))) & 0xffff;
-    w16(b, off + 16, ck);
-  } else {
-    checkU16(seg.checksum, 'checksum');
-    w16(b, off + 16, seg.checksum);
-  }
-  return total;
+  if (end !== off + hl)
+    throw new EncodeError(`internal: options wrote ${end - off - 20} of ${hl - 20} bytes`);
 }
 
 /** Encodes a segment into a fresh array (see encodeInto). */

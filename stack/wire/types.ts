@@ -240,7 +240,7 @@ export const TCPRST_MIDDLEBOX_INTERFERENCE = 0x06;
 
 export interface MpTcpRst {
   subtype: 'MP_TCPRST';
-  /** U: unassigned flag bits are bit 3..0 of the 3rd byte: U=0x8, V=0x4, W=0x2, T=0x1. */
+  /** Flags in the low 4 bits of the 3rd byte: U=0x8, V=0x4, W=0x2 (unassigned), T=0x1. */
   u: boolean;
   v: boolean;
   w: boolean;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeSegment,
   encodedLength,
+  encodeHeaderInto,
   encodeInto,
   encodeSegment,
   headerLength,
@@ -142,6 +143,27 @@ describe('wire/tcp: header and option layout', () => {
     expect(setTcpChecksum(c, '192.168.0.1', '192.168.0.2')).toBe(0x9fe7);
     expect(hex(c)).toBe(hex(b));
     expect(() => encodeSegment(s, '10.0.0.1', '::1')).toThrow(EncodeError);
+  });
+
+  it('encodeHeaderInto + the payload sent separately equals the whole encoding (checksum included)', () => {
+    fc.assert(
+      fc.property(tcpSegmentFields, tcpOptions, fc.boolean(), (f, options, v6) => {
+        fc.pre(fits(options));
+        const s = segmentOf(f, options);
+        const [src, dst] = v6 ? ['2001:db8::1', '2001:db8::2'] : ['10.0.0.1', '10.0.0.2'];
+        const hdr = new Uint8Array(60);
+        const hl = encodeHeaderInto(hdr, 0, s, src, dst);
+        assertSame(hl, headerLength(options), 'header length');
+        const whole = new Uint8Array([...hdr.subarray(0, hl), ...s.payload]);
+        assertSame(whole, encodeSegment(s, src, dst), 'with checksum');
+        const hl2 = encodeHeaderInto(hdr, 0, s);
+        assertSame(new Uint8Array([...hdr.subarray(0, hl2), ...s.payload]), encodeSegment(s), 'without');
+      }),
+      { numRuns: 3000 },
+    );
+    expect(() => encodeHeaderInto(new Uint8Array(20), 0, seg([{ kind: 'mss', mss: 1 }]))).toThrow(
+      EncodeError,
+    );
   });
 
   it('encodeInto writes at an offset and returns the length', () => {
