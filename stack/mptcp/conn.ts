@@ -443,7 +443,7 @@ export class MpConn {
       return Math.max(0, Math.min(this.sb.end, this.sendLimit) - Math.max(sf.cursor, this.sb.una));
     const unsent = Math.min(this.sb.end, this.sendLimit) - this.sb.nxt;
     if (unsent <= 0) return 0;
-    if (this.sched.pick(this.subflows) !== sf) {
+    if (this.sched.pick(this.subflows, this.sb.unsent) !== sf) {
       this.wantPump = true;
       return 0;
     }
@@ -472,7 +472,7 @@ export class MpConn {
           r = this.sb.takeAt(sf.cursor, maxBytes, this.sendLimit);
           if (r) sf.cursor = r.end;
         } else {
-          if (this.sched.pick(this.subflows) !== sf) {
+          if (this.sched.pick(this.subflows, this.sb.unsent) !== sf) {
             this.wantPump = true;
             return undefined;
           }
@@ -508,7 +508,9 @@ export class MpConn {
       let sf: Subflow | undefined;
       if (this.sb.reinject.length > 0 || !this.sched.redundant) {
         sf =
-          this.sb.reinject.length > 0 ? this.fastestWithRoom() : (this.sched.pick(this.subflows) as Subflow);
+          this.sb.reinject.length > 0
+            ? this.fastestWithRoom()
+            : (this.sched.pick(this.subflows, this.sb.unsent) as Subflow);
       }
       if (!sf) break;
       sf.tcb.output(now);
@@ -1211,7 +1213,10 @@ export class MpConn {
   }
 
   private checkTrigger(now: number): void {
-    if (!this.inPm || this.host.pm.isOpen(this.token)) return;
+    if (!this.inPm || this.host.pm.isOpen(this.token)) {
+      this.triggerAt = Number.POSITIVE_INFINITY;
+      return;
+    }
     const k = this.host.knobs;
     const moved = this.bytesDelivered + this.bytesReceived;
     if ((k.triggerBytes > 0 && moved >= k.triggerBytes) || (k.triggerMs > 0 && now >= this.triggerAt)) {
@@ -1382,7 +1387,7 @@ export class MpConn {
     let d = this.finRtoAt;
     if (this.triggerAt < d) d = this.triggerAt;
     for (const p of this.addrPending.values()) if (p.nextAt < d) d = p.nextAt;
-    if (this.inPm) {
+    if (this.inPm && this.multipath && !this.appEnded) {
       const r = this.host.pm.nextRetry(this.token);
       if (r < d) d = r;
     }
@@ -1394,7 +1399,7 @@ export class MpConn {
     if (this.state === 'CLOSED') return;
     if (now >= this.triggerAt) this.checkTrigger(now);
     if (now >= this.finRtoAt) {
-      this.finRtoAt = 0;
+      this.finRtoAt = Number.POSITIVE_INFINITY;
       this.maybeSendDataFin(now);
     }
     for (const s of this.subflows) {

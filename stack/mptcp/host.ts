@@ -156,10 +156,12 @@ export class MptcpHost implements NetCore, ConnHost {
     if (!this.addresses.includes(packet.dst)) return;
     const sf = this.byTuple.get(tupleKey(packet.dst, seg.dstPort, packet.src, seg.srcPort));
     if (sf) {
+      // This subflow's answer leaves before anything it triggers on others (e.g. the third ACK
+      // before the join SYNs it lets the path manager open).
+      this.dirty(sf);
       if (seg.flags & RST) sf.conn.rstOptions(sf, mptcpOf(seg), now);
       sf.tcb.input(seg, now);
       this.after(sf.conn, now);
-      this.dirty(sf);
       this.flush(now);
       return;
     }
@@ -435,7 +437,7 @@ export class MptcpHost implements NetCore, ConnHost {
     const shared = this.knobs.sharedMss;
     return {
       cc,
-      rcvBuf: Math.min(rmem[2], Math.max(rmem[1], 1 << 20)),
+      rcvBuf: mp ? Math.min(rmem[2], 4 << 20) : Math.min(rmem[2], Math.max(rmem[1], 1 << 20)),
       sack: s.getInt('net.ipv4.tcp_sack') === 1,
       timestamps: s.getInt('net.ipv4.tcp_timestamps') === 1,
       windowScaling: s.getInt('net.ipv4.tcp_window_scaling') === 1,

@@ -32,8 +32,11 @@ export interface Scheduler {
   readonly name: SchedulerName;
   /** True: every subflow carries every byte. */
   readonly redundant: boolean;
-  /** The subflow that should carry the next chunk now, or undefined when none can. */
-  pick(subflows: readonly SchedSubflow[]): SchedSubflow | undefined;
+  /**
+   * The subflow that should carry the next chunk now, or undefined when none can (or when it is
+   * better to wait). `queued` is the data waiting to be sent (bytes), when known.
+   */
+  pick(subflows: readonly SchedSubflow[], queued?: number): SchedSubflow | undefined;
   /** A chunk went out on `id` (round robin moves on). */
   sent(id: number): void;
 }
@@ -64,11 +67,26 @@ function lowestRtt(subflows: readonly SchedSubflow[], needRoom: boolean): SchedS
   return best;
 }
 
+/**
+ * Whether sending on the slower `s` beats waiting for the fastest `f` (which has no room): the
+ * ECF rule (Lim et al., CoNEXT 2017) without its hysteresis. `f` drains `queued` bytes in about
+ * (1 + queued / cwnd_f) of its RTTs; when that is sooner than one RTT of `s`, wait for `f`.
+ */
+export function worthSlower(f: SchedSubflow, s: SchedSubflow, queued: number): boolean {
+  if (f.srttMs <= 0 || s.srttMs <= 0 || f.cwnd <= 0) return true;
+  return (1 + queued / f.cwnd) * f.srttMs >= s.srttMs;
+}
+
 export class DefaultScheduler implements Scheduler {
   readonly name = 'default' as const;
   readonly redundant = false;
-  pick(subflows: readonly SchedSubflow[]): SchedSubflow | undefined {
-    return lowestRtt(subflows, true);
+  pick(subflows: readonly SchedSubflow[], queued?: number): SchedSubflow | undefined {
+    const best = lowestRtt(subflows, true);
+    if (!best || queued === undefined) return best;
+    const fastest = lowestRtt(subflows, false);
+    if (fastest && fastest !== best && !hasRoom(fastest) && !worthSlower(fastest, best, queued))
+      return undefined;
+    return best;
   }
   sent(_id: number): void {}
 }

@@ -66,3 +66,19 @@ describe('schedulers', () => {
     expect(() => createScheduler('fastest')).toThrow(/default, roundrobin, redundant/);
   });
 });
+
+describe('default scheduler waits for the fast path near the end (ECF rule)', () => {
+  it('skips a slow subflow when the fast one drains the queue sooner', () => {
+    const s = createScheduler('default');
+    const fastFull = sf(1, 20, { cwnd: 100_000, bytesInFlight: 100_000 });
+    const slow = sf(2, 200);
+    // 10 kB left: the fast path needs (1 + 0.1) * 20 ms = 22 ms < 200 ms: wait.
+    expect(s.pick([fastFull, slow], 10_000)).toBeUndefined();
+    // 2 MB left: (1 + 20) * 20 = 420 ms >= 200 ms: use the slow path too.
+    expect(s.pick([fastFull, slow], 2_000_000)?.id).toBe(2);
+    // Without the queue length, the plain rule applies.
+    expect(s.pick([fastFull, slow])?.id).toBe(2);
+    // The fast path with room is always taken.
+    expect(s.pick([sf(1, 20), slow], 10)?.id).toBe(1);
+  });
+});
