@@ -45,8 +45,8 @@ export interface IfaceModel {
    */
   hostName: string;
   /**
-   * Routing table for source-based policy routing of this interface's addresses (see
-   * NodeModel.rules); undefined on routers, switches and interfaces without addresses.
+   * Routing table (100 + position) for source-based policy routing of this interface's addresses
+   * (see NodeModel.rules). Set only on hosts with two or more addressed interfaces.
    */
   table?: number;
 }
@@ -64,7 +64,7 @@ export interface RouteModel {
   dst: string;
   /** Gateway address; absent for a directly connected route (then `dev` is the link). */
   via?: string;
-  /** Output interface (name inside the node). Absent only when `nexthops` is given. */
+  /** Output interface (name inside the node). Absent when `nexthops` is given or type is unreachable. */
   dev?: string;
   /** Equal-cost multipath next hops (ECMP); when present, `via`/`dev` are absent. */
   nexthops?: { via: string; dev: string }[];
@@ -169,8 +169,11 @@ export interface NodeModel {
   /** Kernel sysctls the backend writes in the node (forwarding, ECMP hash policy…). */
   sysctls: Record<string, string | number>;
   interfaces: IfaceModel[];
-  /** Routes to add (main and per-interface tables). Connected routes of the main table are not
-   * listed: the kernel creates them when the addresses are added. */
+  /**
+   * Routes to add (main and per-interface tables). Connected routes of the main table are not
+   * listed: the kernel creates them when the addresses are added. IPv6 addresses should be added
+   * with `nodad` so they are usable at once. See iproute.ts for batch-safe `ip` lines.
+   */
   routes: RouteModel[];
   rules: RuleModel[];
   /** Routers forward; hosts and switches do not (switches bridge). */
