@@ -22,8 +22,8 @@
  *   padded as stack/wire/tcp.ts lays them out). SACK blocks are added AFTER the hook, in whatever
  *   room remains: MPTCP options take priority over SACK blocks. `info` (one object reused per TCB,
  *   copy what you keep) tells the kind of segment and, for data, the subflow sequence range, the
- *   source's tag of those bytes and where that tag's chunk starts (`tagSeq`): a DSS mapping can be
- *   rebuilt on every (re)transmission.
+ *   source's tag of those bytes and the run of bytes pulled with that tag (`tagSeq`, `tagLen`:
+ *   one run per `pull` call): a DSS mapping can be rebuilt identically on every (re)transmission.
  * - hooks.incoming(tcb, seg, now): sees every segment that passed the acceptability checks, before
  *   its ACK and data are processed; also the SYN that created a passive TCB and the SYN/ACK of an
  *   active one. Returning false on a SYN or SYN/ACK refuses it: the TCB sends RST (with options from
@@ -641,10 +641,10 @@ export class Tcb implements CcSubflowView {
       this.rcvAdv = seqAdd(this.rcvNxt, f);
       return f;
     }
+    // Rounded down to the scale's granularity: never promise more than the sink can take.
     const shift = this.rcvWscale;
-    let f = Math.ceil(wnd / (1 << shift));
+    let f = wnd >>> shift;
     if (f > 65535) f = 65535;
-    if (f << shift < wnd && f < 65535) f++;
     this.rcvAdv = seqMax(this.rcvAdv, seqAdd(this.rcvNxt, f << shift));
     return f;
   }

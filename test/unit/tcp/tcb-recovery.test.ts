@@ -255,7 +255,8 @@ describe('windows, ACKs and buffers', () => {
       pump();
       p.run(p.now + 10);
     }
-    expect(received(p.b)).toBe(64 * 1024);
+    expect(received(p.b)).toBeLessThanOrEqual(64 * 1024);
+    expect(received(p.b)).toBeGreaterThan(64 * 1024 - 64);
     expect(p.a.tcb.sndWnd).toBe(0);
     const t0 = p.now;
     p.run(t0 + 10_000);
