@@ -203,6 +203,21 @@ describe('routing plan', () => {
                 }
             }
         }
+        // Names and MACs are unique where the kernel needs them to be.
+        const ifs = m.nodes.flatMap((n) => n.interfaces);
+        expect(new Set(ifs.map((i) => i.hostName)).size).toBe(ifs.length);
+        expect(new Set(ifs.map((i) => i.mac)).size).toBe(ifs.length);
+        for (const n of m.nodes)
+          expect(new Set(n.interfaces.map((i) => i.name)).size).toBe(n.interfaces.length);
+        // Each interface's peer names it back.
+        for (const n of m.nodes)
+          for (const i of n.interfaces) {
+            const peer = m.nodes
+              .find((x) => x.name === i.peer.node)!
+              .interfaces.find((x) => x.name === i.peer.iface)!;
+            expect(peer.peer).toEqual({ node: n.name, iface: i.name });
+            expect(peer.link).toBe(i.link);
+          }
         // Subnets never overlap; addresses are in their subnets.
         const subnets = m.segments.flatMap((s) => [s.subnet4, s.subnet6].filter((x): x is string => !!x));
         for (let i = 0; i < subnets.length; i++)
