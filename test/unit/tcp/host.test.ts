@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import type { CoreEvent, Packet } from '../../../stack/core/contract';
+import { buildPair, type CoreFactory, startBulk } from '../../../stack/sim/index';
+import { TcpHost } from '../../../stack/tcp/host';
+import { TcpState } from '../../../stack/tcp/tcb';
+import { decodeSegment, encodeSegment, verifySegmentChecksum } from '../../../stack/wire/tcp';
+import { ACK, isParseError, RST, SYN, type TcpSegment } from '../../../stack/wire/types';
+
+const factory: CoreFactory = (h) =>
+  new TcpHost({ addresses: h.addresses, isnSecret: h.rng.bytes(16), random: () => h.rng.nextU32() });
+
+function seg(p: Partial<TcpSegment>): TcpSegment {
+  return {
+    srcPort: 40000,
+    dstPort: 80,
+    seq: 1000,
+    ack: 0,
+    flags: SYN,
+    window: 65535,
+    checksum: 0,
+    urgent: 0,
+    options: [{ kind: 'mss', mss: 1460 }],
+    payload: new Uint8Array(0),
+    ...p,
+  };
+}
+
+function decodeAll(out: Packet[]): TcpSegment[] {
+  return out.map((p) => {
+    const s = decodeSegment(p.data);
+    if (isParseError(s)) throw new Error(s.message);
+    return s;
+  });
+}
+
+describe('TcpHost', () => {
+  it('carries a transfer end to end with the events in order, and checksums verify', () => {
+    const { sim, a, b } = buildPair({ factory, seed: 2, rateMbps: 20, rttMs: 10 });
+    const evA: string[] = [];
+    const evB: string[] = [];
+    a.on((e) => evA.push(e.type));
+    b.on((e) => evB.push(e.type));
+    const x = startBulk(sim, { client: a, server: b, bytes: 500_000 });
+    const trace = sim.tracePackets(10);
+    sim.runWhile(() => !x.done, 20_000);
+    sim.runFor(200);
+    expect(x.ok).toBe(true);
+    expect(evA[0]).toBe('connected');
+    expect(evB[0]).toBe('accepted');
+    expect(evB).toContain('end');
+    expect(evA).toContain('end');
+    expect(evA.at(-1)).toBe('closed');
+    expect(evB.at(-1)).toBe('closed');
+    expect(trace.toJSON().records.length).toBeGreaterThan(0);
+    // TIME_WAIT keeps the client's connection until 2MSL; the server's is gone.
+    const hb = b.core as TcpHost;
+    expect(hb.connectionCount).toBe(0);
+    const ha = a.core as TcpHost;
+    expect(ha.connStats()[0]!.state).toBe('TIME_WAIT');
+  });
+
+  it('answers a SYN to a closed port with RST/ACK, and the connector gets ECONNREFUSED', () => {
+    const { sim, a, b, addrB } = buildPair({ factory, seed: 3, rttMs: 10 });
+    const events: CoreEvent[] = [];
+    a.on((e) => events.push(e));
+    const conn = a.connect({ host: addrB, port: 9 });
+    sim.runFor(100);
+    expect(events).toEqual([
+      { type: 'closed', conn, error: { code: 'ECONNREFUSED', message: 'connection refused' } },
+    ]);
+    expect((b.core as TcpHost).counters.resetsSent).toBe(1);
+  });
+
+  it('RST rules for segments that reach no connection (RFC 9293 §3.10.7.1)', () => {
+    const h = new TcpHost({ addresses: ['10.0.0.2'], isnSecret: new Uint8Array(16), random: () => 7 });
+    const send = (s: TcpSegment) => h.input({ src: '10.0.0.1', dst: '10.0.0.2', data: encodeSegment(s) }, 0);
+    send(seg({ flags: ACK, seq: 5, ack: 777, payload: new Uint8Array(10), options: [] }));
+    send(seg({ flags: SYN, seq: 100 }));
+    send(seg({ flags: RST, seq: 5 }));
+    const out = decodeAll(h.takeOutput());
+    expect(out).toHaveLength(2);
+    // With ACK: <SEQ=SEG.ACK><CTL=RST>.
+    expect([out[0]!.flags, out[0]!.seq]).toEqual([RST, 777]);
+    // Without: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (the SYN counts one).
+    expect([out[1]!.flags, out[1]!.seq, out[1]!.ack]).toEqual([RST | ACK, 0, 101]);
+    // Never a RST for a RST.
+    expect(h.counters.resetsSent).toBe(2);
+  });
+
+  it('bounds half-open connections per listener (SYN flood), and frees slots on completion', () => {
+    const h = new TcpHost({ addresses: ['10.0.0.2'], synBacklog: 8, isnSecret: new Uint8Array(16) });
+    h.listen(80);
+    for (let i = 0; i < 50; i++) {
+      h.input({ src: '10.9.0.1', dst: '10.0.0.2', data: encodeSegment(seg({ srcPort: 1000 + i })) }, i);
+    }
+    const synacks = decodeAll(h.takeOutput()).filter((s) => s.flags === (SYN | ACK));
+    expect(synacks).toHaveLength(8);
+    expect(h.counters.synDropsBacklog).toBe(42);
+    expect(h.connectionCount).toBe(8);
+    // Completing one handshake frees a slot.
+    const first = synacks[0]!;
+    h.input(
+      {
+        src: '10.9.0.1',
+        dst: '10.0.0.2',
+        data: encodeSegment(
+          seg({ srcPort: first.dstPort, flags: ACK, seq: 1001, ack: (first.seq + 1) >>> 0, options: [] }),
+        ),
+      },
+      60,
+    );
+    expect(h.takeEvents().map((e) => e.type)).toEqual(['accepted']);
+    h.input({ src: '10.9.0.1', dst: '10.0.0.2', data: encodeSegment(seg({ srcPort: 2000 })) }, 61);
+    expect(decodeAll(h.takeOutput()).filter((s) => s.flags === (SYN | ACK))).toHaveLength(1);
+    // Half-open connections expire after their SYN/ACK retries.
+    h.advance(1e9);
+    for (let t = 0; t < 20 && h.nextDeadline() < Number.POSITIVE_INFINITY; t++) h.advance(h.nextDeadline());
+    expect(h.connectionCount).toBe(1);
+    // Never announced, so never reported.
+    expect(h.takeEvents()).toEqual([]);
+  });
+
+  it('picks distinct ephemeral ports, reports stats, emits writable when the send buffer drains', () => {
+    const { sim, a, b, addrB } = buildPair({
+      factory: (h) =>
+        new TcpHost({
+          addresses: h.addresses,
+          isnSecret: h.rng.bytes(16),
+          random: () => h.rng.nextU32(),
+          sndBuf: 64 * 1024,
+        }),
+      seed: 4,
+      rateMbps: 10,
+      rttMs: 20,
+    });
+    b.listen(5000);
+    const c1 = a.connect({ host: addrB, port: 5000 });
+    const c2 = a.connect({ host: addrB, port: 5000 });
+    const ha = a.core as TcpHost;
+    const p1 = ha.info(c1)!.local.port;
+    const p2 = ha.info(c2)!.local.port;
+    expect(p1).not.toBe(p2);
+    for (const p of [p1, p2]) {
+      expect(p).toBeGreaterThanOrEqual(32768);
+      expect(p).toBeLessThanOrEqual(60999);
+    }
+    b.on((e) => {
+      if (e.type === 'data') b.consumed(e.conn, e.data.length);
+    });
+    let writable = 0;
+    a.on((e) => {
+      if (e.type === 'writable' && e.conn === c1) writable++;
+    });
+    sim.runFor(100);
+    const big = new Uint8Array(200_000);
+    const n = a.write(c1, big);
+    expect(n).toBe(64 * 1024);
+    sim.runFor(500);
+    expect(writable).toBe(1);
+    const st = ha.connStats().find((s) => s.conn === c1)!;
+    expect(st.mode).toBe('tcp');
+    expect(st.state).toBe('ESTABLISHED');
+    const sf = st.subflows[0]!;
+    expect(sf.bytesSent).toBe(64 * 1024);
+    expect(sf.bytesAcked).toBe(64 * 1024);
+    expect(sf.srttMs).toBeGreaterThanOrEqual(20);
+    expect(sf.mss).toBe(1448);
+    expect(sf.local.port).toBe(p1);
+    expect(ha.tcbOf(c1)!.state).toBe(TcpState.ESTABLISHED);
+  });
+
+  it('computes TCP checksums over the pseudo-header', () => {
+    const h = new TcpHost({ addresses: ['10.0.0.1'], isnSecret: new Uint8Array(16), random: () => 1 });
+    h.connect({ host: '10.0.0.2', port: 80 }, 0);
+    const [p] = h.takeOutput();
+    expect(verifySegmentChecksum(p!.data, p!.src, p!.dst)).toBe(true);
+  });
+});
