@@ -37,12 +37,10 @@ export interface AgentSpec {
 }
 
 /** Starts an agent inside its node; returns the pid. */
-export function spawnAgent(backend: Backend, spec: AgentSpec, script: string): number {
-  return backend.spawnDetached(
-    spec.handle,
-    [process.execPath, script, '--socket', spec.socket, '--log', spec.log],
-    spec.log,
-  );
+export function spawnAgent(backend: Backend, spec: AgentSpec, script: string): number | Promise<number> {
+  const argv = [process.execPath, script, '--socket', spec.socket, '--log', spec.log];
+  if (backend.spawnDetachedAsync) return backend.spawnDetachedAsync(spec.handle, argv, spec.log);
+  return backend.spawnDetached(spec.handle, argv, spec.log);
 }
 
 /** True while `pid` runs and its command line names `marker` (guards against pid reuse). */

@@ -328,7 +328,7 @@ export class Lab {
         progress({ step: 'agents', state: 'start', count: tsNodes.length });
         sf.record((s) => s.processes.push(...agentsStarted));
         for (const rec of agentsStarted) {
-          rec.pid = spawnAgent(
+          rec.pid = await spawnAgent(
             backend,
             { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
             script,

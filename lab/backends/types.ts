@@ -54,6 +54,8 @@ export interface Backend {
   exec(handle: string, argv: string[], options?: ExecOptions): Promise<RunResult>;
   /** Starts a long-lived process inside a node, detached from the caller; returns its pid. */
   spawnDetached(handle: string, argv: string[], logFile: string): number;
+  /** The same where starting takes a round trip (containers); used instead when present. */
+  spawnDetachedAsync?(handle: string, argv: string[], logFile: string): Promise<number>;
   /** Pids of every process running inside a node. */
   pids(handle: string): Promise<number[]>;
   /** The same for many nodes at once, where the backend can do it in one pass. */
