@@ -170,7 +170,7 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
     const path: Path = ['nodes', nodeName];
     const kind: NodeKind = n.kind ?? nodeDefaults.kind ?? 'host';
     const isHost = kind === 'host';
-    // Node defaults for stack, phy and knobs apply to hosts; routers and switches run no stack.
+    // Node defaults for stack and phy apply to hosts; routers and switches run no stack.
     const stack: StackKind = n.stack ?? (isHost ? (nodeDefaults.stack ?? 'ts') : 'none');
     if (!isHost && stack !== 'none')
       issues.at([...path, 'stack'], `a ${kind} runs no MPTCP stack: use "stack: none" (or leave it out)`);
@@ -183,7 +183,8 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
     const backend: BackendKind = opts.backend ?? n.backend ?? nodeDefaults.backend ?? 'netns';
     const knobs: Record<string, string | number> = {};
     const layers: [Record<string, string | number> | undefined, Path][] = [
-      [isHost ? nodeDefaults.knobs : undefined, ['defaults', 'node', 'knobs']],
+      // Default knobs go to every node with a stack; node knobs are checked even without one.
+      [stack !== 'none' ? nodeDefaults.knobs : undefined, ['defaults', 'node', 'knobs']],
       [n.knobs, [...path, 'knobs']],
     ];
     for (const [obj, kpath] of layers) {

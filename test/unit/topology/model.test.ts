@@ -301,3 +301,19 @@ describe('YAML features', () => {
     expect(fails(['name: t', 'nodes: {a: {}}', '---', 'name: u'])[0]).toMatch(/^3:1 YAML syntax: /);
   });
 });
+
+describe('default knobs', () => {
+  it('go to nodes with a stack only; a stackless host takes none', () => {
+    const m = load([
+      'name: t',
+      'defaults:',
+      '  node:',
+      '    knobs: { net.mptcp.mptcp_enabled: 0 }',
+      'nodes:',
+      '  a: {}',
+      '  p: { stack: none }',
+      '  r: { kind: router }',
+    ]);
+    expect(m.nodes.map((n) => n.knobs)).toEqual([{ 'net.mptcp.mptcp_enabled': 0 }, {}, {}]);
+  });
+});
