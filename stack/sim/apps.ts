@@ -31,6 +31,11 @@ export interface BulkOptions {
   dataSeed?: string;
   /** Hash both ends with SHA-256 (default true). Off only for benchmarks: `ok` then checks counts. */
   verify?: boolean;
+  /**
+   * Reuse one payload buffer for every write (default false). Only for cores whose write() copies
+   * what it accepts (TcpHost, MptcpHost do; WindowCore keeps references and must not be used so).
+   */
+  reuseBuffer?: boolean;
 }
 
 export class BulkTransfer {
@@ -64,6 +69,8 @@ export class BulkTransfer {
   private readonly rng;
   private readonly chunk: number;
   private readonly verify: boolean;
+  private readonly reuse: boolean;
+  private scratch: Uint8Array | null = null;
 
   constructor(sim: Simulator, opts: BulkOptions) {
     this.sim = sim;
@@ -73,6 +80,7 @@ export class BulkTransfer {
     this.binMs = opts.binMs ?? 100;
     this.chunk = opts.chunkBytes ?? 65536;
     this.verify = opts.verify ?? true;
+    this.reuse = opts.reuseBuffer ?? false;
     this.startAt = opts.at ?? sim.now;
     this.rng = sim.rng.fork(opts.dataSeed ?? `bulk/${this.port}`);
     opts.server.on((e) => this.onServer(e));
@@ -168,7 +176,12 @@ export class BulkTransfer {
       if (this.pending === null) {
         if (this.generated >= this.bytes) break;
         const n = Math.min(this.chunk, this.bytes - this.generated);
-        const buf = this.rng.bytes(n);
+        let buf: Uint8Array;
+        if (this.reuse) {
+          // the core copies what it accepts: one buffer serves every chunk
+          if (this.scratch === null || this.scratch.length < n) this.scratch = new Uint8Array(this.chunk);
+          buf = this.rng.fill(this.scratch.subarray(0, n));
+        } else buf = this.rng.bytes(n);
         if (this.verify) this.sendHash.update(buf);
         this.generated += n;
         if (this.generated >= this.bytes && this.verify) this.sentSha = this.sendHash.digest('hex');
