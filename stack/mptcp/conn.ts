@@ -141,7 +141,7 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
     readonly remote: { address: string; port: number },
     readonly active: boolean,
   ) {
-    this.rx = new RxMappings(false);
+    this.rx = new RxMappings(conn.checksum);
   }
 
   // ── SchedSubflow ───────────────────────────────────────────────────────────────────────────
@@ -387,7 +387,7 @@ export class MpConn {
     if (this.appEnded || this.state === 'CLOSED') return;
     this.appEnded = true;
     this.sb.close();
-    if (this.mode === 'tcp') {
+    if (this.mode === 'tcp' || this.infiniteOff >= 0) {
       this.master.tcb.close(now);
       this.host.dirty(this.master);
       return;
@@ -659,7 +659,8 @@ export class MpConn {
       }
     }
     if (this.remoteKey === undefined) return;
-    if (this.infiniteSent && sf === this.master && this.infiniteOff >= 0) return;
+    // After the infinite mapping: plain TCP on the wire (only that segment carries it again).
+    if (this.infiniteSent && sf === this.master && !(data && info.seq === this.infiniteSeq)) return;
     // One-shot signalling options go on bare ACKs.
     if (!data && sf.pending.length > 0) {
       while (sf.pending.length > 0) {
@@ -679,14 +680,16 @@ export class MpConn {
       const off = (info.tag as number) + ((info.seq - info.tagSeq) >>> 0);
       const ssn = (info.seq - tcb.iss) >>> 0;
       const dsn = dsnOf(this.local.idsn, off);
-      if (this.infiniteOff >= 0) {
+      if (
+        this.infiniteOff >= 0 &&
+        (this.infiniteSent ? info.seq === this.infiniteSeq : off === this.infiniteOff && !info.retransmit)
+      ) {
         // MP_FAIL fallback: one infinite mapping, then plain TCP.
         dss.mapping = { dsn, dsn8: true, ssn, length: 0 };
         if (this.checksum) dss.mapping.checksum = 0;
+        if (!this.infiniteSent) this.host.mib.inc('InfiniteMapTx');
         this.infiniteSent = true;
         this.infiniteSeq = info.seq;
-        this.infiniteOff = off;
-        this.host.mib.inc('InfiniteMapTx');
       } else {
         dss.mapping = { dsn, dsn8: true, ssn, length: info.len };
         if (this.checksum) dss.mapping.checksum = dssChecksum(dsn, ssn, info.len, seg.payload);
@@ -1029,7 +1032,11 @@ export class MpConn {
     this.infiniteSent = false;
     this.master = sf;
     this.wantPump = true;
-    void now;
+    // Termination is TCP's from now on: FIN after the data.
+    if (this.appEnded) {
+      sf.tcb.close(now);
+      this.host.dirty(sf);
+    }
   }
 
   private onFastclose(key: bigint, now: number): void {
@@ -1073,7 +1080,7 @@ export class MpConn {
     if (sf.awaitInfinite) return;
     const res = sf.rx.feed(ssn, data, (off, bytes) => this.rxBytes(off, bytes, now));
     if (res === 'checksum') this.checksumFailed(sf, now);
-    else if (res === 'unmapped') this.unmapped(sf, now);
+    else if (res === 'unmapped' && !this.infiniteRx) this.unmapped(sf, now);
   }
 
   private readonly early: { ssn: number; data: Uint8Array }[] = [];
@@ -1227,7 +1234,7 @@ export class MpConn {
   }
 
   subflowPeerFin(sf: Subflow, now: number): void {
-    if (this.mode === 'tcp') {
+    if (this.mode === 'tcp' || this.infiniteRx) {
       if (!this.endEmitted) {
         this.endEmitted = true;
         this.host.events.push({ type: 'end', conn: this.id });
@@ -1245,7 +1252,7 @@ export class MpConn {
     if (!sf.closeReason) sf.closeReason = error ? `${error.code}: ${error.message}` : 'closed';
     this.host.mib.inc('SubflowsClosed');
     if (this.state === 'CLOSED') return;
-    if (this.mode === 'tcp' && sf === this.master) {
+    if ((this.mode === 'tcp' || this.infiniteRx || this.infiniteOff >= 0) && sf === this.master) {
       if (error) this.finish(error);
       else if (this.appEnded || this.endEmitted) this.finish(undefined);
       else this.finish(undefined);
@@ -1275,17 +1282,23 @@ export class MpConn {
   }
 
   subflowAcked(sf: Subflow, bytes: number, now: number): void {
-    if (this.mode === 'tcp' || (this.infiniteSent && sf === this.master)) {
-      // Plain TCP (or after the infinite mapping): subflow ACKs are data ACKs.
-      const acked = this.sb.ack(this.sb.una + bytes);
-      if (acked > 0) {
-        this.bytesDelivered += acked;
-        if (this.writeBlocked && this.sb.room > 0) {
-          this.writeBlocked = false;
-          this.host.events.push({ type: 'writable', conn: this.id });
-        }
+    let acked = 0;
+    if (this.mode === 'tcp') {
+      // Plain TCP: subflow ACKs are data ACKs.
+      acked = this.sb.ack(this.sb.una + bytes);
+    } else if (this.infiniteSent && sf === this.master) {
+      // After the infinite mapping: subflow bytes past its start map one to one.
+      const past = (sf.tcb.sndUna - this.infiniteSeq) | 0;
+      if (past > 0) acked = this.sb.ack(this.infiniteOff + past);
+    }
+    if (acked > 0) {
+      this.bytesDelivered += acked;
+      if (this.writeBlocked && this.sb.room > 0) {
+        this.writeBlocked = false;
+        this.host.events.push({ type: 'writable', conn: this.id });
       }
     }
+    void bytes;
     void now;
   }
 
