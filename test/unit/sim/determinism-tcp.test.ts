@@ -59,3 +59,30 @@ describe('determinism with the TCP engine', () => {
     expect(c.packets).not.toBe(a.packets);
   });
 });
+
+describe('bulk payload buffer reuse', () => {
+  it('is safe with a core that copies on write: same bytes, same hash as without reuse', () => {
+    const run = (reuseBuffer: boolean) => {
+      const d = buildDumbbell({
+        factory: tcp,
+        left: 1,
+        seed: 9,
+        bottleneck: { rateMbps: 50, rttMs: 10, loss: 0.01 },
+      });
+      const x = startBulk(d.sim, {
+        client: d.left[0]!,
+        server: d.right[0]!,
+        bytes: 2_000_000,
+        chunkBytes: 10_000,
+        reuseBuffer,
+      });
+      d.sim.runWhile(() => !x.done, 60_000);
+      return x;
+    };
+    const fresh = run(false);
+    const reused = run(true);
+    expect(fresh.ok).toBe(true);
+    expect(reused.ok).toBe(true);
+    expect(reused.receivedSha).toBe(fresh.receivedSha);
+  });
+});
