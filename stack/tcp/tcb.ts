@@ -28,7 +28,10 @@
  *   its ACK and data are processed; also the SYN that created a passive TCB and the SYN/ACK of an
  *   active one. Returning false on a SYN or SYN/ACK refuses it: the TCB sends RST (with options from
  *   hooks.outgoing, info.kind === 'rst') and closes with error 'ECONNREFUSED'/'EREFUSED'. Returning
- *   false on other segments drops the segment silently.
+ *   false on other segments drops the segment silently. hooks.processed(tcb, seg, now) runs after
+ *   the segment was fully processed (data delivered, ACKs queued): a place to send data ACKs.
+ * - setCongestionControl(name | factory, group?) swaps the algorithm on a live subflow; `ccGroup`
+ *   (constructor option) lists the connection's subflows for coupled algorithms.
  * - hooks.onEstablished / onPeerFin / onClosed / onAcked / onLoss / onRto / onStateChange: events.
  *   onAcked(bytes) fires on every cumulative advance (data bytes only); onLoss(seq) when fast
  *   retransmit starts, onRto(backoff) on every retransmission timeout — for reinjection.
@@ -197,6 +200,8 @@ export interface CloseError {
 export interface TcbHooks {
   outgoing?(tcb: Tcb, seg: TcpSegment, room: number, info: OutInfo): void;
   incoming?(tcb: Tcb, seg: TcpSegment, now: number): boolean;
+  /** After a segment was fully processed (ACK, data, FIN) and the TCB's answers were queued. */
+  processed?(tcb: Tcb, seg: TcpSegment, now: number): void;
   onEstablished?(tcb: Tcb, now: number): void;
   onPeerFin?(tcb: Tcb, now: number): void;
   /** The connection is over for its user (TIME_WAIT, CLOSED, reset, timeout). Fires once. */
@@ -252,6 +257,8 @@ export class Tcb implements CcSubflowView {
   source: TcbSource;
   sink: TcbSink;
   cc: CongestionControl;
+  /** The subflows of this connection as coupled congestion control sees them. */
+  ccGroup: CcGroup;
 
   // Send sequence space.
   readonly iss: number;
@@ -401,12 +408,12 @@ export class Tcb implements CcSubflowView {
       this.rcvWscale = s;
     }
     const factory = typeof this.cfg.cc === 'string' ? getCcFactory(this.cfg.cc) : this.cfg.cc;
-    const group: CcGroup = options.ccGroup ?? { subflows: () => [this] };
+    this.ccGroup = options.ccGroup ?? { subflows: () => [this] };
     this.cc = factory({
       mss: this.cfg.mss,
       initialWindowSegments: this.cfg.initialWindowSegments,
       self: this,
-      group,
+      group: this.ccGroup,
     });
   }
 
@@ -783,6 +790,26 @@ export class Tcb implements CcSubflowView {
         this.inputSync(seg, now);
     }
     if (!this.isClosed()) this.output(now);
+    this.hooks.processed?.(this, seg, now);
+  }
+
+  /**
+   * Switches congestion control on a live connection (a knob changed): the new algorithm starts
+   * from the current cwnd and ssthresh.
+   */
+  setCongestionControl(cc: string | CcFactory, group?: CcGroup): void {
+    const factory = typeof cc === 'string' ? getCcFactory(cc) : cc;
+    if (group) this.ccGroup = group;
+    const next = factory({
+      mss: this.mss,
+      initialWindowSegments: this.cfg.initialWindowSegments,
+      self: this,
+      group: this.ccGroup,
+    });
+    const w = next as { cwnd: number; ssthresh: number };
+    if (Object.getOwnPropertyDescriptor(w, 'cwnd')?.writable) w.cwnd = this.cc.cwnd;
+    if (Object.getOwnPropertyDescriptor(w, 'ssthresh')?.writable) w.ssthresh = this.cc.ssthresh;
+    this.cc = next;
   }
 
   private findTs(seg: TcpSegment): TcpOption | undefined {

@@ -221,3 +221,23 @@ describe('MPTCP-facing hooks', () => {
     expect(rst[0]!.options).toEqual(opts);
   });
 });
+
+describe('live congestion-control switch and coupled view', () => {
+  it('swaps the algorithm keeping cwnd/ssthresh; the group lists the subflow itself', () => {
+    const processed: number[] = [];
+    const p = new Pair({ a: { cc: 'reno' }, hooksA: { processed: (_t, seg) => processed.push(seg.flags) } });
+    p.connect();
+    p.run(100);
+    expect(processed.length).toBeGreaterThan(0);
+    const t = p.a.tcb;
+    expect(t.cc.name).toBe('reno');
+    const before = t.cwnd;
+    t.setCongestionControl('cubic');
+    expect(t.cc.name).toBe('cubic');
+    expect(t.cwnd).toBe(before);
+    expect([...t.ccGroup.subflows()]).toEqual([t]);
+    expect(t.active).toBe(true);
+    const data = pattern(100_000);
+    expect(p.transfer(p.a, p.b, data, 3000)).toBeGreaterThan(0);
+  });
+});
