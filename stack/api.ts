@@ -18,7 +18,8 @@ import type { ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
 import type { StackReport as CoreReport } from './report';
 import { type BuiltCore, type CoreKind, createCore } from './runtime/core-factory';
 import { Driver } from './runtime/driver';
-import { DEFAULT_UDP_PORT, UdpPhy, type UdpPhyCounters } from './runtime/udp-phy';
+import { SynGuard, type SynGuardOptions, tupleKey } from './runtime/syn-guard';
+import { DEFAULT_UDP_PORT, maxSegmentFor, UdpPhy, type UdpPhyCounters } from './runtime/udp-phy';
 import { type KnobValue, Sysctl } from './sysctl';
 import type { TcbConfig } from './tcp/tcb';
 
@@ -43,6 +44,17 @@ export interface StackOptions {
   tcb?: Partial<TcbConfig>;
   /** TCP checksums in the core (default true). */
   checksums?: boolean;
+  /**
+   * The MSS the core announces (TCP options + payload per segment). Default: the smallest interface
+   * MTU of the bound addresses minus IP, UDP and TCP headers (1452 on a 1500-byte MTU), capped at
+   * `maxMss`, so a segment fits one unfragmented datagram. The knob net.mptcp.mptcp_mss overrides
+   * it for MPTCP subflows (larger values then ride fragmented datagrams).
+   */
+  mss?: number;
+  /** SYN backlog enforced in front of the core; false disables. Default: on, SynGuard's defaults. */
+  synGuard?: SynGuardOptions | false;
+  /** Cap of the derived MSS (loopback's 64 KiB MTU would allow ~65 KB). Default 16384. */
+  maxMss?: number;
   /** Log sink for the phy and driver (bind failures, core exceptions). */
   log?: (msg: string) => void;
 }
@@ -53,6 +65,8 @@ export interface StackReport {
   udpPort: number;
   phy: UdpPhyCounters;
   driver: Driver['counters'];
+  /** SYNs dropped by the runtime's backlog, and handshakes currently half-open in it. */
+  syn: { dropped: number; halfOpen: number };
   connections: ConnStats[];
   /** The core's state report (stack/report.ts): connections, subflows, mapping table, MIB, knobs. */
   stack?: CoreReport;
@@ -356,6 +370,7 @@ export class Stack {
       udpPort: this.phy.port,
       phy: { ...this.phy.counters },
       driver: { ...this.driver.counters },
+      syn: { dropped: this.driver.guard?.dropped ?? 0, halfOpen: this.driver.guard?.halfOpen ?? 0 },
       connections: this.core.connStats(),
       stack: this.coreReport?.(),
       coreDropped: this.coreDropped?.() ?? 0,
@@ -416,6 +431,20 @@ export class Stack {
   }
 }
 
+const HALF_OPEN = /^SYN.?R/i;
+
+/** Subflows still in SYN-RECEIVED, as SynGuard keys. */
+function halfOpenKeys(core: NetCore): Set<string> {
+  const out = new Set<string>();
+  for (const c of core.connStats()) {
+    for (const s of c.subflows) {
+      if (HALF_OPEN.test(s.state))
+        out.add(tupleKey(s.local.address, s.local.port, s.remote.address, s.remote.port));
+    }
+  }
+  return out;
+}
+
 /** Builds a stack: core, driver and UDP phy bound on the local addresses. */
 export async function createStack(options: StackOptions = {}): Promise<Stack> {
   const sysctl = new Sysctl(options.sysctl);
@@ -426,18 +455,26 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     pollMs: options.pollMs,
   });
   if (options.log) phy.onLog = options.log;
-  const tcb: Partial<TcbConfig> = { ...options.tcb };
-  if (options.userTimeoutMs !== undefined) tcb.userTimeoutMs = options.userTimeoutMs;
-  const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core
-    ? { core: options.core, kind: 'custom' }
-    : createCore({ sysctl, kind: options.coreKind, tcb, checksums: options.checksums });
   const addresses = await phy.start();
   if (addresses.length === 0) {
     await phy.close();
     throw new StackError('EADDRNOTAVAIL', 'no local address could be bound');
   }
+  const tcb: Partial<TcbConfig> = { ...options.tcb };
+  if (options.userTimeoutMs !== undefined) tcb.userTimeoutMs = options.userTimeoutMs;
+  if (tcb.mss === undefined) {
+    const derived = Math.min(...addresses.map((a) => maxSegmentFor(a))) - 20;
+    tcb.mss = options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, derived));
+  }
+  const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core
+    ? { core: options.core, kind: 'custom' }
+    : createCore({ sysctl, kind: options.coreKind, tcb, checksums: options.checksums });
   const stack = new Stack(built.core, built.kind, phy, sysctl, built.report, built.dropped);
   built.core.setAddresses(addresses, stack.driver.now());
+  if (options.synGuard !== false) {
+    const core = built.core;
+    stack.driver.guard = new SynGuard(options.synGuard ?? {}, () => halfOpenKeys(core));
+  }
   if (options.log) {
     const log = options.log;
     stack.driver.onCoreError = (e) =>

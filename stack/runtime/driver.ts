@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import type { SynGuard } from './syn-guard';
 
 /** What the driver needs from a phy: a batched send, and a way to hand it received packets. */
 export interface PhySink {
@@ -37,6 +38,8 @@ export class Driver {
   onEvents: ((events: CoreEvent[]) => void) | undefined;
   /** Called on every packet in and out (capture); undefined when off. */
   tap: PacketTap | undefined;
+  /** Half-open limit in front of the core (undefined: none). */
+  guard: SynGuard | undefined;
   /** Called when the core throws; the default logs nothing. */
   onCoreError: ((err: unknown) => void) | undefined;
 
@@ -113,9 +116,11 @@ export class Driver {
     if (inbox.length > 0) {
       this.inbox = [];
       const tap = this.tap;
+      const guard = this.guard;
       for (let i = 0; i < inbox.length; i++) {
         const p = inbox[i]!;
         if (tap) tap(p, 'in', now);
+        if (guard && !guard.admit(p, now)) continue;
         try {
           core.input(p, now);
         } catch (err) {

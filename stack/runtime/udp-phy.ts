@@ -12,6 +12,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Packet } from '../core/contract';
 import type { PhySink } from './driver';
@@ -75,6 +76,41 @@ export function hostAddresses(
     }
   }
   return out;
+}
+
+/** Interface MTU of a local address (from /sys/class/net), or undefined when unknown. */
+export function mtuOf(address: string): number | undefined {
+  const ifs = networkInterfaces();
+  let name: string | undefined;
+  for (const n of Object.keys(ifs)) {
+    for (const a of ifs[n] ?? []) {
+      if (
+        a.address === address ||
+        (isLoopback(address) && a.internal && a.family === 'IPv4' && isIPv4(address))
+      ) {
+        name = n;
+      }
+    }
+    if (name) break;
+  }
+  if (!name) return undefined;
+  try {
+    const v = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+    return Number.isInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** IP + UDP header bytes in front of each carried TCP segment. */
+export function udpOverhead(address: string): number {
+  return isIPv6(address) ? 48 : 28;
+}
+
+/** Largest TCP segment (header + options + payload) one unfragmented datagram can carry. */
+export function maxSegmentFor(address: string, fallbackMtu = 1500): number {
+  const mtu = mtuOf(address) ?? fallbackMtu;
+  return Math.min(mtu, 65535) - udpOverhead(address);
 }
 
 export class UdpPhy implements PhySink {
