@@ -13,6 +13,7 @@ export type { ConnStats, CoreEvent, NetCore, Packet, SubflowStats } from '../cor
 export { Rng, hash32 } from './prng';
 export { EventQueue, SimEvent, type EventHandler } from './queue';
 export {
+  canonicalAddress,
   Simulator,
   Host,
   Router,

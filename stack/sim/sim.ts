@@ -6,6 +6,7 @@
  * Same seed, same inputs: the same events in the same order, byte for byte.
  */
 import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import { formatIp, parseIp } from '../wire/ip';
 import { Rng } from './prng';
 import { type EventHandler, EventQueue, type SimEvent } from './queue';
 import type {
@@ -19,6 +20,30 @@ import type {
   SimLogEntry,
 } from './types';
 import { PacketTrace } from './trace';
+
+const canonCache = new Map<string, string | null>();
+
+/**
+ * The canonical text of an IP address (IPv6 per RFC 5952: lower case, zeros compressed), or null
+ * when the text is not an address. Every address is registered in this form; lookups that miss try
+ * it, so a core that writes 'FD00:0:0::1' still reaches 'fd00::1'.
+ */
+export function canonicalAddress(text: string): string | null {
+  let c = canonCache.get(text);
+  if (c === undefined) {
+    const b = parseIp(text);
+    c = b ? formatIp(b) : null;
+    if (canonCache.size >= 4096) canonCache.clear();
+    canonCache.set(text, c);
+  }
+  return c;
+}
+
+function mustCanonical(text: string): string {
+  const c = canonicalAddress(text);
+  if (c === null) throw new Error(`sim: not an IP address: ${JSON.stringify(text)}`);
+  return c;
+}
 
 const K_CALL = 1;
 const K_TIMER = 2;
@@ -256,7 +281,10 @@ export class Simulator {
 
   /** The interface that owns an address, if any. */
   ownerOf(address: string): Iface | undefined {
-    return this.owners.get(address);
+    const i = this.owners.get(address);
+    if (i !== undefined) return i;
+    const c = canonicalAddress(address);
+    return c !== null && c !== address ? this.owners.get(c) : undefined;
   }
 
   /** @internal */
@@ -365,9 +393,10 @@ export class Host implements EventHandler {
 
   /** Adds an interface with addresses; tells the core unless `notify` is false. */
   addIface(addresses: string[], name?: string, notify = true): Iface {
-    const iface = new Iface(this, name ?? `eth${this.ifaces.length}`, [...addresses]);
+    const canon = addresses.map(mustCanonical);
+    const iface = new Iface(this, name ?? `eth${this.ifaces.length}`, canon);
     this.ifaces.push(iface);
-    for (const a of addresses) {
+    for (const a of canon) {
       this.sim.registerAddress(a, iface);
       this.bySrc.set(a, iface);
     }
@@ -381,11 +410,20 @@ export class Host implements EventHandler {
   }
 
   owns(address: string): boolean {
-    return this.bySrc.has(address);
+    return this.ifaceOf(address) !== undefined;
+  }
+
+  /** The interface owning an address (exact text first, then its canonical form). */
+  private ifaceOf(address: string): Iface | undefined {
+    const i = this.bySrc.get(address);
+    if (i !== undefined) return i;
+    const c = canonicalAddress(address);
+    return c !== null && c !== address ? this.bySrc.get(c) : undefined;
   }
 
   /** Removes an address from its interface (say, WiFi lost) and tells the core. */
   removeAddress(address: string): void {
+    address = canonicalAddress(address) ?? address;
     const iface = this.bySrc.get(address);
     if (!iface) return;
     iface.addresses.splice(iface.addresses.indexOf(address), 1);
@@ -397,6 +435,7 @@ export class Host implements EventHandler {
   /** Adds an address to an interface (say, WiFi back) and tells the core. */
   addAddress(address: string, iface: Iface = this.ifaces[0]!): void {
     if (iface.node !== this) throw new Error('addAddress: interface of another node');
+    address = mustCanonical(address);
     if (this.bySrc.has(address)) return;
     iface.addresses.push(address);
     this.bySrc.set(address, iface);
@@ -483,13 +522,13 @@ export class Host implements EventHandler {
 
   private send(pkt: Packet): void {
     this.counters.sent++;
-    const iface = this.bySrc.get(pkt.src);
+    const iface = this.ifaceOf(pkt.src);
     if (iface === undefined) {
       this.counters.noRoute++;
       this.sim.stats.noRoute++;
       return;
     }
-    if (this.bySrc.has(pkt.dst)) {
+    if (this.ifaceOf(pkt.dst) !== undefined) {
       this.sim.schedule(this.sim.now, this, K_LOOPBACK, 0, pkt);
       return;
     }
@@ -504,7 +543,7 @@ export class Host implements EventHandler {
 
   /** @internal A packet arrives on an interface. */
   receive(pkt: Packet, _iface: Iface | null): void {
-    if (!this.bySrc.has(pkt.dst)) {
+    if (this.ifaceOf(pkt.dst) === undefined) {
       this.counters.notMine++;
       return;
     }
@@ -558,13 +597,15 @@ export class Router {
   /** A static route: packets for `address` leave through `iface`. */
   addRoute(address: string, iface: Iface): void {
     if (iface.node !== this) throw new Error('addRoute: interface of another node');
-    this.manual.set(address, iface);
+    this.manual.set(mustCanonical(address), iface);
   }
 
   /** The interface a packet for `address` leaves through, or null. */
   route(address: string): Iface | null {
-    const m = this.manual.get(address);
-    if (m) return m;
+    if (this.manual.size > 0) {
+      const m = this.manual.get(address) ?? this.manual.get(canonicalAddress(address) ?? address);
+      if (m) return m;
+    }
     if (this.cacheVersion !== this.sim.topologyVersion) {
       this.cache.clear();
       this.cacheVersion = this.sim.topologyVersion;

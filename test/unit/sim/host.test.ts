@@ -224,3 +224,20 @@ describe('IPv6', () => {
     expect(d.leftAccess[0]![1]!.ab.counters.deliveredBytes).toBe(1000);
   });
 });
+
+describe('address text', () => {
+  it('registers canonical forms and finds non-canonical ones', () => {
+    const sim = new Simulator();
+    const a = sim.addHost('a', () => new ProbeCore(), [['FD00:0:0:0::1']]);
+    const b = sim.addHost('b', () => new ProbeCore(), [['fd00::2']]);
+    sim.addLink(a.ifaces[0]!, b.ifaces[0]!, { delayMs: 1 });
+    expect(a.addresses()).toEqual(['fd00::1']);
+    expect(a.owns('fd00:0::1')).toBe(true);
+    (a.core as ProbeCore).send('fd00:0000::1', 'FD00::0002', 100, 1, 0);
+    a.pump();
+    sim.run();
+    expect((b.core as ProbeCore).received.map((r) => r.seq)).toEqual([1]);
+    expect(() => sim.addHost('c', () => new ProbeCore(), [['10.0.0.300']])).toThrow(/not an IP address/);
+    expect(() => sim.addHost('d', () => new ProbeCore(), [['fd00:0::2']])).toThrow(/already/);
+  });
+});
