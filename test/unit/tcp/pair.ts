@@ -99,6 +99,12 @@ export class Pair {
   log: Sent[] = [];
   /** Return true to drop the segment. */
   drop: ((s: Sent, index: number) => boolean) | undefined;
+  /** Extra random delay (uniform 0..jitterMs): reorders segments. */
+  jitterMs = 0;
+  /** Probability that a segment is delivered twice. */
+  dupProb = 0;
+  /** Seeded generator for jitter and duplication (xorshift32). */
+  private rng = 0x9e3779b9;
   private q: InFlight[] = [];
   private busyUntil = { ab: 0, ba: 0 };
   private sentCount = 0;
@@ -133,12 +139,29 @@ export class Pair {
           this.busyUntil[dir] = at;
         }
         at += this.delayMs;
-        // FIFO per direction.
-        let i = this.q.length;
-        while (i > 0 && this.q[i - 1]!.at > at) i--;
-        this.q.splice(i, 0, { at, dir, bytes });
+        if (this.jitterMs > 0) at += this.random() * this.jitterMs;
+        const copies = this.dupProb > 0 && this.random() < this.dupProb ? 2 : 1;
+        for (let c = 0; c < copies; c++) {
+          // Ordered by arrival time (FIFO unless jitter reorders).
+          let i = this.q.length;
+          while (i > 0 && this.q[i - 1]!.at > at) i--;
+          this.q.splice(i, 0, { at: at + c * 0.001, dir, bytes: bytes.slice() });
+        }
       }
     }
+  }
+
+  seed(n: number): void {
+    this.rng = n >>> 0 || 1;
+  }
+
+  random(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng / 4294967296;
   }
 
   /** Runs events until `until` (ms) or until nothing is left. */
