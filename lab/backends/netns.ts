@@ -45,11 +45,13 @@ export async function parallel<T>(items: T[], limit: number, fn: (item: T) => Pr
 }
 
 function routeLine(r: RouteModel): string {
-  const parts = [r.family === 6 ? '-6 route replace' : 'route replace'];
+  // Batch lines take no options (no -6): the family comes from the addresses, and an IPv6
+  // default is written ::/0.
+  const parts = ['route replace'];
   // 'unreachable' (a per-interface table's default without a gateway): no via/dev.
   const type = (r as { type?: string }).type;
   if (type) parts.push(type);
-  parts.push(r.dst);
+  parts.push(r.family === 6 && r.dst === 'default' ? '::/0' : r.dst);
   if (r.nexthops && r.nexthops.length > 0) {
     for (const h of r.nexthops) parts.push(`nexthop via ${h.via} dev ${h.dev}`);
   } else {
@@ -79,7 +81,7 @@ export function nodeLines(node: NodeModel, downIfaces: Set<string>): string[] {
       // nodad: an IPv6 address is usable at once instead of after duplicate address detection.
       lines.push(
         a.family === 6
-          ? `-6 addr add ${a.address}/${a.prefix} dev ${i.name} nodad`
+          ? `addr add ${a.address}/${a.prefix} dev ${i.name} nodad`
           : `addr add ${a.address}/${a.prefix} dev ${i.name}`,
       );
     }
@@ -90,11 +92,20 @@ export function nodeLines(node: NodeModel, downIfaces: Set<string>): string[] {
     lines.push(routeLine(r));
   }
   for (const rule of node.rules) {
-    lines.push(
-      `${rule.family === 6 ? '-6 ' : ''}rule add from ${rule.from} lookup ${rule.table} priority ${rule.priority}`,
-    );
+    if (rule.family === 4)
+      lines.push(`rule add from ${rule.from} lookup ${rule.table} priority ${rule.priority}`);
   }
   return lines;
+}
+
+/**
+ * IPv6 policy rules: `ip rule` takes its family from the command line (-6), not from the address,
+ * and batch lines take no options, so these go to a second batch run with `ip -6`.
+ */
+export function nodeLines6(node: NodeModel): string[] {
+  return node.rules
+    .filter((r) => r.family === 6)
+    .map((r) => `rule add from ${r.from} lookup ${r.table} priority ${r.priority}`);
 }
 
 /** Kernel sysctls of a node (forwarding and the like) as `sysctl -w` arguments. */
@@ -121,12 +132,18 @@ export class NetnsBackend implements Backend {
     );
   }
 
+  /**
+   * Each end gets an explicit interface index, different from its peer's: the kernel treats a
+   * carrier change of a device whose index equals its link's (two fresh namespaces both number
+   * their first veth 2) as non-urgent and may delay it up to a second, leaving e.g. a bridge port
+   * disabled for that long after `up`.
+   */
   async wireLinks(links: WireSpec[]): Promise<void> {
     await ipBatch(
       null,
       links.map(
-        (l) =>
-          `link add name ${l.a.ifname} netns ${l.a.handle} type veth peer name ${l.b.ifname} netns ${l.b.handle}`,
+        (l, k) =>
+          `link add name ${l.a.ifname} index ${100 + 2 * k} netns ${l.a.handle} type veth peer name ${l.b.ifname} index ${101 + 2 * k} netns ${l.b.handle}`,
       ),
     );
   }
@@ -145,6 +162,11 @@ export class NetnsBackend implements Backend {
         const file = join(dir, `${i}.ip`);
         writeFileSync(file, `${nodeLines(node, downIfaces).join('\n')}\n`);
         const lines = [`netns exec ${handle} ip -batch ${file}`];
+        const v6 = nodeLines6(node);
+        if (v6.length > 0) {
+          writeFileSync(`${file}6`, `${v6.join('\n')}\n`);
+          lines.push(`netns exec ${handle} ip -6 -batch ${file}6`);
+        }
         const sysctls = nodeSysctls(node);
         if (sysctls.length > 0) lines.push(`netns exec ${handle} sysctl -q -w ${sysctls.join(' ')}`);
         return lines;

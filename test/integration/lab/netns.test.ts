@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { NetnsBackend } from '../../../lab/backends/netns';
 import { Lab } from '../../../lab/lab';
@@ -156,5 +157,38 @@ describe.skipIf(!caps.netns)('up failures', () => {
       else process.env.MPLAB_AGENT = saved;
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.skipIf(!caps.netns)('switches and IPv6', () => {
+  labScope();
+
+  it('bridges a switch segment and routes IPv6 with source policy, reachable right after up', async () => {
+    const name = labName('w');
+    const lab = await Lab.up(join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/switch-v6.yaml'), {
+      name,
+    });
+    const b = lab.model.nodes.find((n) => n.name === 'b');
+    const c = lab.model.nodes.find((n) => n.name === 'c');
+    const targets = [...(b?.addresses ?? []), ...(c?.addresses ?? [])];
+    expect(targets.filter((t) => t.includes(':'))).toHaveLength(3);
+    // one try each, 0.5 s: a refused connection proves the address answered
+    const py = [
+      'import socket',
+      `for d in ${JSON.stringify(targets)}:`,
+      "  s=socket.socket(socket.AF_INET6 if ':' in d else socket.AF_INET); s.settimeout(0.5)",
+      "  try: s.connect((d,9)); print(d,'open')",
+      "  except ConnectionRefusedError: print(d,'reached')",
+      '  except Exception as e: print(d,type(e).__name__)',
+    ].join('\n');
+    const out = (await lab.exec('a', ['python3', '-c', py])).stdout.trim().split('\n');
+    expect(out).toEqual(targets.map((t) => `${t} reached`));
+    const rules6 = (await lab.exec('a', ['ip', '-6', 'rule'])).stdout;
+    expect(rules6).toMatch(/from fd00:0:0:1::1 lookup \d+/);
+    expect(rules6).toMatch(/from fd00:0:0:2::1 lookup \d+/);
+    const ports = (await lab.exec('sw', ['bridge', 'link'])).stdout;
+    expect(ports.match(/master br0 state forwarding/g)).toHaveLength(3);
+    await lab.down();
+    expect(leftovers(name)).toEqual(NOTHING);
   });
 });

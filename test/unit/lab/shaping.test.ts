@@ -140,7 +140,8 @@ describe('netns node configuration', () => {
       ],
     });
     const lines = nodeLines(a, new Set());
-    expect(lines).toContain('-6 addr add fd00::1/64 dev eth1 nodad');
+    expect(lines).toContain('addr add fd00::1/64 dev eth1 nodad');
+    expect(lines.some((l) => l.startsWith('-'))).toBe(false);
     expect(lines).toContain(
       'route replace default nexthop via 10.0.1.2 dev eth1 nexthop via 10.0.1.3 dev eth1',
     );
