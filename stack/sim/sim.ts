@@ -757,7 +757,11 @@ export class Link {
     if (dir !== 'ab') this.ba.set(params);
     const shown = Object.entries(params)
       .filter(([, v]) => typeof v !== 'function')
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .map(([k, v]) =>
+        k === 'deliveryTrace' && v
+          ? `${k}=<${(v as { opportunitiesMs: number[] }).opportunitiesMs.length} opportunities>`
+          : `${k}=${JSON.stringify(v)}`,
+      )
       .join(' ');
     this.sim.record({ t: this.sim.now, event: 'link-set', subject: this.name, detail: `${dir} ${shown}` });
   }
