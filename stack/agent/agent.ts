@@ -35,6 +35,8 @@ export interface AgentOptions {
   /** Stack port for incoming proxy connections; 0 disables. Default 8685. */
   proxyPort?: number;
   includeLoopback?: boolean;
+  /** Abort a connection whose data stays unacknowledged this long (ms); 0/undefined = core default. */
+  userTimeoutMs?: number;
   /** Extra stack options (tests). */
   stack?: Partial<StackOptions>;
   /** Called after shutdown completed (main.ts exits the process). */
@@ -138,6 +140,7 @@ export class Agent {
       addresses: o.addresses,
       udpPort: o.udpPort ?? DEFAULT_UDP_PORT,
       includeLoopback: o.includeLoopback,
+      ...(o.userTimeoutMs ? { userTimeoutMs: o.userTimeoutMs } : {}),
       log: (m) => this.log(m),
       ...o.stack,
     });
@@ -562,6 +565,7 @@ export class Agent {
         garbageDropped: r.phy.garbageDropped + r.coreDropped,
         sendErrors: r.phy.sendErrors,
       },
+      syn: r.syn,
       connections: r.connections,
       stack: r.stack,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },

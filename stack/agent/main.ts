@@ -19,6 +19,7 @@ Usage: node agent.js --socket PATH --log FILE [options]
   --udp-port N          UDP port of the phy (default ${DEFAULT_UDP_PORT})
   --proxy-port N        stack port for incoming TCP-proxy connections (default ${DEFAULT_PROXY_PORT}; 0 = off)
   --include-loopback    also use loopback addresses when learning them from the host
+  --user-timeout MS     abort a connection whose data stays unacknowledged this long (default: off)
   --version             print the version and exit
   --help                print this help and exit
 `;
@@ -35,6 +36,13 @@ function intArg(v: string | undefined, name: string, dflt: number): number {
   return n;
 }
 
+function msArg(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`--user-timeout must be milliseconds, got "${v}"`);
+  return n;
+}
+
 async function main(): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -46,6 +54,7 @@ async function main(): Promise<void> {
         'udp-port': { type: 'string' },
         'proxy-port': { type: 'string' },
         'include-loopback': { type: 'boolean' },
+        'user-timeout': { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -74,6 +83,7 @@ async function main(): Promise<void> {
     udpPort: intArg(values['udp-port'] as string | undefined, 'udp-port', DEFAULT_UDP_PORT),
     proxyPort: intArg(values['proxy-port'] as string | undefined, 'proxy-port', DEFAULT_PROXY_PORT),
     includeLoopback: values['include-loopback'] === true,
+    userTimeoutMs: msArg(values['user-timeout'] as string | undefined),
     onShutdown: () => process.exit(0),
   });
   let exiting = false;

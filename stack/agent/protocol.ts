@@ -155,6 +155,8 @@ export interface AgentReport {
   addresses: string[];
   udpPort: number;
   phy: PhyCounters;
+  /** The runtime's SYN backlog: SYNs dropped over the limits, handshakes half-open now. */
+  syn?: { dropped: number; halfOpen: number };
   connections: ConnStats[];
   /** The stack's own state report (stack/report.ts) when that module exists. */
   stack?: unknown;
