@@ -86,3 +86,33 @@ describe('bulk payload buffer reuse', () => {
     expect(reused.receivedSha).toBe(fresh.receivedSha);
   });
 });
+
+describe('observing does not disturb', () => {
+  it('traces, captures and taps leave the run unchanged', () => {
+    const run = (observe: boolean) => {
+      const d = buildDumbbell({
+        factory: tcp,
+        left: 2,
+        seed: 4,
+        bottleneck: { rateMbps: 30, rttMs: 20, queueMs: 20, loss: 0.003, jitterMs: 0.5 },
+      });
+      if (observe) {
+        new ConnTrace(d.sim, { everyMs: 1 });
+        d.sim.tracePackets(1000);
+        d.bottleneck.tap(() => {});
+      }
+      const xs = d.left.map((h, i) =>
+        startBulk(d.sim, { client: h, server: d.right[i]!, bytes: 800_000, port: 9 + i }),
+      );
+      d.sim.runWhile(() => !xs.every((x) => x.done), 60_000);
+      d.sim.run(100_000);
+      const { events: _e, ...rest } = d.sim.summary();
+      return { ok: xs.every((x) => x.ok), rest: JSON.stringify(rest), fin: xs.map((x) => x.finishedAt) };
+    };
+    const quiet = run(false);
+    const watched = run(true);
+    expect(quiet.ok).toBe(true);
+    expect(watched.fin).toEqual(quiet.fin);
+    expect(watched.rest).toBe(quiet.rest);
+  });
+});
