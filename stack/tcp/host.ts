@@ -55,7 +55,7 @@ interface Conn {
   rcv: RecvBuffer;
   localAddress: string;
   remoteAddress: string;
-  key: string;
+  key: number;
   /** Listener port for passive connections, -1 for active ones. */
   listenPort: number;
   announced: boolean;
@@ -69,8 +69,8 @@ const SYN = 0x02;
 const RST = 0x04;
 const ACK = 0x10;
 
-function key(la: string, lp: number, ra: string, rp: number): string {
-  return `${la}|${lp}|${ra}|${rp}`;
+function portKey(lp: number, rp: number): number {
+  return lp * 65536 + rp;
 }
 
 /** Encodes a segment for the wire: the single call site of the codec's encoder. */
@@ -108,7 +108,8 @@ export class TcpHost implements NetCore {
   private readonly opts: Required<Omit<TcpHostOptions, 'addresses' | 'isnSecret' | 'random' | 'tcb'>>;
   private readonly tcbConfig: Partial<TcbConfig>;
   private readonly conns = new Map<number, Conn>();
-  private readonly demux = new Map<string, Conn>();
+  /** By (local port << 16 | remote port); a handful of connections per port pair at most. */
+  private readonly demux = new Map<number, Conn[]>();
   private readonly listeners = new Map<number, { halfOpen: number }>();
   private nextId = 1;
   private out: Packet[] = [];
@@ -153,7 +154,7 @@ export class TcpHost implements NetCore {
       this.counters.badSegments++;
       return;
     }
-    let c = this.demux.get(key(packet.dst, seg.dstPort, packet.src, seg.srcPort));
+    let c = this.lookup(packet.dst, seg.dstPort, packet.src, seg.srcPort);
     if (c !== undefined && c.tcb.state === TcpState.TIME_WAIT && seg.flags & SYN && !(seg.flags & ACK)) {
       // A new incarnation may take over a TIME_WAIT 4-tuple (RFC 9293 §3.6.1 / RFC 6191).
       this.remove(c);
@@ -322,6 +323,16 @@ export class TcpHost implements NetCore {
   }
 
   // ── Internals ───────────────────────────────────────────────────────────────────────────────
+  private lookup(la: string, lp: number, ra: string, rp: number): Conn | undefined {
+    const list = this.demux.get(portKey(lp, rp));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.localAddress === la && c.remoteAddress === ra) return c;
+    }
+    return undefined;
+  }
+
   private isLocal(addr: string): boolean {
     return this.addresses.length === 0 || this.addresses.includes(addr);
   }
@@ -349,13 +360,15 @@ export class TcpHost implements NetCore {
     c.rcv = rcv;
     c.localAddress = la;
     c.remoteAddress = ra;
-    c.key = key(la, lp, ra, rp);
+    c.key = portKey(lp, rp);
     c.listenPort = listenPort;
     c.announced = false;
     c.wantWritable = false;
     c.closed = false;
     this.conns.set(id, c);
-    this.demux.set(c.key, c);
+    const list = this.demux.get(c.key);
+    if (list) list.push(c);
+    else this.demux.set(c.key, [c]);
     return c;
   }
 
@@ -364,7 +377,7 @@ export class TcpHost implements NetCore {
     const span = this.opts.ephemeralHigh - lo + 1;
     let p = lo + (this.random() % span);
     for (let i = 0; i < span; i++) {
-      if (!this.demux.has(key(la, p, ra, rp)) && !this.listeners.has(p)) return p;
+      if (this.lookup(la, p, ra, rp) === undefined && !this.listeners.has(p)) return p;
       p = p + 1 >= lo + span ? lo : p + 1;
     }
     throw new Error('no free ephemeral port');
@@ -385,7 +398,12 @@ export class TcpHost implements NetCore {
   }
 
   private remove(c: Conn): void {
-    if (this.demux.get(c.key) === c) this.demux.delete(c.key);
+    const list = this.demux.get(c.key);
+    if (list) {
+      const i = list.indexOf(c);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.demux.delete(c.key);
+    }
     this.conns.delete(c.id);
     if (!c.announced && c.listenPort >= 0) this.releaseHalfOpen(c);
   }

@@ -3,33 +3,33 @@
  * accounting that turns unconsumed bytes into a closing window. The MPTCP layer brings its own
  * (the connection's shared send buffer and data-level reassembly) instead.
  */
-import { ByteRing } from './ring';
+import type { ByteRing } from './ring';
 import type { Tcb, TcbSink, TcbSource } from './tcb';
 
 export class SendBuffer implements TcbSource {
-  readonly ring = new ByteRing(16 * 1024);
-
-  /** `limit` bounds the bytes held: queued here plus unacknowledged in the TCB. */
+  /**
+   * Bytes written go straight into the TCB's retransmission store as unsent data (one copy, no
+   * pull); `limit` bounds what the TCB holds, unsent plus unacknowledged.
+   */
   constructor(public limit: number) {}
 
-  /** Room for new bytes given what the TCB still holds for retransmission. */
+  /** Room for new bytes. */
   room(tcb: Tcb): number {
-    return Math.max(this.limit - this.ring.length - tcb.sndQueued, 0);
+    return Math.max(this.limit - tcb.sndQueued, 0);
   }
 
   /** Queues as much of `data` as fits; returns the count accepted. */
   write(tcb: Tcb, data: Uint8Array): number {
     const n = Math.min(data.length, this.room(tcb));
-    if (n > 0) this.ring.push(data, 0, n);
+    if (n > 0) tcb.sndRing.push(data, 0, n);
     return n;
   }
 
   available(_tcb: Tcb): number {
-    return this.ring.length;
+    return 0;
   }
 
-  pull(_tcb: Tcb, maxBytes: number, out: ByteRing): unknown {
-    this.ring.moveTo(out, maxBytes);
+  pull(_tcb: Tcb, _maxBytes: number, _out: ByteRing): unknown {
     return undefined;
   }
 }
