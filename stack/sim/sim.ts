@@ -404,6 +404,13 @@ export class Host implements EventHandler {
     return iface;
   }
 
+  /** The interface with this name. */
+  iface(name: string): Iface {
+    const i = this.ifaces.find((x) => x.name === name);
+    if (!i) throw new Error(`sim: host ${this.name} has no interface "${name}"`);
+    return i;
+  }
+
   /** Every address of every interface, in interface order. */
   addresses(): string[] {
     return this.ifaces.flatMap((i) => i.addresses);
@@ -592,6 +599,13 @@ export class Router {
     this.ifaces.push(iface);
     this.sim.topologyChanged();
     return iface;
+  }
+
+  /** The interface with this name. */
+  iface(name: string): Iface {
+    const i = this.ifaces.find((x) => x.name === name);
+    if (!i) throw new Error(`sim: router ${this.name} has no interface "${name}"`);
+    return i;
   }
 
   /** A static route: packets for `address` leave through `iface`. */

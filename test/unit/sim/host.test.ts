@@ -125,6 +125,20 @@ describe('hosts', () => {
     ]);
   });
 
+  it('names interfaces and finds them by name', () => {
+    const sim = new Simulator();
+    const h = sim.addHost('h', () => new ProbeCore(), [
+      { name: 'wifi', addresses: ['10.0.0.1'] },
+      ['10.0.1.1'],
+    ]);
+    const r = sim.addRouter('r');
+    const up = r.addIface('uplink');
+    sim.addLink(h.iface('wifi'), up, { name: 'w' });
+    expect(h.iface('eth1').addresses).toEqual(['10.0.1.1']);
+    expect(r.iface('uplink').link!.name).toBe('w');
+    expect(() => h.iface('lte')).toThrow(/no interface/);
+  });
+
   it('refuses duplicate names and addresses', () => {
     const sim = new Simulator();
     sim.addHost('h', () => new ProbeCore(), [['10.0.0.1']]);
