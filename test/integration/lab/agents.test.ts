@@ -12,7 +12,7 @@ import { Lab } from '../../../lab/lab';
 import { readState } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
 import { agentEntry, type Bundle, bundle, ensureDistAgent, root } from './bundle';
-import { labName, labScope, leftovers, NOTHING } from './helpers';
+import { gone, labName, labScope, leftovers, NOTHING } from './helpers';
 
 const hasAgent = existsSync(agentEntry);
 const twoHost = join(root, 'topologies/two-host.yaml');
@@ -68,7 +68,43 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
 
     await lab.down();
     expect(leftovers(name)).toEqual(NOTHING);
-    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+    for (const pid of pids) expect(gone(pid)).toBe(true);
+  });
+
+  it('our stack carries one transfer over both paths, intact', async () => {
+    const name = labName('m');
+    const lab = await Lab.up(twoHost, { name });
+    const sink = await lab.agent('b');
+    const src = await lab.agent('a');
+    try {
+      const before = await lab.status();
+      const { id } = await sink.call('traffic.sink', { port: 5002, once: true });
+      const sent = await src.call(
+        'traffic.send',
+        { host: '10.0.1.2', port: 5002, bytes: 5_000_000, wait: true },
+        { timeoutMs: 60_000 },
+      );
+      expect(sent.status?.result?.error).toBeUndefined();
+      expect(sent.status?.result?.bytes).toBe(5_000_000);
+      let got: { bytes: number; sha256: string } | undefined;
+      for (let i = 0; i < 200 && !got; i++) {
+        const { jobs } = await sink.call('traffic.status', { id });
+        got = jobs[0]?.result;
+        if (!got) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(got?.bytes).toBe(5_000_000);
+      expect(got?.sha256).toBe(sent.status?.result?.sha256);
+      const after = await lab.status();
+      for (const [i, l] of after.links.entries()) {
+        const tx = (l.counters.a?.txBytes ?? 0) - (before.links[i]?.counters.a?.txBytes ?? 0);
+        expect(tx, `${l.id} carried part of the transfer`).toBeGreaterThan(500_000);
+      }
+    } finally {
+      await sink.close();
+      await src.close();
+      await lab.down();
+    }
+    expect(leftovers(name)).toEqual(NOTHING);
   });
 
   it('kill -9 of the CLI after the agents were spawned, then down: nothing left', async () => {

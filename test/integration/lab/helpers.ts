@@ -97,3 +97,13 @@ export async function iperf(
     srv.kill('SIGKILL');
   }
 }
+
+/** True when `pid` no longer runs (gone, or a zombie its parent has not reaped yet). */
+export function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
