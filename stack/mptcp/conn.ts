@@ -412,10 +412,12 @@ export class MpConn {
   /** MP_FASTCLOSE (or RST for plain TCP). */
   abort(now: number): void {
     if (this.state === 'CLOSED') return;
+    const fast = this.multipath && this.remoteKey !== undefined;
+    this.finish(undefined);
     for (const s of this.subflows) {
       if (s.closed) continue;
       const opts: TcpOption[] = [];
-      if (this.multipath && this.remoteKey !== undefined) {
+      if (fast && this.remoteKey !== undefined) {
         opts.push({ kind: 'mptcp', mp: { subtype: 'MP_FASTCLOSE', receiverKey: this.remoteKey } });
         this.host.mib.inc('MPFastcloseTx');
       }
@@ -423,7 +425,6 @@ export class MpConn {
       s.tcb.abort(now, opts);
       this.host.dirty(s);
     }
-    this.finish(undefined);
   }
 
   // ── Sending ────────────────────────────────────────────────────────────────────────────────
@@ -540,8 +541,12 @@ export class MpConn {
     if (!this.multipath || this.sb.finOffset < 0 || this.sb.finAcked) return;
     if (this.sb.nxt < this.sb.finOffset || this.sb.reinject.length > 0) return;
     if (this.finRtoAt !== Number.POSITIVE_INFINITY && now < this.finRtoAt) return;
-    const sf = this.fastestEstablished();
-    if (!sf) return;
+    // Each (re)transmission goes on the next working subflow: a dead path must not hold it.
+    const live = this.subflows.filter((s) => s.established && !s.stalled);
+    const pool = live.length > 0 ? live : this.subflows.filter((s) => s.established);
+    if (pool.length === 0) return;
+    pool.sort((a, b) => (a.srttMs || 1e9) - (b.srttMs || 1e9));
+    const sf = pool[this.finTries++ % pool.length]!;
     this.finPendingOn = sf;
     sf.tcb.sendAck(now);
     this.finPendingOn = undefined;
@@ -552,11 +557,12 @@ export class MpConn {
   }
 
   private finPendingOn: Subflow | undefined;
+  private finTries = 0;
 
   private fastestEstablished(): Subflow | undefined {
     let best: Subflow | undefined;
     for (const s of this.subflows) {
-      if (!s.established) continue;
+      if (!s.established || (s.stalled && this.subflows.some((o) => o.established && !o.stalled))) continue;
       if (!best || (s.srttMs || 1e9) < (best.srttMs || 1e9)) best = s;
     }
     return best;
@@ -1389,7 +1395,7 @@ export class MpConn {
   }
 
   private openPaths(now: number): void {
-    if (!this.multipath || this.state === 'CLOSED' || this.appEnded) return;
+    if (!this.multipath || this.state === 'CLOSED' || this.sb.finAcked) return;
     for (const row of this.host.pm.nextToBuild(this.token, now)) {
       this.host.openJoin(this, row.pathIndex, now);
     }
@@ -1400,7 +1406,7 @@ export class MpConn {
     let d = this.finRtoAt;
     if (this.triggerAt < d) d = this.triggerAt;
     for (const p of this.addrPending.values()) if (p.nextAt < d) d = p.nextAt;
-    if (this.inPm && this.multipath && !this.appEnded) {
+    if (this.inPm && this.multipath && !this.sb.finAcked) {
       const r = this.host.pm.nextRetry(this.token);
       if (r < d) d = r;
     }

@@ -45,6 +45,11 @@ export interface MptcpHostOptions {
   tcb?: Partial<TcbConfig>;
   /** Compute and verify TCP checksums (default true). */
   checksums?: boolean;
+  /**
+   * MSS to announce per local address (the path MTU minus 40 bytes of IP and TCP headers), for
+   * path-specific MSS; absent addresses use the TCB default (1460).
+   */
+  mssByAddress?: Record<string, number>;
 }
 
 interface Stats {
@@ -84,6 +89,7 @@ export class MptcpHost implements NetCore, ConnHost {
   private readonly isnSecret: Uint8Array;
   private readonly tcbExtra: Partial<TcbConfig>;
   private readonly checksums: boolean;
+  private readonly mssByAddress: Record<string, number>;
   private now = 0;
 
   constructor(options: MptcpHostOptions = {}) {
@@ -93,6 +99,7 @@ export class MptcpHost implements NetCore, ConnHost {
     this.isnSecret = options.isnSecret ?? newIsnSecret();
     this.tcbExtra = options.tcb ?? {};
     this.checksums = options.checksums ?? true;
+    this.mssByAddress = options.mssByAddress ?? {};
     this.nextPort = 32768 + (this.random() % 28000);
     const s = this.sysctl;
     this.pm = new PathManager({
@@ -429,12 +436,17 @@ export class MptcpHost implements NetCore, ConnHost {
     });
   }
 
-  private tcbConfigFor(c: MpConn, ccName?: string): Partial<TcbConfig> {
+  private tcbConfigFor(c: MpConn, ccName?: string, localAddress?: string): Partial<TcbConfig> {
     const s = this.sysctl;
     const rmem = s.getTriple('net.ipv4.tcp_rmem');
     const mp = c.mode === 'mptcp';
     const cc = mp ? (ccName ?? c.ccName) : s.getString('net.ipv4.tcp_congestion_control');
     const shared = this.knobs.sharedMss;
+    const pathMss = localAddress !== undefined ? this.mssByAddress[localAddress] : undefined;
+    // A positive mptcp_mss forces one payload size on every subflow (the 2011 design); else each
+    // subflow has its own (path-specific MSS).
+    let mss = pathMss ?? this.tcbExtra.mss ?? 1460;
+    if (shared > 0 && mp) mss = Math.min(mss, shared + DSS_RESERVE + 12);
     return {
       cc,
       rcvBuf: mp ? Math.min(rmem[2], 4 << 20) : Math.min(rmem[2], Math.max(rmem[1], 1 << 20)),
@@ -445,8 +457,8 @@ export class MptcpHost implements NetCore, ConnHost {
       rtoMin: s.getInt('net.ipv4.tcp_rto_min_ms'),
       timeWaitMs: s.getInt('net.ipv4.tcp_fin_timeout'),
       mssReserve: mp ? DSS_RESERVE : 0,
-      ...(shared > 0 && mp ? { mss: shared + DSS_RESERVE + 12 } : {}),
       ...this.tcbExtra,
+      mss,
     };
   }
 
@@ -461,7 +473,7 @@ export class MptcpHost implements NetCore, ConnHost {
       source: sf,
       sink: sf,
       hooks: sf,
-      config: this.tcbConfigFor(c),
+      config: this.tcbConfigFor(c, undefined, sf.local.address),
       ...(mp ? { ccGroup: c.ccGroup } : {}),
     });
     if (c.mode === 'mptcp' && sf.role === 'master' && c.role === 'client') {

@@ -1,0 +1,281 @@
+/**
+ * The rest of the MPTCP layer in the simulator: state report, multipath trigger, path-specific and
+ * shared MSS, backup and MP_PRIO, address removal and return, MP_FASTCLOSE, schedulers, live knobs,
+ * determinism. Every transfer is SHA-256 checked (BulkTransfer.ok).
+ */
+import { describe, expect, it } from 'vitest';
+import { buildPair, buildTwoPath, startBulk, tcpPayload } from '../../../stack/sim/index';
+import { hostOf, mptcpFactory } from './helpers';
+
+function twoPaths(knobs: Record<string, number | string> = {}, extra = {}) {
+  return buildTwoPath({
+    factory: mptcpFactory(knobs, extra),
+    server: 'single',
+    paths: [
+      { rateMbps: 10, delayMs: 10 },
+      { rateMbps: 10, delayMs: 10 },
+    ],
+  });
+}
+
+describe('state report', () => {
+  it('shows tokens (never keys), data sequence numbers, subflows, the mapping table and MIB', () => {
+    const { sim, client, server, clientAddrs } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 2_000_000 });
+    let json = '';
+    let text = '';
+    let keys: bigint[] = [];
+    sim.at(800, () => {
+      const h = hostOf(client.core);
+      json = JSON.stringify(h.report());
+      text = h.reportText();
+      const c = h.connection(t.clientConn)!;
+      keys = [c.local!.key, c.remoteKey!];
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const r = JSON.parse(json);
+    const conn = r.connections[0];
+    expect(conn.mode).toBe('mptcp');
+    expect(conn.localToken).toMatch(/^0x[0-9a-f]{8}$/);
+    expect(conn.remoteToken).toMatch(/^0x[0-9a-f]{8}$/);
+    expect(BigInt(conn.data.sndUna)).toBeGreaterThan(0n);
+    expect(conn.subflows).toHaveLength(2);
+    for (const s of conn.subflows) {
+      for (const k of ['pathIndex', 'endpoint', 'state', 'mss', 'cwnd', 'ssthresh', 'srttMs', 'rttvarMs'])
+        expect(s).toHaveProperty(k);
+      for (const k of ['bytesSent', 'bytesAcked', 'bytesReceived', 'retransmits', 'reinjections'])
+        expect(typeof s[k]).toBe('number');
+    }
+    expect(r.mappingTable.map((m: { pathIndex: number }) => m.pathIndex)).toEqual([1, 2]);
+    expect(r.mappingTable[1].endpoint.srcAddr).toBe(clientAddrs[1]);
+    expect(r.mib.MPJoinAccepted).toBe(1);
+    // Never the keys, in any notation.
+    for (const k of keys) {
+      expect(json).not.toContain(k.toString());
+      expect(json.toLowerCase()).not.toContain(k.toString(16));
+      expect(text).not.toContain(k.toString());
+    }
+    expect(text).toContain('Mapping table');
+    expect(text).toMatch(/token\s+\| path index \| endpoint_id/);
+    expect(text).toContain(`${conn.localToken} | 1 `);
+    expect(text).toContain('MPJoinAccepted');
+  });
+});
+
+describe('multipath trigger', () => {
+  it('mptcp_trigger_bytes holds extra subflows back until that many bytes moved', () => {
+    const { sim, client, server } = twoPaths({ 'net.mptcp.mptcp_trigger_bytes': 1_000_000 });
+    const t = startBulk(sim, { client, server, bytes: 3_000_000 });
+    let deliveredAtJoin = -1;
+    sim.every(5, () => {
+      const c = hostOf(client.core).connStats()[0];
+      if (deliveredAtJoin < 0 && c && c.subflows.length > 1) deliveredAtJoin = c.bytesDelivered;
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    expect(deliveredAtJoin).toBeGreaterThanOrEqual(1_000_000);
+    expect(deliveredAtJoin).toBeLessThan(1_200_000);
+  });
+
+  it('mptcp_trigger_ms holds extra subflows back for that long', () => {
+    const { sim, client, server } = twoPaths({ 'net.mptcp.mptcp_trigger_ms': 700 });
+    const t = startBulk(sim, { client, server, bytes: 3_000_000 });
+    let joinedAt = -1;
+    sim.every(5, () => {
+      const c = hostOf(client.core).connStats()[0];
+      if (joinedAt < 0 && c && c.subflows.length > 1) joinedAt = sim.now;
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const established = t.connectedAt;
+    expect(joinedAt - established).toBeGreaterThanOrEqual(700);
+    expect(joinedAt - established).toBeLessThan(760);
+  });
+});
+
+describe('MSS', () => {
+  it('path-specific: each subflow cuts with its own MSS; mptcp_mss forces one shared MSS', () => {
+    for (const shared of [0, 900]) {
+      const b = buildTwoPath({
+        factory: mptcpFactory({ 'net.mptcp.mptcp_mss': shared }, { mssByAddress: { '10.2.0.1': 960 } }),
+        server: 'single',
+        paths: [
+          { rateMbps: 10, delayMs: 10 },
+          { rateMbps: 10, delayMs: 10, mtu: 1000 },
+        ],
+      });
+      const biggest = [0, 0];
+      b.paths.forEach((p, i) => {
+        p.ab.set({
+          middlebox: (pkt) => {
+            biggest[i] = Math.max(biggest[i]!, tcpPayload(pkt.data).length);
+            return pkt;
+          },
+        });
+      });
+      const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 3_000_000 });
+      b.sim.runWhile(() => !t.done, 60_000);
+      expect(t.ok).toBe(true);
+      expect(b.paths[1]!.ab.counters.dropped.mtu).toBe(0);
+      const subs = hostOf(b.client.core).connStats()[0]!.subflows;
+      if (shared === 0) {
+        expect(subs.map((s) => s.mss)).toEqual([1420, 920]);
+        expect(biggest).toEqual([1420, 920]);
+      } else {
+        expect(subs.map((s) => s.mss)).toEqual([900, 900]);
+        expect(biggest).toEqual([900, 900]);
+      }
+    }
+  });
+});
+
+describe('backup subflows and MP_PRIO', () => {
+  it('a backup subflow idles while the regular one works, carries the data when it fails, MP_PRIO flips it', () => {
+    const { sim, client, server, clientAddrs, paths } = twoPaths();
+    hostOf(client.core).setBackup(clientAddrs[1]!, true, 0);
+    const t = startBulk(sim, { client, server, bytes: 6_000_000 });
+    let onBackupBefore = -1;
+    sim.at(1500, () => {
+      onBackupBefore = paths[1]!.ab.counters.deliveredBytes;
+      paths[0]!.down();
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    // Before the failure, only control segments (handshake, ACKs) went on the backup path.
+    expect(onBackupBefore).toBeLessThan(20_000);
+    expect(paths[1]!.ab.counters.deliveredBytes).toBeGreaterThan(2_000_000);
+    const srvConn = hostOf(server.core).connection(t.serverConn)!;
+    expect(srvConn.subflows.find((s) => s.role === 'join')?.peerBackup).toBe(true);
+
+    // MP_PRIO: clearing the flag live tells the peer.
+    const b = twoPaths();
+    hostOf(b.client.core).setBackup(b.clientAddrs[1]!, true, 0);
+    const t2 = startBulk(b.sim, { client: b.client, server: b.server, bytes: 4_000_000 });
+    b.sim.at(800, () => hostOf(b.client.core).setBackup(b.clientAddrs[1]!, false, b.sim.now));
+    b.sim.runWhile(() => !t2.done, 60_000);
+    expect(t2.ok).toBe(true);
+    expect(hostOf(b.client.core).report().mib.MPPrioTx).toBe(1);
+    expect(hostOf(b.server.core).report().mib.MPPrioRx).toBe(1);
+    expect(b.paths[1]!.ab.counters.deliveredBytes).toBeGreaterThan(1_000_000);
+  });
+});
+
+describe('addresses', () => {
+  it('an address going away closes its subflow, sends REMOVE_ADDR, reinjects; coming back rebuilds it', () => {
+    const { sim, client, server, clientAddrs } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 8_000_000 });
+    const iface = client.ifaces[1]!;
+    sim.at(1000, () => client.removeAddress(clientAddrs[1]!));
+    sim.at(2500, () => client.addAddress(clientAddrs[1]!, iface));
+    let rowsMid: string[] = [];
+    sim.at(2000, () => {
+      rowsMid = hostOf(client.core)
+        .report()
+        .mappingTable.map((r) => `${r.pathIndex}:${r.state}`);
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const cm = hostOf(client.core).report();
+    const sm = hostOf(server.core).report();
+    expect(rowsMid).toEqual(['1:established', '2:removed']);
+    expect(cm.mib.RmAddrTx).toBe(1);
+    expect(sm.mib.RmAddr).toBe(1);
+    expect(cm.mib.SubflowsOpened).toBe(2);
+    const subs = cm.connections[0]!.subflows;
+    const rebuilt = subs.filter((s) => s.pathIndex === 2);
+    expect(rebuilt).toHaveLength(2);
+    expect(rebuilt[0]!.state).toBe('CLOSED');
+    expect(rebuilt[1]!.bytesAcked).toBeGreaterThan(500_000);
+    expect(cm.mappingTable.find((r) => r.pathIndex === 2)?.state).toBe('established');
+  });
+});
+
+describe('termination', () => {
+  it('DATA_FIN both ways closes both ends cleanly', () => {
+    const { sim, client, server } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 1_000_000 });
+    sim.runWhile(() => !t.done || Number.isNaN(t.clientClosedAt) || Number.isNaN(t.serverClosedAt), 60_000);
+    expect(t.ok).toBe(true);
+    expect(t.error).toBeUndefined();
+    expect(t.clientClosedAt).toBeGreaterThan(0);
+    expect(t.serverClosedAt).toBeGreaterThan(0);
+    expect(hostOf(client.core).report().mib.DataFinRx).toBe(1);
+    expect(hostOf(server.core).report().mib.DataFinRx).toBe(1);
+  });
+
+  it('MP_FASTCLOSE ends the connection at once on both sides', () => {
+    const { sim, client, server } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 50_000_000 });
+    sim.at(1000, () => {
+      client.core.abort(t.clientConn, sim.now);
+      client.pump();
+    });
+    sim.runWhile(() => Number.isNaN(t.serverClosedAt), 5000);
+    expect(t.serverClosedAt).toBeGreaterThanOrEqual(1000);
+    expect(t.serverClosedAt).toBeLessThan(1100);
+    expect(t.error).toMatchObject({ side: 'server', code: 'ECONNRESET' });
+    expect(hostOf(client.core).report().mib.MPFastcloseTx).toBe(2);
+    expect(hostOf(server.core).report().mib.MPFastcloseRx).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('schedulers and live knobs', () => {
+  it('roundrobin spreads data evenly; redundant sends every byte on every subflow', () => {
+    const rr = twoPaths({ 'net.mptcp.mptcp_scheduler': 'roundrobin' });
+    const t1 = startBulk(rr.sim, { client: rr.client, server: rr.server, bytes: 3_000_000 });
+    rr.sim.runWhile(() => !t1.done, 60_000);
+    expect(t1.ok).toBe(true);
+    const s1 = hostOf(rr.client.core)
+      .connStats()[0]!
+      .subflows.map((s) => s.bytesAcked);
+    expect(Math.min(...s1) / Math.max(...s1)).toBeGreaterThan(0.7);
+
+    const red = twoPaths({ 'net.mptcp.mptcp_scheduler': 'redundant' });
+    const t2 = startBulk(red.sim, { client: red.client, server: red.server, bytes: 2_000_000 });
+    red.sim.runWhile(() => !t2.done, 60_000);
+    expect(t2.ok).toBe(true);
+    const s2 = hostOf(red.client.core)
+      .connStats()[0]!
+      .subflows.map((s) => s.bytesSent);
+    for (const b of s2) expect(b).toBeGreaterThan(1_500_000);
+  });
+
+  it('scheduler and cc changes apply to live connections', () => {
+    const { sim, client, server } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 3_000_000 });
+    sim.at(600, () => {
+      const h = hostOf(client.core);
+      h.sysctl.set('net.mptcp.mptcp_scheduler', 'roundrobin');
+      h.sysctl.set('net.mptcp.mptcp_cc', 'olia');
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const c = hostOf(client.core).connection(t.clientConn)!;
+    expect(c.sched.name).toBe('roundrobin');
+    expect(c.subflows.every((s) => s.tcb.cc.name === 'olia')).toBe(true);
+    expect(hostOf(client.core).report().connections[0]!.cc).toBe('olia');
+  });
+});
+
+describe('determinism', () => {
+  it('same seed, same report, byte for byte', () => {
+    const run = () => {
+      const { sim, a, b } = buildPair({
+        factory: mptcpFactory({
+          'net.mptcp.mptcp_path_manager': 'ndiffports',
+          'net.mptcp.mptcp_ndiffports': 3,
+        }),
+        rateMbps: 10,
+        rttMs: 30,
+        loss: 0.01,
+        seed: 'det',
+      });
+      const t = startBulk(sim, { client: a, server: b, bytes: 1_500_000 });
+      sim.runWhile(() => !t.done, 60_000);
+      expect(t.ok).toBe(true);
+      return JSON.stringify([hostOf(a.core).report(), hostOf(b.core).report(), t.durationMs]);
+    };
+    expect(run()).toBe(run());
+  });
+});
