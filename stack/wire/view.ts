@@ -7,7 +7,8 @@ let lastArr: Uint8Array | undefined;
 let lastView: DataView | undefined;
 
 export function viewOf(b: Uint8Array): DataView {
-  if (b !== lastArr || lastView === undefined) {
+  // The length check covers arrays over resizable buffers, whose length can change.
+  if (b !== lastArr || lastView === undefined || lastView.byteLength !== b.byteLength) {
     lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
     lastArr = b;
   }
