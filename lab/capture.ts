@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { AgentClient } from '../stack/agent/client';
 import { RuntimeFailure } from './errors';
 
 export interface CaptureOptions {
@@ -18,6 +19,12 @@ export interface CaptureOptions {
   filter?: string;
   /** Bytes kept per packet (default: whole packets). */
   snaplen?: number;
+  /**
+   * Capture inside our stack instead of on the interface: the node's agent writes every segment it
+   * sends and receives as a real IP + TCP packet (what the UDP phy carries, unwrapped), so Wireshark
+   * dissects the MPTCP options directly. For `stack: ts` nodes.
+   */
+  stack?: boolean;
 }
 
 export interface CaptureResult {
@@ -87,4 +94,43 @@ export function startCapture(
       }),
     );
   });
+}
+
+/** A capture by the node's agent (see CaptureOptions.stack). */
+export async function startStackCapture(
+  agent: AgentClient,
+  file: string,
+  options: CaptureOptions = {},
+): Promise<CaptureHandle> {
+  const out = resolve(file);
+  await agent.call('capture.start', { file: out });
+  let stopped: Promise<CaptureResult> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let finish: (r: CaptureResult) => void = () => {};
+  let fail: (e: Error) => void = () => {};
+  const done = new Promise<CaptureResult>((res, rej) => {
+    finish = res;
+    fail = rej;
+  });
+  const stop = (): Promise<CaptureResult> => {
+    if (timer) clearTimeout(timer);
+    stopped ??= agent
+      .call('capture.stop')
+      .then((r) => ({ file: r.file, packets: r.packets, dropped: 0 }))
+      .finally(() => agent.close())
+      .then(
+        (r) => {
+          finish(r);
+          return r;
+        },
+        (e: Error) => {
+          fail(e);
+          throw e;
+        },
+      );
+    return stopped;
+  };
+  if (options.seconds !== undefined)
+    timer = setTimeout(() => void stop().catch(() => {}), options.seconds * 1000);
+  return { file: out, pid: 0, stop, done };
 }

@@ -29,7 +29,7 @@ import {
 import { NetnsBackend, parallel } from './backends/netns';
 import type { Backend } from './backends/types';
 import { wireSpecOf } from './backends/types';
-import { type CaptureHandle, type CaptureOptions, startCapture } from './capture';
+import { type CaptureHandle, type CaptureOptions, startCapture, startStackCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
 import type { RunResult } from './exec';
 import { ipBatch, run } from './exec';
@@ -833,12 +833,20 @@ export class Lab {
   // -------------------------------------------------------------------------------------------
   // capture
 
-  /** Captures on `node:iface` into a pcap file (see lab/capture.ts). */
+  /**
+   * Captures on `node:iface` (or on every interface: `node`) into a pcap file with dumpcap; with
+   * `stack: true`, inside the node's stack through its agent (see lab/capture.ts).
+   */
   async capture(spec: string, file: string, options: CaptureOptions = {}): Promise<CaptureHandle> {
     const i = spec.lastIndexOf(':');
     const nodeName = i > 0 ? spec.slice(0, i) : spec;
     const iface = i > 0 ? spec.slice(i + 1) : 'any';
     const node = this.node(nodeName);
+    if (options.stack) {
+      if (options.filter || options.packets !== undefined || options.snaplen !== undefined)
+        throw new UsageError('capture --stack takes no filter, packet count or snaplen');
+      return startStackCapture(await this.agent(nodeName), file, options);
+    }
     if (iface !== 'any' && !node.interfaces.some((x) => x.name === iface) && iface !== 'lo')
       throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
     return startCapture(this.handle(nodeName), iface, file, options);

@@ -13,6 +13,7 @@ interface CaptureOpts {
   time?: string;
   count?: string;
   filter?: string;
+  stack?: boolean;
 }
 
 export const capture: CommandModule = {
@@ -25,7 +26,8 @@ export const capture: CommandModule = {
         .requiredOption('-o, --output <file>', 'pcap file to write')
         .option('-t, --time <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
         .option('-c, --count <packets>', 'stop after this many packets')
-        .option('-f, --filter <bpf>', 'capture filter, e.g. "udp port 8684"'),
+        .option('-f, --filter <bpf>', 'capture filter, e.g. "udp port 8684"')
+        .option('-s, --stack', "capture inside our stack (node's agent): TCP/MPTCP segments as IP packets"),
     ).action(async (endpoint: string, opts: CaptureOpts) => {
       const o: CaptureOptions = {};
       if (opts.time !== undefined) {
@@ -41,6 +43,7 @@ export const capture: CommandModule = {
         o.packets = c;
       }
       if (opts.filter) o.filter = opts.filter;
+      if (opts.stack) o.stack = true;
       const h = await openLab(opts).capture(endpoint, opts.output ?? '', o);
       if (!opts.json)
         process.stderr.write(

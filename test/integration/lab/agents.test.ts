@@ -4,8 +4,9 @@
  * node's connections while traffic runs, and `down` leaves no process, socket or file. Also kill -9
  * of the CLI after the agents were spawned, then down.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
@@ -78,6 +79,8 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
     const src = await lab.agent('a');
     try {
       const before = await lab.status();
+      const pcap = join(tmpdir(), `mplab-${name}-stack.pcap`);
+      const cap = await lab.capture('a', pcap, { stack: true });
       const { id } = await sink.call('traffic.sink', { port: 5002, once: true });
       const sent = await src.call(
         'traffic.send',
@@ -99,6 +102,24 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
         const tx = (l.counters.a?.txBytes ?? 0) - (before.links[i]?.counters.a?.txBytes ?? 0);
         expect(tx, `${l.id} carried part of the transfer`).toBeGreaterThan(500_000);
       }
+      // the stack's own capture: real IP/TCP packets with MPTCP options that Wireshark dissects
+      const c = await cap.stop();
+      expect(c.packets).toBeGreaterThan(1000);
+      if (caps.tshark) {
+        const r = spawnSync(
+          'tshark',
+          ['-r', pcap, '-T', 'fields', '-e', 'tcp.options.mptcp.subtype', '-e', '_ws.malformed'],
+          {
+            encoding: 'utf8',
+            maxBuffer: 64 << 20,
+          },
+        );
+        const rows = r.stdout.split('\n').filter(Boolean);
+        expect(rows.length).toBe(c.packets);
+        expect(rows.filter((l) => l.split('\t')[0] !== '').length).toBeGreaterThan(1000);
+        expect(rows.filter((l) => (l.split('\t')[1] ?? '') !== '')).toEqual([]);
+      }
+      rmSync(pcap, { force: true });
     } finally {
       await sink.close();
       await src.close();
