@@ -103,7 +103,11 @@ export abstract class LossBasedCc implements CongestionControl {
 
   onAck(s: AckSample): void {
     if (s.inRecovery) return;
-    if (this.cwnd < this.ssthresh) {
+    // Grow only when cwnd is what limits sending (RFC 7661 / RFC 9438 §4.5 in spirit): an
+    // application- or scheduler-limited flow must not inflate a window it does not use.
+    const slowStart = this.cwnd < this.ssthresh;
+    if (slowStart ? s.inflight * 2 < this.cwnd : s.inflight + 3 * this.mss < this.cwnd) return;
+    if (slowStart) {
       // Slow start (RFC 5681 eq. 2, with appropriate byte counting limited to 2 MSS per ACK,
       // RFC 3465 L = 2).
       const inc = Math.min(s.ackedBytes, 2 * this.mss);

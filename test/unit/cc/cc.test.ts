@@ -174,3 +174,28 @@ describe('CUBIC', () => {
     expect(cc.epochStart).toBe(-1);
   });
 });
+
+describe('cwnd-limited growth', () => {
+  it('does not grow a window the sender does not fill', () => {
+    for (const cc of [new Reno({ mss: MSS }), new Cubic({ mss: MSS })]) {
+      const w0 = cc.cwnd;
+      // Slow start: only 3 segments in flight of a 10-segment window.
+      for (let i = 0; i < 50; i++)
+        cc.onAck({ now: i, ackedBytes: MSS, rttMs: 50, inflight: 3 * MSS, inRecovery: false });
+      expect(cc.cwnd).toBe(w0);
+      cc.onEnterRecovery(100, 20 * MSS, true);
+      cc.onExitRecovery(150, 10 * MSS);
+      const w1 = cc.cwnd;
+      for (let i = 0; i < 200; i++) {
+        cc.onAck({ now: 200 + i * 10, ackedBytes: MSS, rttMs: 50, inflight: 2 * MSS, inRecovery: false });
+      }
+      expect(cc.cwnd).toBe(w1);
+      // Filled: grows again.
+      cc.onAck({ now: 3000, ackedBytes: MSS, rttMs: 50, inflight: cc.cwnd, inRecovery: false });
+      for (let i = 0; i < 100; i++) {
+        cc.onAck({ now: 3000 + i * 10, ackedBytes: MSS, rttMs: 50, inflight: cc.cwnd, inRecovery: false });
+      }
+      expect(cc.cwnd).toBeGreaterThan(w1);
+    }
+  });
+});
