@@ -16,7 +16,8 @@ interface UpOpts {
 async function action(file: string, opts: UpOpts): Promise<void> {
   const t0 = performance.now();
   let steps: StepView[] = [];
-  const live = !opts.json && process.stdout.isTTY === true;
+  // A live view needs a terminal with a width (a pty without a size reports 0 columns).
+  const live = !opts.json && process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 20;
   const label = opts.name ?? file;
   const ink = live ? render(<UpView lab={label} steps={steps} />, { patchConsole: false }) : undefined;
   const onProgress = (p: UpProgress) => {
