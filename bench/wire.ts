@@ -46,21 +46,30 @@ function dataSegment(): TcpSegment {
   };
 }
 
-/** Runs `step` in batches for about `ms` milliseconds; returns iterations per second. */
+/**
+ * Runs `step` in batches for about `ms` milliseconds, split into windows of ~100 ms, and returns
+ * the best window's iterations per second: on a machine shared with other work the least-disturbed
+ * window is the closest to what the code costs (ours and the baseline are measured the same way).
+ */
 function rate(ms: number, step: (i: number) => number): number {
   let sink = 0;
   // Warm up so the optimizing compiler has seen the code.
-  for (let i = 0; i < 20_000; i++) sink += step(i);
-  let n = 0;
+  for (let i = 0; i < 50_000; i++) sink += step(i);
+  let best = 0;
   const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < ms) {
-    for (let i = 0; i < 10_000; i++) sink += step(i);
-    n += 10_000;
-    t = performance.now();
+  while (performance.now() - t0 < ms) {
+    let n = 0;
+    const w0 = performance.now();
+    let t = w0;
+    while (t - w0 < 100) {
+      for (let i = 0; i < 5_000; i++) sink += step(i);
+      n += 5_000;
+      t = performance.now();
+    }
+    best = Math.max(best, (n * 1000) / (t - w0));
   }
   if (sink === 0.5) console.log(sink); // keep the work observable
-  return (n * 1000) / (t - t0);
+  return best;
 }
 
 export function measureCodec(ms: number, withChecksum: boolean): number {

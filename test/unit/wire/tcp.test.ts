@@ -193,12 +193,12 @@ describe('wire/tcp: decoding', () => {
       { kind: 'mss', mss: 0xffff },
       { kind: 'wscale', shift: 0 },
     ]);
-    const wrong = new Uint8Array(Buffer.from(hdr.replace('8010', '6010') + '02030101', 'hex'));
+    const wrong = new Uint8Array(Buffer.from(`${hdr.replace('8010', '6010')}02030101`, 'hex'));
     expect((decodeSegment(wrong) as TcpSegment).options).toEqual([
       { kind: 'unknown', type: 2, data: new Uint8Array([1]) },
     ]);
     // A kind-30 option that is not a valid MPTCP suboption is kept as unknown, not a segment error.
-    const badMp = new Uint8Array(Buffer.from(hdr.replace('8010', '6010') + '1e04f000', 'hex'));
+    const badMp = new Uint8Array(Buffer.from(`${hdr.replace('8010', '6010')}1e04f000`, 'hex'));
     expect((decodeSegment(badMp) as TcpSegment).options).toEqual([
       { kind: 'unknown', type: 30, data: new Uint8Array([0xf0, 0]) },
     ]);
