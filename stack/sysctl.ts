@@ -110,7 +110,7 @@ export const KNOBS: readonly KnobSpec[] = [
     type: 'int',
     min: 0,
     max: 10,
-    default: 3,
+    default: 2,
     live: false,
     description: 'SYN retransmissions carrying MP_CAPABLE before falling back to a plain TCP SYN.',
   },

@@ -48,10 +48,14 @@ export interface ConnHost {
   /** The connection is over: forget its token and subflows once they are closed. */
   connDone(conn: MpConn): void;
   readonly knobs: ConnKnobs;
+  /** The host's clock (last `now` it was given). */
+  readonly now: number;
 }
 
 export interface ConnKnobs {
   sharedMss: number;
+  /** SYN retransmissions that still carry MP_CAPABLE before a plain SYN is tried. */
+  synRetries: number;
   triggerBytes: number;
   triggerMs: number;
   addAddrTimeoutMs: number;
@@ -124,6 +128,8 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   closed = false;
   /** One-shot options for the next bare ACK (ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL). */
   readonly pending: MptcpOption[] = [];
+  /** SYNs sent (master: MP_CAPABLE retries). */
+  synsSent = 0;
   /** MP_TCPRST reason for an RST this subflow sends (undefined = none). */
   rstReason: number | undefined;
   /** Extra options on the RST (MP_FAIL with the reason). */
@@ -338,6 +344,9 @@ export class MpConn {
   /** ADD_ADDR we sent and wait to see echoed. */
   readonly addrPending = new Map<number, { opt: AddAddr; nextAt: number; tries: number }>();
   wantPump = false;
+  /** Data-level retransmission timer: data outstanding and no data ACK progress. */
+  dataRtoAt = Number.POSITIVE_INFINITY;
+  private dataRtoBackoff = 0;
   constructor(
     readonly host: ConnHost,
     o: ConnOptions,
@@ -483,6 +492,7 @@ export class MpConn {
     }
     if (!r) return undefined;
     const len = r.end - r.start;
+    if (this.mode === 'mptcp' && this.dataRtoAt === Number.POSITIVE_INFINITY) this.armDataRto(this.host.now);
     out.push(this.sb.bytes(r.start, len));
     sf.noteTx(r.start, r.end);
     this.sched.sent(sf.pathIndex);
@@ -574,6 +584,11 @@ export class MpConn {
     switch (info.kind) {
       case 'syn':
         if (sf.role === 'master') {
+          if (this.mode === 'mptcp' && sf.synsSent++ > this.host.knobs.synRetries) {
+            // MP_CAPABLE SYNs go unanswered: a middlebox may drop them. Try plain TCP.
+            this.fallback('SYN retries with MP_CAPABLE exhausted');
+            this.host.mib.inc('MPCapableFallbackSYNACK');
+          }
           if (this.mode === 'mptcp') {
             opts.push({ kind: 'mptcp', mp: this.mpc(undefined, undefined) });
             this.host.mib.inc('MPCapableSYNTX');
@@ -978,6 +993,8 @@ export class MpConn {
     }
     if (acked > 0) {
       this.bytesDelivered += acked;
+      this.dataRtoBackoff = 0;
+      this.dataRtoAt = Number.POSITIVE_INFINITY;
       for (const s of this.subflows) s.pruneTx(this.sb.una);
       this.wantPump = true;
       if (this.writeBlocked && this.sb.room > 0) {
@@ -986,8 +1003,10 @@ export class MpConn {
       }
       this.checkTrigger(now);
     }
+    if (acked > 0) this.armDataRto(now);
     if (this.sb.finAcked) {
       this.finRtoAt = Number.POSITIVE_INFINITY;
+      this.dataRtoAt = Number.POSITIVE_INFINITY;
       this.checkDone(now);
     }
   }
@@ -1100,7 +1119,7 @@ export class MpConn {
     for (const x of e) this.subflowData(sf, x.data, x.ssn, now);
   }
 
-  private rxBytes(off: number, bytes: Uint8Array, now: number): void {
+  rxBytes(off: number, bytes: Uint8Array, now: number): void {
     const id = this.id;
     const ev = this.host.events;
     const n = this.rq.add(off, bytes, (d) => {
@@ -1402,8 +1421,30 @@ export class MpConn {
   }
 
   // ── Timers ─────────────────────────────────────────────────────────────────────────────────
+  /** Arms the data-level timer when data is outstanding (a last resort behind subflow RTOs). */
+  private armDataRto(now: number): void {
+    if (this.dataRtoAt !== Number.POSITIVE_INFINITY || !this.multipath) return;
+    if (this.sb.una >= Math.max(this.sb.nxt, this.sb.maxSent)) return;
+    let rto = 0;
+    for (const s of this.subflows) if (s.established) rto = Math.max(rto, s.tcb.rto);
+    this.dataRtoAt = now + Math.max(1000, 2 * rto) * 2 ** Math.min(this.dataRtoBackoff, 6);
+  }
+
+  private dataRtoFired(now: number): void {
+    this.dataRtoAt = Number.POSITIVE_INFINITY;
+    const top = Math.max(this.sb.nxt, this.sb.maxSent);
+    if (this.sb.una >= top || !this.multipath) return;
+    // Nothing moved at the data level for several RTOs: send the oldest data again elsewhere.
+    this.host.mib.inc('MPTCPRetrans');
+    this.sb.queueReinject(this.sb.una, Math.min(top, this.sb.una + 64 * 1024));
+    this.dataRtoBackoff++;
+    this.wantPump = true;
+    this.armDataRto(now);
+  }
+
   deadline(): number {
     let d = this.finRtoAt;
+    if (this.dataRtoAt < d) d = this.dataRtoAt;
     if (this.triggerAt < d) d = this.triggerAt;
     for (const p of this.addrPending.values()) if (p.nextAt < d) d = p.nextAt;
     if (this.inPm && this.multipath && !this.sb.finAcked) {
@@ -1416,6 +1457,7 @@ export class MpConn {
 
   advance(now: number): void {
     if (this.state === 'CLOSED') return;
+    if (now >= this.dataRtoAt) this.dataRtoFired(now);
     if (now >= this.triggerAt) this.checkTrigger(now);
     if (now >= this.finRtoAt) {
       this.finRtoAt = Number.POSITIVE_INFINITY;

@@ -90,7 +90,7 @@ export class MptcpHost implements NetCore, ConnHost {
   private readonly tcbExtra: Partial<TcbConfig>;
   private readonly checksums: boolean;
   private readonly mssByAddress: Record<string, number>;
-  private now = 0;
+  now = 0;
 
   constructor(options: MptcpHostOptions = {}) {
     this.sysctl = options.sysctl ?? new Sysctl();
@@ -115,6 +115,7 @@ export class MptcpHost implements NetCore, ConnHost {
     const s = this.sysctl;
     return {
       sharedMss: s.getInt('net.mptcp.mptcp_mss'),
+      synRetries: s.getInt('net.mptcp.mptcp_syn_retries'),
       triggerBytes: s.getInt('net.mptcp.mptcp_trigger_bytes'),
       triggerMs: s.getInt('net.mptcp.mptcp_trigger_ms'),
       addAddrTimeoutMs: s.getInt('net.mptcp.mptcp_add_addr_timeout'),
@@ -476,10 +477,6 @@ export class MptcpHost implements NetCore, ConnHost {
       config: this.tcbConfigFor(c, undefined, sf.local.address),
       ...(mp ? { ccGroup: c.ccGroup } : {}),
     });
-    if (c.mode === 'mptcp' && sf.role === 'master' && c.role === 'client') {
-      const synRetries = this.sysctl.getInt('net.mptcp.mptcp_syn_retries');
-      void synRetries;
-    }
     tcb.owner = sf;
     sf.tcb = tcb;
     this.byTuple.set(tupleKey(sf.local.address, sf.local.port, sf.remote.address, sf.remote.port), sf);

@@ -279,3 +279,51 @@ describe('determinism', () => {
     expect(run()).toBe(run());
   });
 });
+
+describe('robustness', () => {
+  it('MP_CAPABLE SYNs dropped by a middlebox: plain TCP after mptcp_syn_retries', async () => {
+    const { dropWhere, tcpFlags, tcpOptionKinds } = await import('../../../stack/sim/index');
+    const { sim, a, b, link } = buildPair({
+      factory: mptcpFactory({ 'net.mptcp.mptcp_syn_retries': 1 }),
+      rateMbps: 10,
+      rttMs: 20,
+    });
+    let dropped = 0;
+    link.ab.set({
+      middlebox: dropWhere((p) => {
+        const drop = (tcpFlags(p.data) & 2) !== 0 && tcpOptionKinds(p.data).includes(30);
+        if (drop) dropped++;
+        return drop;
+      }),
+    });
+    const t = startBulk(sim, { client: a, server: b, bytes: 500_000 });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    expect(dropped).toBe(2);
+    expect(t.connectedAt).toBeGreaterThan(2900);
+    expect(t.connectedAt).toBeLessThan(3500);
+    expect(hostOf(a.core).connStats()[0]?.mode ?? 'tcp').toBe('tcp');
+  });
+
+  it('bytes lost at the data level after their subflow ACK are sent again by the data-level timer', () => {
+    const { sim, client, server } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 3_000_000 });
+    let lost = 0;
+    sim.at(300, () => {
+      const conn = hostOf(server.core).connection(t.serverConn)!;
+      const orig = conn.rxBytes.bind(conn);
+      conn.rxBytes = (off, bytes, now) => {
+        // The receiver loses one chunk it had already acknowledged at the subflow level.
+        if (lost === 0 && off > conn.rq.rcvNxt) {
+          lost = bytes.length;
+          return;
+        }
+        orig(off, bytes, now);
+      };
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(lost).toBeGreaterThan(0);
+    expect(t.ok).toBe(true);
+    expect(hostOf(client.core).report().mib.MPTCPRetrans).toBeGreaterThanOrEqual(1);
+  });
+});
