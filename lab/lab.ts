@@ -412,7 +412,11 @@ export class Lab {
         `namespaces of lab '${model.name}' already exist (${clash.join(', ')}); run 'mplab down ${model.name}'`,
       );
     for (const n of model.nodes) {
-      if (n.stack === 'kernel' && Object.keys(n.knobs).length > 0 && !existsSync('/proc/sys/net/mptcp'))
+      if (n.stack === 'ts' && n.phy !== 'udp')
+        throw new UsageError(
+          `node '${n.name}': phy '${n.phy}' is not available in the node agent yet (only udp)`,
+        );
+      if (n.stack === 'kernel' && !existsSync('/proc/sys/net/mptcp'))
         throw new UsageError(`node '${n.name}' asks for the kernel's MPTCP, which this kernel does not have`);
     }
     const netem = model.links.some((l) => l.needsNetem) ? await netemAvailable() : false;

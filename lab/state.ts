@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from './errors';
 import type { LabModel } from './topology/model';
 
 export const STATE_VERSION = 1;
@@ -80,10 +81,9 @@ export function statePath(lab: string): string {
 }
 
 /** Thrown when `up` finds the lab already present. */
-export class LabExistsError extends Error {
+export class LabExistsError extends UsageError {
   constructor(readonly lab: string) {
     super(`lab '${lab}' already exists (${labDir(lab)}); run 'mplab down ${lab}' first`);
-    this.name = 'LabExistsError';
   }
 }
 
