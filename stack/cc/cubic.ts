@@ -12,7 +12,15 @@ const ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 
 export interface CubicOptions {
   fastConvergence?: boolean;
+  /** Leave slow start when the RTT rises (HyStart's delay increase, RFC 9406 §4.2). Default true. */
+  hystart?: boolean;
 }
+
+/** RFC 9406 constants. */
+const HS_MIN_SSTHRESH_SEGS = 16;
+const HS_N_RTT_SAMPLE = 8;
+const HS_MIN_ETA = 4;
+const HS_MAX_ETA = 16;
 
 export class Cubic extends LossBasedCc {
   readonly name: string = 'cubic';
@@ -26,10 +34,48 @@ export class Cubic extends LossBasedCc {
   wEst = 0;
   private lastRttMs = 100;
   private readonly fastConvergence: boolean;
+  private readonly hystart: boolean;
+  // HyStart rounds, by time (one round ≈ one minimum RTT).
+  private hsRoundEnd = -1;
+  private hsLastMin = Number.POSITIVE_INFINITY;
+  private hsCurMin = Number.POSITIVE_INFINITY;
+  private hsSamples = 0;
+  /** Set when HyStart ended slow start (for tests and reports). */
+  hystartExit = false;
 
   constructor(init: CcInit, options: CubicOptions = {}) {
     super(init);
     this.fastConvergence = options.fastConvergence ?? true;
+    this.hystart = options.hystart ?? true;
+  }
+
+  override onAck(s: AckSample): void {
+    if (this.hystart && !s.inRecovery && this.cwnd < this.ssthresh && s.rttMs > 0) this.hystartSample(s);
+    super.onAck(s);
+  }
+
+  private hystartSample(s: AckSample): void {
+    if (s.now >= this.hsRoundEnd) {
+      this.hsLastMin = this.hsCurMin;
+      this.hsCurMin = Number.POSITIVE_INFINITY;
+      this.hsSamples = 0;
+      this.hsRoundEnd = s.now + (Number.isFinite(this.hsLastMin) ? this.hsLastMin : s.rttMs);
+    }
+    if (s.rttMs < this.hsCurMin) this.hsCurMin = s.rttMs;
+    this.hsSamples++;
+    if (
+      this.hsSamples >= HS_N_RTT_SAMPLE &&
+      Number.isFinite(this.hsLastMin) &&
+      this.cwnd >= HS_MIN_SSTHRESH_SEGS * this.mss
+    ) {
+      const eta = Math.min(Math.max(this.hsLastMin / 8, HS_MIN_ETA), HS_MAX_ETA);
+      if (this.hsCurMin >= this.hsLastMin + eta) {
+        // Queue building: leave slow start before it overflows.
+        this.ssthresh = this.cwnd;
+        this.hystartExit = true;
+        this.epochStart = -1;
+      }
+    }
   }
 
   /** W_cubic(t) for t in seconds since the epoch start, in segments. */

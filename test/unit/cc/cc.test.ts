@@ -199,3 +199,40 @@ describe('cwnd-limited growth', () => {
     }
   });
 });
+
+describe('CUBIC HyStart (RFC 9406 delay increase)', () => {
+  function slowStart(rttOf: (round: number) => number, hystart = true): Cubic {
+    const cc = new Cubic({ mss: MSS }, { hystart });
+    let now = 0;
+    for (let round = 0; round < 12 && cc.cwnd < cc.ssthresh; round++) {
+      const rtt = rttOf(round);
+      const segs = Math.floor(cc.cwnd / MSS);
+      for (let i = 0; i < segs && cc.cwnd < cc.ssthresh; i++) {
+        cc.onAck({
+          now: now + (rtt * i) / segs,
+          ackedBytes: MSS,
+          rttMs: rtt,
+          inflight: cc.cwnd,
+          inRecovery: false,
+        });
+      }
+      now += rtt;
+    }
+    return cc;
+  }
+
+  it('leaves slow start when the RTT rises by more than η, not when it is flat', () => {
+    // Flat RTT: slow start runs on (12 doublings from IW10).
+    const flat = slowStart(() => 50);
+    expect(flat.hystartExit).toBe(false);
+    expect(flat.ssthresh).toBe(Number.MAX_SAFE_INTEGER);
+    // Queue builds from round 5 on: +10 ms per round (η = 50/8 = 6.25 ms).
+    const rising = slowStart((r) => (r < 5 ? 50 : 50 + 10 * (r - 4)));
+    expect(rising.hystartExit).toBe(true);
+    expect(Math.abs(rising.ssthresh - rising.cwnd)).toBeLessThan(MSS);
+    expect(rising.cwnd / MSS).toBeGreaterThanOrEqual(16 * 16);
+    expect(rising.cwnd / MSS).toBeLessThan(10 * 2 ** 7);
+    // Disabled: no early exit.
+    expect(slowStart((r) => 50 + 10 * r, false).hystartExit).toBe(false);
+  });
+});
