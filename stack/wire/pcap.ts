@@ -201,14 +201,18 @@ export class MemoryPcap extends PcapWriter {
 }
 
 /**
- * A pcap streamed to a file: records are buffered and written synchronously once 64 KiB gather,
- * on flush() and on close(). A crash loses at most the buffered records; the file stays readable.
+ * A pcap streamed to a file (a path, opened and truncated here, or an open file descriptor):
+ * records are buffered and written synchronously once 64 KiB gather, on flush() and on close(). A
+ * crash loses at most the buffered records; the file stays readable. close() closes the file only
+ * when it was opened here.
  */
 export class PcapFile extends PcapWriter {
   private readonly state: { fd: number; pending: Uint8Array[]; size: number };
+  private readonly owned: boolean;
 
-  constructor(path: string, options: PcapOptions = {}) {
-    const state = { fd: openSync(path, 'w'), pending: [] as Uint8Array[], size: 0 };
+  constructor(target: string | number, options: PcapOptions = {}) {
+    const fd = typeof target === 'number' ? target : openSync(target, 'w');
+    const state = { fd, pending: [] as Uint8Array[], size: 0 };
     super((c) => {
       if (state.fd < 0) throw new Error('pcap file is closed');
       state.pending.push(c);
@@ -216,6 +220,7 @@ export class PcapFile extends PcapWriter {
       if (state.size >= 65536) flushState(state);
     }, options);
     this.state = state;
+    this.owned = typeof target !== 'number';
   }
 
   flush(): void {
@@ -225,7 +230,7 @@ export class PcapFile extends PcapWriter {
   close(): void {
     if (this.state.fd < 0) return;
     flushState(this.state);
-    closeSync(this.state.fd);
+    if (this.owned) closeSync(this.state.fd);
     this.state.fd = -1;
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,13 @@ describe('wire/pcap', () => {
     f.close(); // idempotent
     expect(new Uint8Array(readFileSync(file))).toEqual(m.bytes());
     expect(() => f.writeSegment(0, '10.0.0.1', '10.0.0.2', seg)).toThrow();
+    // An open file descriptor: written to, left open.
+    const fd = openSync(join(dir, 'y.pcap'), 'w');
+    const g = new PcapFile(fd, { linktype: 'ethernet' });
+    g.writeSegment(1, '10.0.0.1', '10.0.0.2', seg);
+    g.close();
+    expect(fstatSync(fd).size).toBe(24 + 16 + 14 + 55);
+    closeSync(fd);
     const chunks: Uint8Array[] = [];
     const w = new PcapWriter((c) => chunks.push(c));
     w.writeIpPacket(5, new Uint8Array([0x45]));
