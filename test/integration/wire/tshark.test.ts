@@ -567,6 +567,7 @@ function normExpected(v: Val): string {
 
 const CHECK_FIELDS = [
   'frame.number',
+  'frame.time_epoch',
   'tcp.checksum.status',
   'ip.checksum.status',
   '_ws.malformed',
@@ -675,6 +676,9 @@ describe.skipIf(!caps.tshark)('wire: tshark dissects what we encode', () => {
         const p = c.pkts[i]!;
         const where = `${c.name} packet ${i + 1}`;
         expect(row.get('frame.number'), where).toEqual([String(i + 1)]);
+        // Timestamps: 1.25 ms apart from 1700000000.0005 s, to the microsecond.
+        const epochUs = Math.round(Number(row.get('frame.time_epoch')![0]) * 1e6);
+        expect(epochUs, `${where}: timestamp`).toBe(1_700_000_000_000_500 + (i + 1) * 1250);
         // 1 = PROTO_CHECKSUM_E_GOOD.
         expect(row.get('tcp.checksum.status'), `${where}: TCP checksum`).toEqual(['1']);
         if (!p.src.includes(':'))
