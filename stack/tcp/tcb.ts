@@ -51,7 +51,7 @@ import type { CcFactory } from '../cc/types';
 import { optionsLength } from '../wire/tcp';
 import type { SackBlock, TcpOption, TcpSegment } from '../wire/types';
 import { ByteRing, WindowStore } from './ring';
-import { F_EVER_REXMIT, F_FIN, F_LOST, F_REXMIT, F_SACKED, Scoreboard } from './scoreboard';
+import { F_EVER_REXMIT, F_FIN, F_LOST, F_REXMIT, Scoreboard } from './scoreboard';
 import * as Seq from './seq';
 
 // Bound once at load: per-segment code then calls plain functions, not module-namespace getters
@@ -553,7 +553,7 @@ export class Tcb implements CcSubflowView {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdv = this.rcvNxt;
     this.lastAckSent = this.rcvNxt;
-    this.negotiate(seg, true);
+    this.negotiate(seg);
     this.sndWnd = seg.window; // never scaled on a SYN
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = seg.seq;
@@ -572,7 +572,7 @@ export class Tcb implements CcSubflowView {
     return true;
   }
 
-  private negotiate(seg: TcpSegment, _passive: boolean): void {
+  private negotiate(seg: TcpSegment): void {
     let mss = -1;
     let ws = -1;
     let sackOk = false;
@@ -834,7 +834,7 @@ export class Tcb implements CcSubflowView {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.rcvAdv = this.rcvNxt;
     this.lastAckSent = this.rcvNxt;
-    this.negotiate(seg, false);
+    this.negotiate(seg);
     this.sndWnd = seg.window;
     this.maxSndWnd = this.sndWnd;
     this.sndWl1 = seg.seq;
@@ -1104,7 +1104,7 @@ export class Tcb implements CcSubflowView {
       // Eifel detection (RFC 3522): the ACK covering the first retransmission echoes the
       // original's timestamp, so the original arrived: the fast retransmit was spurious.
       if (this.recovery === 1 && this.undoState !== undefined && seqGt(ack, this.undoSeq) && tsecr >= 0) {
-        if (seqLt(tsecr, this.undoTsval)) this.undoRecovery(now);
+        if (seqLt(tsecr, this.undoTsval)) this.undoRecovery();
         else this.undoState = undefined;
       }
 
@@ -1208,7 +1208,7 @@ export class Tcb implements CcSubflowView {
     if (i >= 0) this.retransmitRecord(i, now);
   }
 
-  private undoRecovery(now: number): void {
+  private undoRecovery(): void {
     const state = this.undoState;
     this.undoState = undefined;
     if (state !== undefined) this.cc.restore?.(state);
@@ -1217,7 +1217,6 @@ export class Tcb implements CcSubflowView {
     this.board.unmarkLost();
     // Reordering, not loss: tolerate more duplicate ACKs from now on.
     this.dupThresh = Math.min(this.dupThresh + 3, 30);
-    void now;
   }
 
   private rttSample(r: number): void {
@@ -1666,6 +1665,3 @@ export class Tcb implements CcSubflowView {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** For tests and tools: the flag bits of a scoreboard record. */
-export const RECORD_FLAGS = { F_SACKED, F_LOST, F_REXMIT, F_FIN, F_EVER_REXMIT } as const;
