@@ -468,22 +468,33 @@ export class Lab {
   }
 
   /**
-   * Removes every mplab object on this machine: each lab with state, then any namespace with the
-   * mplab- prefix and any process whose command line points into the run directory. `filter`
-   * narrows it to some lab names (tests use it to leave other labs alone).
+   * Removes every mplab object on this machine: each lab with state, then whatever carries the
+   * prefix without a lab to own it: namespaces `mplab-*` (and the processes inside them), processes
+   * whose command line points into the run directory, and the run directory's other entries.
+   * `filter` narrows all of it to names it accepts: lab names, and namespace names without their
+   * `mplab-` prefix (tests use it to leave other labs on the machine alone).
    */
-  static async downAll(filter?: (lab: string) => boolean): Promise<DownResult[]> {
+  static async downAll(filter?: (name: string) => boolean): Promise<DownResult[]> {
+    const keep = filter ?? (() => true);
     const out: DownResult[] = [];
-    for (const lab of listLabs()) if (!filter || filter(lab)) out.push(await Lab.teardown(lab));
-    if (!filter) {
-      const t0 = now();
-      const backend = new NetnsBackend();
-      const stray = await backend.findAll('mplab-');
-      const killed = await killAll([...(await pidsIn(backend, stray)), ...scanProcesses(`${runDir()}/`)]);
-      await backend.destroy(stray);
-      if (stray.length > 0 || killed.length > 0)
-        out.push({ lab: '*', existed: true, namespaces: stray, killed, ms: now() - t0 });
-    }
+    for (const lab of listLabs()) if (keep(lab)) out.push(await Lab.teardown(lab));
+    const t0 = now();
+    const backend = new NetnsBackend();
+    const stray = (await backend.findAll('mplab-')).filter((h) => keep(h.slice('mplab-'.length)));
+    const markers = filter
+      ? readdirSafe(runDir())
+          .filter(keep)
+          .map((e) => `${join(runDir(), e)}/`)
+      : [`${runDir()}/`];
+    const killed = await killAll([
+      ...(await pidsIn(backend, stray)),
+      ...markers.flatMap((m) => scanProcesses(m)),
+    ]);
+    await backend.destroy(stray);
+    const files = readdirSafe(runDir()).filter(keep);
+    for (const f of files) rmSync(join(runDir(), f), { recursive: true, force: true });
+    if (stray.length > 0 || killed.length > 0 || files.length > 0)
+      out.push({ lab: '*', existed: true, namespaces: stray, killed, ms: now() - t0 });
     return out;
   }
 
@@ -918,6 +929,14 @@ async function pidsIn(backend: Backend, handles: string[]): Promise<number[]> {
     out.push(...(await backend.pids(h)));
   });
   return out;
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 /** Pids of processes (other than this one) whose command line contains `marker`. */

@@ -20,7 +20,7 @@ export function labName(suffix = ''): string {
 
 export function labScope(): void {
   afterAll(async () => {
-    await Lab.downAll((l) => made.has(l));
+    await Lab.downAll((n) => [...made].some((m) => n === m || n.startsWith(`${m}-`)));
     for (const l of made) await Lab.down(l).catch(() => {});
   });
 }

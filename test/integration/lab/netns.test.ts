@@ -2,8 +2,8 @@
  * The netns backend on real namespaces (root): building, policy routing, traffic on every path,
  * shaping, link down/up, status counters, big chains, and `down` leaving nothing behind.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { NetnsBackend } from '../../../lab/backends/netns';
 import { Lab } from '../../../lab/lab';
 import { netemAvailable } from '../../../lab/links/shaping';
-import { readState } from '../../../lab/state';
+import { readState, runDir } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
-import { iperf, labName, labScope, leftovers, NOTHING } from './helpers';
+import { gone, iperf, labName, labScope, leftovers, NOTHING } from './helpers';
 import { chain, twoHost } from './models';
 
 describe.skipIf(!caps.netns || !caps.iperf3)('netns backend', () => {
@@ -190,5 +190,34 @@ describe.skipIf(!caps.netns)('switches and IPv6', () => {
     expect(ports.match(/master br0 state forwarding/g)).toHaveLength(3);
     await lab.down();
     expect(leftovers(name)).toEqual(NOTHING);
+  });
+});
+
+describe.skipIf(!caps.netns)('down --all', () => {
+  labScope();
+
+  it('removes stray namespaces, processes pointing into the run dir and its leftovers', async () => {
+    const name = labName('s');
+    const ns = `mplab-${name}-x`;
+    const dir = join(runDir(), name);
+    spawnSync('ip', ['netns', 'add', ns]);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'junk.log'), 'left by a crash\n');
+    const inside = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { detached: true, stdio: 'ignore' });
+    const outside = spawn('python3', ['-c', 'import time; time.sleep(600)', join(dir, 'agent.sock')], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    inside.unref();
+    outside.unref();
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await Lab.downAll((n) => n === name || n.startsWith(`${name}-`));
+    const killed = res.flatMap((r) => r.killed);
+    expect(killed).toContain(inside.pid);
+    expect(killed).toContain(outside.pid);
+    expect(res.flatMap((r) => r.namespaces)).toContain(ns);
+    expect(leftovers(name)).toEqual(NOTHING);
+    expect(gone(inside.pid as number)).toBe(true);
+    expect(gone(outside.pid as number)).toBe(true);
   });
 });
