@@ -102,6 +102,8 @@ interface ProbeFlow {
   left: number;
   seq: number;
   port: number;
+  /** With recording off: one buffer for every packet of the stream (same header, seq 0). */
+  shared: Uint8Array | null;
 }
 
 /** Datagram prober: sends what it is told, records what arrives. */
@@ -123,7 +125,10 @@ export class ProbeCore implements NetCore {
   private listening = new Set<number>();
   private deadline = Number.POSITIVE_INFINITY;
 
-  /** `record: false` keeps only counts (for benchmarks). */
+  /**
+   * `record: false` keeps only counts (for benchmarks), and a stream then sends one shared buffer
+   * (every packet the same bytes, seq 0): receivers must not modify packet data.
+   */
   constructor(options: { record?: boolean } = {}) {
     this.record = options.record ?? true;
   }
@@ -152,7 +157,13 @@ export class ProbeCore implements NetCore {
       left: s.count,
       seq: 0,
       port: s.port ?? 1000 + this.flows.length,
+      shared: null,
     });
+    const f = this.flows[this.flows.length - 1]!;
+    if (!this.record) {
+      f.shared = new Uint8Array(Math.max(HEADER_BYTES, s.length));
+      writeHeader(f.shared, f.port, f.port, 0, 0, PSH | ACK);
+    }
     this.advance(now);
   }
 
@@ -181,7 +192,10 @@ export class ProbeCore implements NetCore {
     let next = Number.POSITIVE_INFINITY;
     for (const f of this.flows) {
       while (f.left > 0 && f.next <= now) {
-        this.send(f.src, f.dst, f.length, f.seq++, f.next, f.port);
+        if (f.shared !== null) {
+          this.out.push({ src: f.src, dst: f.dst, data: f.shared });
+          f.seq++;
+        } else this.send(f.src, f.dst, f.length, f.seq++, f.next, f.port);
         f.left--;
         f.next += f.interval;
       }
