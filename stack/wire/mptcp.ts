@@ -48,18 +48,15 @@ export const MP_FASTCLOSE_LEN = 12;
 export const MP_TCPRST_LEN = 4;
 
 function u8(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff)
-    throw new EncodeError(`${what} must be an integer 0..255, got ${v}`);
+  if ((v & 0xff) !== v) throw new EncodeError(`${what} must be an integer 0..255, got ${v}`);
   return v;
 }
 function u16(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff)
-    throw new EncodeError(`${what} must be 0..65535, got ${v}`);
+  if ((v & 0xffff) !== v) throw new EncodeError(`${what} must be 0..65535, got ${v}`);
   return v;
 }
 function u32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
-    throw new EncodeError(`${what} must be a u32, got ${v}`);
+  if (v >>> 0 !== v) throw new EncodeError(`${what} must be a u32, got ${v}`);
   return v;
 }
 function u64(v: bigint, what: string): bigint {

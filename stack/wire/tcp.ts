@@ -101,13 +101,13 @@ function r32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+// `(v & 0xffff) === v` is false for negatives, fractions, NaN and values over 16 bits; likewise
+// `v >>> 0 === v` for 32 bits. Cheaper than range and integer checks on the per-segment path.
 function checkU16(v: number, what: string): void {
-  if (!(v >= 0 && v <= 0xffff && Math.floor(v) === v))
-    throw new EncodeError(`${what} must be 0..65535, got ${v}`);
+  if ((v & 0xffff) !== v) throw new EncodeError(`${what} must be 0..65535, got ${v}`);
 }
 function checkU32(v: number, what: string): void {
-  if (!(v >= 0 && v <= 0xffffffff && Math.floor(v) === v))
-    throw new EncodeError(`${what} must be a u32, got ${v}`);
+  if (v >>> 0 !== v) throw new EncodeError(`${what} must be a u32, got ${v}`);
 }
 
 /** Writes the options at `o`; returns the offset after them. */

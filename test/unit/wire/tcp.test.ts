@@ -127,6 +127,13 @@ describe('wire/tcp: header and option layout', () => {
     );
     expect(() => encodeSegment({ ...seg([]), seq: 2 ** 32 })).toThrow(EncodeError);
     expect(() => encodeSegment({ ...seg([]), srcPort: -1 })).toThrow(EncodeError);
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 65536])
+      expect(() => encodeSegment({ ...seg([]), window: bad }), String(bad)).toThrow(EncodeError);
+    for (const bad of [0.5, Number.NaN, -1, 2 ** 32])
+      expect(() => encodeSegment({ ...seg([]), ack: bad }), String(bad)).toThrow(EncodeError);
+    expect(() => encodeSegment(seg([{ kind: 'timestamps', tsval: 2 ** 32, tsecr: 0 }]))).toThrow(EncodeError);
+    expect(() => encodeSegment(seg([{ kind: 'wscale', shift: 256 }]))).toThrow(EncodeError);
+    expect(() => encodeSegment(seg([{ kind: 'mss', mss: 70000 }]))).toThrow(EncodeError);
     expect(() => encodeInto(new Uint8Array(19), 0, seg([]))).toThrow(EncodeError);
   });
 
