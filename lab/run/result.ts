@@ -54,6 +54,10 @@ export interface RunResult {
   knobs?: Record<string, Record<string, string | number>>;
   versions?: { mplab: string; node: string; kernel: string };
   startedAt?: string;
+  /** SHA-256 (hex) of the bytes the sender sent, when integrity is ok. */
+  sha256?: string;
+  /** Anything the reader should know about how the run was made (e.g. a stand-in in --sim). */
+  notes?: string[];
 }
 
 /** Every distinct path index in a run, in ascending order. */

@@ -1,0 +1,57 @@
+/** What a traffic run is asked to do, whoever runs it (lab agents, kernel sockets, the simulator). */
+import { UsageError } from '../errors';
+import type { LabModel, NodeModel, ScenarioEvent } from '../topology/model';
+import type { RunStack } from './result';
+
+export interface RunSpec {
+  /** Sending node. */
+  from: string;
+  /** Receiving node (the sink listens there; the sender connects to its first address). */
+  to: string;
+  /** Send exactly this many bytes, or … */
+  bytes?: number;
+  /** … send for this long (ms). Default 10 s when neither is given. */
+  timeMs?: number;
+  stack: RunStack;
+  /** Timeline sampling interval, ms (default 100). */
+  intervalMs?: number;
+  /** Scenario events, times from the start of the transfer (default: none). */
+  events?: ScenarioEvent[];
+  /** Port the sink listens on (default 5001). */
+  port?: number;
+  /** Address to connect to (default: the receiver's first address). */
+  host?: string;
+}
+
+export const DEFAULT_RUN_MS = 10_000;
+export const DEFAULT_INTERVAL_MS = 100;
+export const DEFAULT_PORT = 5001;
+
+/** Checks the endpoints against the model; returns both node models and the address to connect to. */
+export function resolveEndpoints(
+  model: LabModel,
+  spec: RunSpec,
+): { from: NodeModel; to: NodeModel; host: string } {
+  const find = (name: string, role: string) => {
+    const n = model.nodes.find((x) => x.name === name);
+    if (!n)
+      throw new UsageError(
+        `run: no node '${name}' (${role}) in lab '${model.name}' (nodes: ${model.nodes.map((x) => x.name).join(', ')})`,
+      );
+    if (n.kind !== 'host')
+      throw new UsageError(`run: node '${name}' is a ${n.kind}; traffic runs between hosts`);
+    return n;
+  };
+  const from = find(spec.from, 'sender');
+  const to = find(spec.to, 'receiver');
+  if (from.name === to.name) throw new UsageError('run: <from> and <to> are the same node');
+  const host = spec.host ?? to.addresses[0];
+  if (host === undefined) throw new UsageError(`run: node '${to.name}' has no address`);
+  if (spec.bytes !== undefined && spec.timeMs !== undefined)
+    throw new UsageError('run: give --bytes or --time, not both');
+  if (spec.bytes !== undefined && !(spec.bytes > 0)) throw new UsageError('run: --bytes must be > 0');
+  if (spec.timeMs !== undefined && !(spec.timeMs > 0)) throw new UsageError('run: --time must be > 0');
+  if (spec.intervalMs !== undefined && !(spec.intervalMs >= 10))
+    throw new UsageError('run: --interval must be at least 10ms');
+  return { from, to, host };
+}
