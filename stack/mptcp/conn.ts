@@ -126,6 +126,8 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   reinjectedBytes = 0;
   closeReason: string | undefined;
   closed = false;
+  /** Being torn down (address gone, reset pending): carries nothing more. */
+  closing = false;
   /** One-shot options for the next bare ACK (ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL). */
   readonly pending: MptcpOption[] = [];
   /** SYNs sent (master: MP_CAPABLE retries). */
@@ -176,7 +178,7 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   }
   /** Can carry data at all (scheduling of reinjections, DATA_FIN). */
   get established(): boolean {
-    if (this.closed || !this.tcb.active) return false;
+    if (this.closed || this.closing || !this.tcb.active) return false;
     return this.role === 'master' || this.joinReady;
   }
 
@@ -851,6 +853,7 @@ export class MpConn {
   }
 
   private deferAbort(sf: Subflow): void {
+    sf.closing = true;
     this.pendingAborts.push(sf);
   }
 
@@ -1070,7 +1073,7 @@ export class MpConn {
     for (const s of this.subflows) {
       if (s.closed) continue;
       s.closeReason = 'peer fastclose';
-      this.pendingAborts.push(s);
+      this.deferAbort(s);
     }
     this.finish({ code: 'ECONNRESET', message: 'connection closed by the peer (MP_FASTCLOSE)' });
     void now;
@@ -1161,7 +1164,7 @@ export class MpConn {
       sf.rstExtra = [{ subtype: 'MP_FAIL', dsn }];
       sf.closeReason = 'DSS checksum failure';
       this.host.pm.pathDown(this.token, sf.pathIndex, now, false);
-      this.pendingAborts.push(sf);
+      this.deferAbort(sf);
       return;
     }
     // The only subflow: MP_FAIL, then wait for the peer's infinite mapping (fallback).
@@ -1183,7 +1186,7 @@ export class MpConn {
     }
     sf.rstReason = TCPRST_MPTCP_ERROR;
     sf.closeReason = 'data without DSS mapping';
-    this.pendingAborts.push(sf);
+    this.deferAbort(sf);
     void now;
   }
 
@@ -1370,8 +1373,9 @@ export class MpConn {
           const sf = this.subflows.find((s) => s.pathIndex === a.pathIndex && !s.closed);
           if (sf) {
             sf.closeReason = a.reason;
+            sf.closing = true;
             this.host.mib.inc('RmSubflow');
-            this.pendingAborts.push(sf);
+            this.deferAbort(sf);
           }
           break;
         }

@@ -191,6 +191,33 @@ describe('addresses', () => {
   });
 });
 
+describe('losing the master address', () => {
+  it('the connection lives on over the join; the address coming back is used again', () => {
+    const { sim, client, server, clientAddrs, paths } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 8_000_000 });
+    const iface = client.ifaces[0]!;
+    sim.at(800, () => client.removeAddress(clientAddrs[0]!));
+    let onPath0AtReturn = 0;
+    sim.at(2000, () => {
+      onPath0AtReturn = paths[0]!.ab.counters.deliveredBytes;
+      client.addAddress(clientAddrs[0]!, iface);
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const r = hostOf(client.core).report();
+    const master = r.connections[0]!.subflows[0]!;
+    expect(master.state).toBe('CLOSED');
+    expect(master.closeReason).toBe('address-removed');
+    expect(r.mib.RmAddrTx).toBe(1);
+    expect(hostOf(server.core).report().mib.RmAddr).toBe(1);
+    // Path index 1 was rebuilt as a join from the returning address.
+    expect(r.connections[0]!.subflows.filter((s) => s.pathIndex === 1 && s.state !== 'CLOSED')).toHaveLength(
+      1,
+    );
+    expect(paths[0]!.ab.counters.deliveredBytes - onPath0AtReturn).toBeGreaterThan(1_000_000);
+  });
+});
+
 describe('termination', () => {
   it('DATA_FIN both ways closes both ends cleanly', () => {
     const { sim, client, server } = twoPaths();
