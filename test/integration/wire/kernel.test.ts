@@ -364,6 +364,19 @@ for (const f of families) {
           }
         }
         expect(verified).toBeGreaterThan(20);
+        // DATA_FIN alone (no payload): a mapping of data-level length 1 at subflow sequence 0, whose
+        // checksum covers only the pseudo-header.
+        const finOnly = segs.flatMap((s) =>
+          mptcpOf(s).filter(
+            (m): m is Dss =>
+              m.subtype === 'DSS' && m.dataFin && m.mapping !== undefined && s.seg.payload.length === 0,
+          ),
+        );
+        expect(finOnly.length).toBeGreaterThan(0);
+        for (const m of finOnly) {
+          expect(m.mapping).toMatchObject({ ssn: 0, length: 1 });
+          expect(verifyDssChecksum(m.mapping!.dsn, 0, 1, new Uint8Array(0), m.mapping!.checksum!)).toBe(true);
+        }
         // Every byte was mapped exactly once: the 200 kB upload and the 64-character digest reply.
         expect(dataBytes).toBe(BYTES + 64);
       });
