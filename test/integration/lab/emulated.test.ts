@@ -3,11 +3,13 @@
  * emulator (lab/emulator): started by up, changed by `link`, stopped by down, nothing left.
  */
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
 import { readState } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
-import { root } from './bundle';
+import { netemAvailable } from '../../../lab/links/shaping';
+import { agentEntry, ensureDistAgent, root } from './bundle';
 import { gone, labName, labScope, leftovers, NOTHING } from './helpers';
 
 /** Median TCP connect time (SYN -> RST from a closed port), in ms, after one warm-up (ARP). */
@@ -60,3 +62,53 @@ describe.skipIf(!caps.netns || !caps.tun)('links with delay (netem or the usersp
     if (emu?.pid) expect(gone(emu.pid)).toBe(true);
   });
 });
+
+describe.skipIf(!caps.netns || !caps.tun || !existsSync(agentEntry))(
+  'the IETF live-CD lab (agents, routers, emulated access links)',
+  () => {
+    labScope();
+    beforeAll(async () => {
+      await ensureDistAgent();
+    }, 120_000);
+
+    it('comes up with every agent answering and carries a transfer end to end over both access links', async () => {
+      const name = labName('l');
+      const lab = await Lab.up(join(root, 'topologies/ietf-livecd.yaml'), { name });
+      const st = await lab.status();
+      expect(st.nodes.filter((n) => n.stack === 'ts').every((n) => n.agent?.answers)).toBe(true);
+      expect(st.nodes.filter((n) => n.kind === 'router').every((n) => n.agent === undefined)).toBe(true);
+      const access = st.links.filter((l) => l.id === 'wifi' || l.id === '3g');
+      expect(access).toHaveLength(2);
+      if (!(await netemAvailable())) expect(access.every((l) => l.via === 'emulator')).toBe(true);
+
+      const server = lab.model.nodes.find((n) => n.name === 'server');
+      const sink = await lab.agent('server');
+      const src = await lab.agent('client');
+      try {
+        const { id } = await sink.call('traffic.sink', { port: 5003, once: true });
+        const sent = await src.call(
+          'traffic.send',
+          { host: server?.addresses[0] ?? '', port: 5003, bytes: 2_000_000, wait: true },
+          { timeoutMs: 60_000 },
+        );
+        expect(sent.status?.result?.bytes).toBe(2_000_000);
+        let got: { bytes: number; sha256: string } | undefined;
+        for (let i = 0; i < 300 && !got; i++) {
+          got = (await sink.call('traffic.status', { id })).jobs[0]?.result;
+          if (!got) await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(got?.sha256).toBe(sent.status?.result?.sha256);
+        const after = await lab.status();
+        for (const l of after.links.filter((x) => x.id === 'wifi' || x.id === '3g'))
+          expect(l.counters.a?.txBytes, `${l.id} carried part of it`).toBeGreaterThan(20_000);
+      } finally {
+        await sink.close();
+        await src.close();
+      }
+      const emu = readState(name)?.processes.find((p) => p.kind === 'emulator');
+      await lab.down();
+      expect(leftovers(name)).toEqual(NOTHING);
+      if (emu?.pid) expect(gone(emu.pid)).toBe(true);
+    });
+  },
+);
