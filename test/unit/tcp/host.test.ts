@@ -176,3 +176,15 @@ describe('TcpHost', () => {
     expect(verifySegmentChecksum(p!.data, p!.src, p!.dst)).toBe(true);
   });
 });
+
+describe('TcpHost over IPv6', () => {
+  it('carries a transfer between IPv6 addresses', () => {
+    const { sim, a, b, addrA } = buildPair({ factory, seed: 8, family: 6, rateMbps: 20, rttMs: 10 });
+    expect(addrA).toContain(':');
+    const x = startBulk(sim, { client: a, server: b, bytes: 1e6 });
+    sim.runWhile(() => !x.done, 20_000);
+    expect(x.ok).toBe(true);
+    const st = (a.core as TcpHost).connStats()[0]!;
+    expect(st.subflows[0]!.local.address).toBe(addrA);
+  });
+});

@@ -177,3 +177,54 @@ describe('data and close', () => {
     expect(p.segs('ab', (s) => (s.flags & FIN) !== 0).length).toBe(2);
   });
 });
+
+describe('FIN details', () => {
+  it('the FIN rides on the last data segment; a lost FIN is retransmitted', () => {
+    const p = new Pair({ a: { timeWaitMs: 500 } });
+    p.connect();
+    p.run(100);
+    // Lose the first FIN (with its data): the retransmission carries data and FIN again.
+    let dropped = false;
+    p.drop = (s) => {
+      if (!dropped && (s.seg.flags & FIN) !== 0) return (dropped = true);
+      return false;
+    };
+    p.a.snd.write(p.a.tcb, pattern(3000));
+    p.a.tcb.close(p.now);
+    p.flush();
+    const fins = p.segs('ab', (s) => (s.flags & FIN) !== 0);
+    expect(fins).toHaveLength(1);
+    expect(fins[0]!.seg.payload.length).toBe(3000 - 1448 * 2);
+    expect(dropped).toBe(true);
+    p.run(p.now + 2000);
+    const again = p.segs('ab', (s) => (s.flags & FIN) !== 0);
+    expect(again).toHaveLength(2);
+    expect(again[1]!.seg.seq).toBe(again[0]!.seg.seq);
+    expect(again[1]!.seg.payload.length).toBe(again[0]!.seg.payload.length);
+    expect(received(p.b)).toBe(3000);
+    expect(p.b.tcb.state).toBe(TcpState.CLOSE_WAIT);
+    expect(p.a.tcb.state).toBe(TcpState.FIN_WAIT_2);
+  });
+
+  it('close() with a closed peer window waits: the FIN follows the data', () => {
+    const p = new Pair({ delayMs: 5, rcvBuf: 16 * 1024 });
+    p.connect();
+    p.run(100);
+    p.b.autoConsume = false;
+    const data = pattern(40_000);
+    p.a.snd.write(p.a.tcb, data);
+    p.a.tcb.close(p.now);
+    p.run(p.now + 1000);
+    expect(p.a.tcb.state).toBe(TcpState.FIN_WAIT_1);
+    expect(p.segs('ab', (s) => (s.flags & FIN) !== 0)).toHaveLength(0);
+    for (let i = 0; i < 100 && received(p.b) < data.length; i++) {
+      p.b.rcv.consume(p.b.rcv.unconsumed);
+      p.b.tcb.windowOpened(p.now);
+      p.run(p.now + 500);
+    }
+    expect(sha256(p.b.received)).toBe(sha256(data));
+    p.run(p.now + 100);
+    expect(p.b.tcb.state).toBe(TcpState.CLOSE_WAIT);
+    expect(p.b.events).toContain('peerfin');
+  });
+});
