@@ -17,6 +17,7 @@ import {
   EPOLLIN,
   errno,
   setCarrier,
+  setRealtime,
   sys,
   sysError,
 } from './sys';
@@ -29,6 +30,7 @@ export interface DataplaneInit {
   wakeFd: number;
   seed: number;
   carrier: boolean;
+  rtPriority: number;
   /** Bytes per frame buffer (≥ largest MTU + Ethernet header). */
   slotSize: number;
 }
@@ -57,6 +59,10 @@ const BATCH = 64;
 
 export function runDataplane(init: DataplaneInit, port: MessagePort): void {
   const { links, fds, slotSize } = init;
+  if (init.rtPriority > 0) {
+    const err = setRealtime(init.rtPriority);
+    if (err) console.log(`data plane: no real-time priority (${err}); release times may slip under load`);
+  }
   const t0 = performance.now();
   const pool: Buffer[] = [];
   const take = (): Buffer => pool.pop() ?? Buffer.allocUnsafeSlow(slotSize);
@@ -159,7 +165,13 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
           });
         });
         if (m.link !== undefined && out.length === 0) linkIndex(m.link);
-        const r: EmulatorStats = { pid: process.pid, uptimeMs: now - t0, links: out };
+        const r: EmulatorStats = {
+          pid: process.pid,
+          uptimeMs: now - t0,
+          lateMaxMs: fw.lateMaxMs,
+          lateCount: fw.lateCount,
+          links: out,
+        };
         return r;
       }
       case 'stop':
@@ -187,6 +199,8 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
     if (l.up === false) setUp(i, false);
   });
 
+  // Only now can frames flow: the main thread waits for this before it opens the control socket.
+  port.postMessage({ rid: 0, ok: true, result: 'ready' } satisfies DataplaneReply);
   while (running) {
     const due = fw.nextDue();
     let timeout: Buffer | null = null;

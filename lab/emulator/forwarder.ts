@@ -32,6 +32,10 @@ export class Forwarder<T> {
   private heap: Entry<T>[] = [];
   private spare: Entry<T>[] = [];
   private seq = 0;
+  /** Largest lateness seen at release (poll time - due time), ms: how well the driver keeps time. */
+  lateMaxMs = 0;
+  /** Releases more than 1 ms late. */
+  lateCount = 0;
 
   constructor(
     private readonly sink: Sink<T>,
@@ -65,6 +69,9 @@ export class Forwarder<T> {
     let n = 0;
     while (h.length > 0 && h[0]!.due <= now) {
       const e = this.pop();
+      const late = now - e.due;
+      if (late > this.lateMaxMs) this.lateMaxMs = late;
+      if (late > 1) this.lateCount++;
       if (this.dirs[e.dir]!.release(e.len)) {
         this.sink.deliver(e.dir, e.frame, e.len);
         n++;

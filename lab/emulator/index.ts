@@ -51,6 +51,8 @@ export interface StartEmulatorOptions {
   seed?: number;
   /** Drop the TAPs' carrier while a link is down (default true). */
   carrier?: boolean;
+  /** SCHED_FIFO priority of the data-plane thread (default 10; 0 = ordinary scheduling). */
+  rtPriority?: number;
   /**
    * How to run the emulator: argv whose last element gets `--config FILE` appended. Default:
    * $MPLAB_EMULATOR (a .js or .ts path), else dist/emulator.js beside this module (bundled), else
@@ -82,6 +84,7 @@ export async function startEmulator(opts: StartEmulatorOptions): Promise<Emulato
     socket,
     seed: opts.seed ?? 1,
     carrier: opts.carrier ?? true,
+    rtPriority: opts.rtPriority ?? 10,
     links: opts.links,
   };
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);

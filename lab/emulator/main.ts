@@ -113,6 +113,7 @@ async function main(): Promise<void> {
     wakeFd,
     seed: config.seed ?? 1,
     carrier: config.carrier ?? true,
+    rtPriority: config.rtPriority ?? 10,
     slotSize: Math.ceil((maxMtu + 32) / 64) * 64,
   };
   const worker = startWorker(init);
@@ -127,7 +128,15 @@ async function main(): Promise<void> {
       worker.postMessage({ ...req, rid: id });
       sys.write(wakeFd, one, 8);
     });
+  let dataplaneReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    dataplaneReady = r;
+  });
   worker.on('message', (r: DataplaneReply) => {
+    if (r.rid === 0) {
+      dataplaneReady();
+      return;
+    }
     const cb = waiting.get(r.rid);
     waiting.delete(r.rid);
     cb?.(r);
@@ -212,6 +221,8 @@ async function main(): Promise<void> {
       }
     });
   });
+  // The control socket opens (and startEmulator returns) only once frames can flow.
+  await ready;
   rmSync(config.socket, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

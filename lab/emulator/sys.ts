@@ -22,6 +22,7 @@ export const sys = {
   ),
   eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
   strerror: libc.func('const char *strerror(int errnum)'),
+  schedSetscheduler: libc.func('int sched_setscheduler(int pid, int policy, void *param)'),
 };
 
 export const O_RDONLY = 0;
@@ -107,6 +108,19 @@ export function createTap(netns: string | null, ifname: string): number {
   if (back < 0) throw sysError('setns back to the emulator namespace', -back);
   if (failure) throw failure;
   return fd;
+}
+
+export const SCHED_FIFO = 1;
+
+/**
+ * Puts the calling thread in SCHED_FIFO at `priority` (1–99) so frame release times hold on a busy
+ * machine. Returns an error message instead of throwing when not permitted.
+ */
+export function setRealtime(priority: number): string | null {
+  const p = Buffer.alloc(4);
+  p.writeInt32LE(priority);
+  if ((sys.schedSetscheduler(0, SCHED_FIFO, p) as number) < 0) return sysError('sched_setscheduler').message;
+  return null;
 }
 
 /** Sets a TAP's carrier (the node sees NO-CARRIER while off). */

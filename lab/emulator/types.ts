@@ -72,6 +72,11 @@ export interface EmulatorConfig {
   seed?: number;
   /** When a link goes down, also drop the TAPs' carrier so the nodes see NO-CARRIER (default true). */
   carrier?: boolean;
+  /**
+   * Real-time priority (SCHED_FIFO, 1–99) for the data-plane thread, so release times hold when
+   * the machine is busy; 0 = ordinary scheduling. Default 10 (falls back to ordinary if refused).
+   */
+  rtPriority?: number;
   links: EmuLinkConfig[];
 }
 
@@ -109,6 +114,9 @@ export interface LinkStats {
 export interface EmulatorStats {
   pid: number;
   uptimeMs: number;
+  /** Largest lateness of a release behind its due time (ms), and releases more than 1 ms late. */
+  lateMaxMs: number;
+  lateCount: number;
   links: LinkStats[];
 }
 
