@@ -30,7 +30,9 @@ import {
   type MpJoinSynAck,
   type MptcpOption,
   ParseError,
+  RST,
   SYN,
+  TCPRST_MIDDLEBOX_INTERFERENCE,
   type TcpSegment,
   tokenOf,
   verifyDssChecksum,
@@ -49,8 +51,10 @@ const hasPython = (() => {
   }
 })();
 
+// After the upload the server makes its path manager send MP_PRIO (endpoint to backup) and
+// REMOVE_ADDR (endpoint deleted), replies, then aborts (linger 0): MP_FASTCLOSE and MP_TCPRST.
 const serverScript = (v6: boolean) => `
-import socket, hashlib, sys
+import socket, hashlib, struct, subprocess, time
 s = socket.socket(socket.${v6 ? 'AF_INET6' : 'AF_INET'}, socket.SOCK_STREAM, 262)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('${v6 ? '::' : '0.0.0.0'}', 5201)); s.listen(1)
@@ -60,7 +64,10 @@ while True:
     d = c.recv(65536)
     if not d: break
     h.update(d)
-c.sendall(h.hexdigest().encode()); c.close()
+subprocess.run(['ip', 'mptcp', 'endpoint', 'change', 'id', '5', 'backup'], check=True); time.sleep(0.2)
+subprocess.run(['ip', 'mptcp', 'endpoint', 'delete', 'id', '5'], check=True); time.sleep(0.2)
+c.sendall(h.hexdigest().encode()); time.sleep(0.2)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()
 `;
 const clientScript = (v6: boolean, addr: string) => `
 import socket, time
@@ -70,7 +77,9 @@ time.sleep(0.3)  # let the ADD_ADDR and the join happen
 for i in range(50):
     s.sendall(bytes([i]) * 4000); time.sleep(0.004)
 s.shutdown(socket.SHUT_WR)
-print(s.recv(100).decode()); s.close()
+print(s.recv(100).decode())
+time.sleep(0.6)  # the server aborts first
+s.close()
 `;
 const BYTES = 50 * 4000;
 
@@ -171,7 +180,7 @@ for (const f of families) {
           nsExec(ns, 'sysctl', ['-qw', 'net.mptcp.enabled=1', 'net.mptcp.checksum_enabled=1']);
           ipBatch(ns, ['mptcp limits set subflows 2 add_addr_accepted 2']);
         }
-        ipBatch(B, [`mptcp endpoint add ${f.b2} dev ${b2} signal`]);
+        ipBatch(B, [`mptcp endpoint add ${f.b2} dev ${b2} id 5 signal`]);
 
         const pcapng = join(dir, 'k.pcapng');
         const dumpcap = spawn('ip', ['netns', 'exec', B, 'dumpcap', '-i', b1, '-i', b2, '-w', pcapng], {
@@ -247,7 +256,18 @@ for (const f of families) {
             mptcpOf(s).map((m) => (m.subtype === 'MP_JOIN' ? `MP_JOIN ${m.form}` : m.subtype)),
           ),
         );
-        for (const want of ['MP_CAPABLE', 'MP_JOIN syn', 'MP_JOIN synack', 'MP_JOIN ack', 'ADD_ADDR', 'DSS'])
+        for (const want of [
+          'MP_CAPABLE',
+          'MP_JOIN syn',
+          'MP_JOIN synack',
+          'MP_JOIN ack',
+          'ADD_ADDR',
+          'DSS',
+          'MP_PRIO',
+          'REMOVE_ADDR',
+          'MP_FASTCLOSE',
+          'MP_TCPRST',
+        ])
           expect(shapes).toContain(want);
       });
 
@@ -308,8 +328,29 @@ for (const f of families) {
         const signal = adds.find((m) => !m.echo)!;
         expect(signal).toMatchObject({ address: f.b2 });
         expect(signal.hmac).toBe(addAddrHmac(keyB, keyA, signal.addressId, signal.address, signal.port));
+        expect(signal.addressId).toBe(5);
         // The client echoes it (no HMAC).
         expect(adds.some((m) => m.echo && m.address === f.b2 && m.hmac === undefined)).toBe(true);
+      });
+
+      it('path manager and abort suboptions: MP_PRIO, REMOVE_ADDR, MP_FASTCLOSE with MP_TCPRST', () => {
+        const from = (addr: string) => segs.filter((s) => s.src === addr);
+        const prio = from(f.b2).flatMap((s) => mptcpOf(s).filter((m) => m.subtype === 'MP_PRIO'));
+        expect(prio).toEqual([{ subtype: 'MP_PRIO', backup: true }]);
+        const removes = segs.flatMap((s) => mptcpOf(s).filter((m) => m.subtype === 'REMOVE_ADDR'));
+        expect(removes).toContainEqual({ subtype: 'REMOVE_ADDR', addressIds: [5] });
+        const mpc = segs.flatMap((s) => mptcpOf(s).filter((m): m is MpCapable => m.subtype === 'MP_CAPABLE'));
+        const keyA = mpc.find((m) => m.receiverKey !== undefined)!.senderKey!;
+        // The server's abort: an RST carrying MP_FASTCLOSE with the receiver's (client's) key and MP_TCPRST.
+        const rst = segs.find(
+          (s) => s.seg.flags & RST && mptcpOf(s).some((m) => m.subtype === 'MP_FASTCLOSE'),
+        );
+        expect(rst).toBeDefined();
+        const opts = mptcpOf(rst!);
+        expect(opts).toContainEqual({ subtype: 'MP_FASTCLOSE', receiverKey: keyA });
+        const reset = opts.find((m) => m.subtype === 'MP_TCPRST');
+        expect(reset).toMatchObject({ subtype: 'MP_TCPRST', u: false, v: false, w: false });
+        expect((reset as { reason: number }).reason).toBeLessThanOrEqual(TCPRST_MIDDLEBOX_INTERFERENCE);
       });
 
       it('DSS checksums: ours verify every data mapping the kernel sent (relative subflow numbers)', () => {

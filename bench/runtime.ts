@@ -1,0 +1,331 @@
+/**
+ * The stack runtime for real: unshaped goodput and CPU seconds per GB between two namespaces joined
+ * by two veth pairs (MTU 1500), our stack (two bundled agents, MPTCP over the UDP phy) beside the
+ * Linux kernel's MPTCP over the same veths in the same run (python3, IPPROTO_MPTCP = 262, a subflow
+ * endpoint on the second address, `ip mptcp limits set subflows 2`).
+ *
+ * Our stack runs twice: with the MSS derived from the MTU (1452: one segment per datagram, no IP
+ * fragmentation) and with the shared-MSS knob net.mptcp.mptcp_mss = 8900 (each segment rides an
+ * IP-fragmented datagram). CPU seconds count both agents (sender + receiver), user + system, from
+ * /proc/<pid>/stat; the kernel's count both python processes' rusage (softirq work done in their
+ * context included, so it is a lower bound for the kernel).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { AgentClient } from '../stack/agent/client';
+import type { BenchFigure, BenchModule, BenchOptions } from './harness';
+import { repeat } from './harness';
+
+const TAG = Math.random().toString(16).slice(2, 8);
+const NS_A = `mplab-b${TAG}-a`;
+const NS_B = `mplab-b${TAG}-b`;
+const A1 = '10.231.1.1';
+const B1 = '10.231.1.2';
+const A2 = '10.231.2.1';
+const B2 = '10.231.2.2';
+
+function ip(args: string[], input?: string): string {
+  return execFileSync('ip', args, { encoding: 'utf8', input });
+}
+
+function setupNetns(): void {
+  ip(['netns', 'add', NS_A]);
+  ip(['netns', 'add', NS_B]);
+  ip(
+    ['-batch', '-'],
+    [
+      `link add ra1${TAG} netns ${NS_A} type veth peer name rb1${TAG} netns ${NS_B}`,
+      `link add ra2${TAG} netns ${NS_A} type veth peer name rb2${TAG} netns ${NS_B}`,
+    ]
+      .join('\n')
+      .concat('\n'),
+  );
+  ip(
+    ['-n', NS_A, '-batch', '-'],
+    [
+      'link set lo up',
+      `addr add ${A1}/24 dev ra1${TAG}`,
+      `addr add ${A2}/24 dev ra2${TAG}`,
+      `link set ra1${TAG} up`,
+      `link set ra2${TAG} up`,
+    ]
+      .join('\n')
+      .concat('\n'),
+  );
+  ip(
+    ['-n', NS_B, '-batch', '-'],
+    [
+      'link set lo up',
+      `addr add ${B1}/24 dev rb1${TAG}`,
+      `addr add ${B2}/24 dev rb2${TAG}`,
+      `link set rb1${TAG} up`,
+      `link set rb2${TAG} up`,
+    ]
+      .join('\n')
+      .concat('\n'),
+  );
+}
+
+function teardown(): void {
+  for (const ns of [NS_A, NS_B]) {
+    try {
+      ip(['netns', 'del', ns]);
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function bundle(dir: string): Promise<string> {
+  const out = join(dir, 'agent.js');
+  await build({
+    entryPoints: [new URL('../stack/agent/main.ts', import.meta.url).pathname],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile: out,
+    define: { __MPLAB_VERSION__: '"bench"' },
+    logLevel: 'warning',
+  });
+  return out;
+}
+
+interface Agent {
+  proc: ChildProcess;
+  client: AgentClient;
+  pid: number;
+}
+
+async function startAgent(js: string, dir: string, ns: string, name: string): Promise<Agent> {
+  const sock = join(dir, `${name}.sock`);
+  const proc = spawn(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, js, '--socket', sock, '--log', join(dir, `${name}.log`)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`agent ${name} did not start`)), 15_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (c) => reject(new Error(`agent ${name} exited ${c}`)));
+  });
+  const client = await AgentClient.connect(sock);
+  const pid = (await client.call('version')).pid;
+  return { proc, client, pid };
+}
+
+async function stopAgent(a: Agent): Promise<void> {
+  await a.client.call('shutdown').catch(() => {});
+  await a.client.close().catch(() => {});
+  if (a.proc.exitCode === null) {
+    const t = setTimeout(() => a.proc.kill('SIGKILL'), 5000);
+    await new Promise((r) => a.proc.once('exit', r));
+    clearTimeout(t);
+  }
+}
+
+/** utime + stime of a process, seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+}
+
+interface Run {
+  mbps: number;
+  cpuPerGB: number;
+}
+
+async function oursOnce(a: Agent, b: Agent, seconds: number, port: number): Promise<Run> {
+  const sink = await b.client.call('traffic.sink', { port, once: true, intervalMs: 0 });
+  const c0 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
+  const sent = await a.client.call(
+    'traffic.send',
+    { host: B1, port, durationMs: seconds * 1000, intervalMs: 0, wait: true },
+    { timeoutMs: (seconds + 60) * 1000 },
+  );
+  if (sent.status?.state !== 'done') throw new Error(`transfer failed: ${JSON.stringify(sent.status)}`);
+  let st = (await b.client.call('traffic.status', { id: sink.id })).jobs[0]!;
+  for (let i = 0; i < 50 && !st.result; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    st = (await b.client.call('traffic.status', { id: sink.id })).jobs[0]!;
+  }
+  const c1 = cpuSeconds(a.pid) + cpuSeconds(b.pid);
+  const r = st.result!;
+  if (r.sha256 !== sent.status.result!.sha256) throw new Error('integrity: sha256 differs');
+  return { mbps: (r.bytes * 8) / r.seconds / 1e6, cpuPerGB: (c1 - c0) / (r.bytes / 1e9) };
+}
+
+const PY_SERVER = `
+import socket, sys, time, resource, json
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+print('ready', flush=True)
+c, _ = s.accept()
+n = 0; t0 = None; buf = bytearray(1 << 20)
+while True:
+    k = c.recv_into(buf)
+    if k == 0: break
+    if t0 is None: t0 = time.monotonic()
+    n += k
+t1 = time.monotonic()
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({'bytes': n, 'seconds': t1 - (t0 or t1), 'cpu': ru.ru_utime + ru.ru_stime}), flush=True)
+`;
+
+const PY_CLIENT = `
+import socket, sys, time, resource, json
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.connect((sys.argv[1], int(sys.argv[2])))
+buf = b'\\x5a' * (1 << 20); end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end: s.sendall(buf)
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({'cpu': ru.ru_utime + ru.ru_stime}), flush=True)
+`;
+
+async function kernelOnce(seconds: number, port: number): Promise<Run> {
+  const server = spawn('ip', ['netns', 'exec', NS_B, 'python3', '-c', PY_SERVER, B1, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  server.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('kernel server did not start')), 10_000);
+    const check = setInterval(() => {
+      if (out.includes('ready')) {
+        clearTimeout(t);
+        clearInterval(check);
+        resolve();
+      }
+    }, 20);
+  });
+  const cl = execFileSync(
+    'ip',
+    ['netns', 'exec', NS_A, 'python3', '-c', PY_CLIENT, B1, String(port), String(seconds)],
+    {
+      encoding: 'utf8',
+      timeout: (seconds + 30) * 1000,
+    },
+  );
+  await new Promise((r) => server.once('exit', r));
+  const srv = JSON.parse(out.trim().split('\n').at(-1)!) as { bytes: number; seconds: number; cpu: number };
+  const cli = JSON.parse(cl.trim()) as { cpu: number };
+  return { mbps: (srv.bytes * 8) / srv.seconds / 1e6, cpuPerGB: (srv.cpu + cli.cpu) / (srv.bytes / 1e9) };
+}
+
+function kernelEndpoints(): void {
+  ip(['-n', NS_A, 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2']);
+  ip(['-n', NS_B, 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2']);
+  ip(['-n', NS_A, 'mptcp', 'endpoint', 'add', A2, 'dev', `ra2${TAG}`, 'subflow']);
+  ip(['-n', NS_B, 'mptcp', 'endpoint', 'add', B2, 'dev', `rb2${TAG}`, 'signal']);
+  execFileSync('ip', ['netns', 'exec', NS_A, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
+  execFileSync('ip', ['netns', 'exec', NS_B, 'sysctl', '-qw', 'net.mptcp.enabled=1']);
+}
+
+const mod: BenchModule = {
+  name: 'runtime',
+  async available() {
+    if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'needs root (namespaces)';
+    if (!existsSync('/proc/sys/net/mptcp/enabled')) return 'kernel without MPTCP (baseline)';
+    try {
+      execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    } catch {
+      return 'python3 missing (kernel baseline)';
+    }
+    return true;
+  },
+  async run(options: BenchOptions): Promise<BenchFigure[]> {
+    const seconds = options.quick ? 4 : 8;
+    const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-rt-'));
+    const agents: Agent[] = [];
+    try {
+      setupNetns();
+      kernelEndpoints();
+      const js = await bundle(dir);
+      const a = await startAgent(js, dir, NS_A, 'a');
+      agents.push(a);
+      const b = await startAgent(js, dir, NS_B, 'b');
+      agents.push(b);
+      let port = 6000;
+      const ours1452: Run[] = [];
+      const ours8900: Run[] = [];
+      const kernel: Run[] = [];
+      await repeat(options.repetitions, async () => {
+        for (const c of [a, b]) await c.client.call('sysctl.set', { name: 'net.mptcp.mptcp_mss', value: 0 });
+        ours1452.push(await oursOnce(a, b, seconds, port++));
+        for (const c of [a, b])
+          await c.client.call('sysctl.set', { name: 'net.mptcp.mptcp_mss', value: 8900 });
+        ours8900.push(await oursOnce(a, b, seconds, port++));
+        kernel.push(await kernelOnce(seconds, port++));
+        return 0;
+      });
+      const k = {
+        mbps: {
+          label: 'kernel MPTCP, 2 subflows (MSS 1448)',
+          unit: 'Mbit/s',
+          values: kernel.map((r) => r.mbps),
+        },
+        cpu: { label: 'kernel MPTCP (both ends)', unit: 's/GB', values: kernel.map((r) => r.cpuPerGB) },
+      };
+      const note = `unshaped veth pair x2 (MTU 1500), ${seconds} s per run, fullmesh PM, LIA`;
+      return [
+        {
+          id: 'runtime.goodput_mss1452',
+          title: 'Goodput between two namespaces, our MPTCP over the UDP phy (MSS 1452, unfragmented)',
+          ours: { label: 'our stack, MSS 1452', unit: 'Mbit/s', values: ours1452.map((r) => r.mbps) },
+          baseline: k.mbps,
+          higherIsBetter: true,
+          note,
+        },
+        {
+          id: 'runtime.goodput_mss8900',
+          title: 'Goodput, our MPTCP with net.mptcp.mptcp_mss = 8900 (IP-fragmented datagrams)',
+          ours: { label: 'our stack, shared MSS 8900', unit: 'Mbit/s', values: ours8900.map((r) => r.mbps) },
+          baseline: k.mbps,
+          higherIsBetter: true,
+          note,
+        },
+        {
+          id: 'runtime.cpu_per_gb_mss1452',
+          title: 'CPU seconds per GB moved (sender + receiver), MSS 1452',
+          ours: { label: 'our stack, MSS 1452', unit: 's/GB', values: ours1452.map((r) => r.cpuPerGB) },
+          baseline: k.cpu,
+          higherIsBetter: false,
+          note,
+        },
+        {
+          id: 'runtime.cpu_per_gb_mss8900',
+          title: 'CPU seconds per GB moved (sender + receiver), shared MSS 8900',
+          ours: {
+            label: 'our stack, shared MSS 8900',
+            unit: 's/GB',
+            values: ours8900.map((r) => r.cpuPerGB),
+          },
+          baseline: k.cpu,
+          higherIsBetter: false,
+          note,
+        },
+      ];
+    } finally {
+      for (const a of agents) await stopAgent(a);
+      teardown();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export default mod;
