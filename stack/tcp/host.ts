@@ -5,6 +5,7 @@
  * Packets carry encoded segments (stack/wire/tcp.ts); `encodePacket`/`decodePacket` are the one
  * place the codec is called.
  */
+import { createHmac } from 'node:crypto';
 import type {
   ConnectOptions,
   ConnInfo,
@@ -31,8 +32,12 @@ export interface TcpHostOptions {
   sndBuf?: number;
   /** Per-connection receive buffer (delivered but unconsumed + reassembly). Default 1 MiB. */
   rcvBuf?: number;
-  /** Half-open connections per listener; further SYNs are dropped. Default 256. */
+  /**
+   * Half-open connections per listener. Beyond it SYNs are answered with SYN cookies (RFC 4987)
+   * when `synCookies` is on (the default), else dropped. Default 256.
+   */
   synBacklog?: number;
+  synCookies?: boolean;
   /** Compute TCP checksums over the pseudo-header (needed on a TUN phy). Default true. */
   checksums?: boolean;
   ephemeralLow?: number;
@@ -46,6 +51,9 @@ export interface TcpHostCounters {
   resetsSent: number;
   synDropsBacklog: number;
   noListener: number;
+  cookiesSent: number;
+  cookiesAccepted: number;
+  cookiesRejected: number;
 }
 
 interface Conn {
@@ -121,6 +129,9 @@ export class TcpHost implements NetCore {
     resetsSent: 0,
     synDropsBacklog: 0,
     noListener: 0,
+    cookiesSent: 0,
+    cookiesAccepted: 0,
+    cookiesRejected: 0,
   };
   private readonly hooks: TcbHooks;
 
@@ -133,6 +144,7 @@ export class TcpHost implements NetCore {
       sndBuf: options.sndBuf ?? 1 << 20,
       rcvBuf: options.rcvBuf ?? 1 << 20,
       synBacklog: options.synBacklog ?? 256,
+      synCookies: options.synCookies ?? true,
       checksums: options.checksums ?? true,
       ephemeralLow: options.ephemeralLow ?? 32768,
       ephemeralHigh: options.ephemeralHigh ?? 60999,
@@ -168,7 +180,8 @@ export class TcpHost implements NetCore {
     const l = this.listeners.get(seg.dstPort);
     if (l !== undefined && (seg.flags & (SYN | ACK | RST)) === SYN && this.isLocal(packet.dst)) {
       if (l.halfOpen >= this.opts.synBacklog) {
-        this.counters.synDropsBacklog++;
+        if (this.opts.synCookies) this.sendCookie(seg, packet.dst, packet.src, now);
+        else this.counters.synDropsBacklog++;
         return;
       }
       const conn = this.create(packet.dst, seg.dstPort, packet.src, seg.srcPort, seg.dstPort, now);
@@ -176,6 +189,30 @@ export class TcpHost implements NetCore {
       conn.tcb.acceptSyn(seg, now);
       this.drain(conn);
       return;
+    }
+    if (
+      l !== undefined &&
+      (seg.flags & (SYN | ACK | RST)) === ACK &&
+      this.opts.synCookies &&
+      this.isLocal(packet.dst)
+    ) {
+      const mss = this.checkCookie(seg, packet.dst, packet.src, now);
+      if (mss > 0) {
+        this.counters.cookiesAccepted++;
+        const conn = this.create(
+          packet.dst,
+          seg.dstPort,
+          packet.src,
+          seg.srcPort,
+          seg.dstPort,
+          now,
+          (seg.ack - 1) >>> 0,
+        );
+        conn.tcb.acceptCookie(seg, mss, now);
+        this.drain(conn);
+        return;
+      }
+      this.counters.cookiesRejected++;
     }
     this.counters.noListener++;
     const rst = resetFor(seg);
@@ -337,7 +374,15 @@ export class TcpHost implements NetCore {
     return this.addresses.length === 0 || this.addresses.includes(addr);
   }
 
-  private create(la: string, lp: number, ra: string, rp: number, listenPort: number, now: number): Conn {
+  private create(
+    la: string,
+    lp: number,
+    ra: string,
+    rp: number,
+    listenPort: number,
+    now: number,
+    iss?: number,
+  ): Conn {
     const snd = new SendBuffer(this.opts.sndBuf);
     const id = this.nextId++;
     const c = {} as Conn;
@@ -347,7 +392,7 @@ export class TcpHost implements NetCore {
     const tcb = new Tcb({
       localPort: lp,
       remotePort: rp,
-      iss: isnFor(this.secret, la, lp, ra, rp, now),
+      iss: iss ?? isnFor(this.secret, la, lp, ra, rp, now),
       source: snd,
       sink: rcv,
       hooks: this.hooks,
@@ -381,6 +426,59 @@ export class TcpHost implements NetCore {
       p = p + 1 >= lo + span ? lo : p + 1;
     }
     throw new Error('no free ephemeral port');
+  }
+
+  // ── SYN cookies (RFC 4987) ──────────────────────────────────────────────────────────────────
+  // ISN = t(5 bits: 64 s slot) | mss index (3 bits) | MAC(4-tuple, peer ISN, t)(24 bits).
+
+  private cookieMac(la: string, lp: number, ra: string, rp: number, peerIsn: number, slot: number): number {
+    const h = createHmac('sha256', this.secret);
+    h.update(`cookie|${la}|${lp}|${ra}|${rp}|${peerIsn}|${slot}`);
+    return h.digest().readUIntBE(0, 3);
+  }
+
+  private sendCookie(syn: TcpSegment, local: string, remote: string, now: number): void {
+    let peerMss = 536;
+    for (const o of syn.options) if (o.kind === 'mss') peerMss = o.mss;
+    let idx = 0;
+    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) {
+      if (COOKIE_MSS[i]! <= peerMss) {
+        idx = i;
+        break;
+      }
+    }
+    const slot = Math.floor(now / 64_000) & 31;
+    const mac = this.cookieMac(local, syn.dstPort, remote, syn.srcPort, syn.seq, slot);
+    const iss = ((slot << 27) | (idx << 24) | mac) >>> 0;
+    const mss = this.tcbConfig.mss ?? 1460;
+    this.counters.cookiesSent++;
+    this.emitPacket(
+      {
+        srcPort: syn.dstPort,
+        dstPort: syn.srcPort,
+        seq: iss,
+        ack: (syn.seq + 1) >>> 0,
+        flags: SYN | ACK,
+        window: Math.min(this.opts.rcvBuf, 65535),
+        checksum: 0,
+        urgent: 0,
+        options: [{ kind: 'mss', mss }],
+        payload: new Uint8Array(0),
+      },
+      local,
+      remote,
+    );
+  }
+
+  /** The MSS a valid cookie ACK carries, or 0. */
+  private checkCookie(ack: TcpSegment, local: string, remote: string, now: number): number {
+    const iss = (ack.ack - 1) >>> 0;
+    const slot = iss >>> 27;
+    const cur = Math.floor(now / 64_000) & 31;
+    if (slot !== cur && slot !== ((cur + 31) & 31)) return 0;
+    const peerIsn = (ack.seq - 1) >>> 0;
+    if (this.cookieMac(local, ack.dstPort, remote, ack.srcPort, peerIsn, slot) !== (iss & 0xffffff)) return 0;
+    return COOKIE_MSS[(iss >>> 24) & 7] ?? 536;
   }
 
   private emitPacket(seg: TcpSegment, src: string, dst: string): void {
@@ -439,6 +537,9 @@ export class TcpHost implements NetCore {
     this.events.push(error ? { type: 'closed', conn: c.id, error } : { type: 'closed', conn: c.id });
   }
 }
+
+/** MSS values a cookie can carry (3 bits). */
+const COOKIE_MSS = [536, 1024, 1200, 1220, 1380, 1440, 1460, 8960];
 
 function cryptoU32(): number {
   return globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;

@@ -572,6 +572,35 @@ export class Tcb implements CcSubflowView {
     return true;
   }
 
+  /**
+   * Passive open completed by a SYN cookie (RFC 4987): the host answered the SYN statelessly with
+   * ISN = this.iss and now holds the ACK that echoes it. The connection starts ESTABLISHED with
+   * what the cookie kept (the MSS); window scaling, SACK and timestamps are off. The ACK's data, if
+   * any, is processed as usual.
+   */
+  acceptCookie(seg: TcpSegment, peerMss: number, now: number): void {
+    this.irs = seqAdd(seg.seq, -1);
+    this.rcvNxt = seg.seq;
+    this.lastAckSent = seg.seq;
+    this.peerMss = peerMss;
+    this.tsOn = this.sackOn = this.wsOn = false;
+    this.sndWscale = this.rcvWscale = 0;
+    this.mss = Math.max(Math.min(peerMss, this.cfg.mss) - this.cfg.mssReserve, 64);
+    this.cc.setMss(this.mss);
+    // The window our stateless SYN/ACK advertised.
+    this.rcvAdv = seqAdd(seg.seq, Math.min(this.sink.window(this), this.cfg.rcvBuf, 65535));
+    this.sndUna = this.sndNxt = this.sndMax = seqAdd(this.iss, 1);
+    this.sndWnd = seg.window;
+    this.maxSndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    this.lastHeard = now;
+    this.setState(TcpState.ESTABLISHED, now);
+    this.armKeepalive(now);
+    this.hooks.onEstablished?.(this, now);
+    this.input(seg, now);
+  }
+
   private negotiate(seg: TcpSegment): void {
     let mss = -1;
     let ws = -1;

@@ -88,7 +88,12 @@ describe('TcpHost', () => {
   });
 
   it('bounds half-open connections per listener (SYN flood), and frees slots on completion', () => {
-    const h = new TcpHost({ addresses: ['10.0.0.2'], synBacklog: 8, isnSecret: new Uint8Array(16) });
+    const h = new TcpHost({
+      addresses: ['10.0.0.2'],
+      synBacklog: 8,
+      synCookies: false,
+      isnSecret: new Uint8Array(16),
+    });
     h.listen(80);
     for (let i = 0; i < 50; i++) {
       h.input({ src: '10.9.0.1', dst: '10.0.0.2', data: encodeSegment(seg({ srcPort: 1000 + i })) }, i);
@@ -186,5 +191,110 @@ describe('TcpHost over IPv6', () => {
     expect(x.ok).toBe(true);
     const st = (a.core as TcpHost).connStats()[0]!;
     expect(st.subflows[0]!.local.address).toBe(addrA);
+  });
+});
+
+/** Two hosts wired back to back (no simulator): packets move on `pump`. */
+function wire(a: TcpHost, b: TcpHost, aAddr: string, bAddr: string) {
+  let now = 0;
+  const step = (dt: number) => {
+    now += dt;
+    for (let i = 0; i < 1000; i++) {
+      const pa = a.takeOutput();
+      const pb = b.takeOutput();
+      if (pa.length === 0 && pb.length === 0) break;
+      for (const p of pa) if (p.dst === bAddr) b.input(p, now);
+      for (const p of pb) if (p.dst === aAddr) a.input(p, now);
+    }
+    a.advance(now);
+    b.advance(now);
+  };
+  return { step, now: () => now };
+}
+
+describe('SYN cookies', () => {
+  it('under a SYN flood the listener stays stateless and a real client still gets in', () => {
+    const server = new TcpHost({
+      addresses: ['10.0.0.2'],
+      synBacklog: 16,
+      isnSecret: new Uint8Array(16).fill(1),
+    });
+    const client = new TcpHost({
+      addresses: ['10.0.0.1'],
+      isnSecret: new Uint8Array(16).fill(2),
+      random: () => 99,
+    });
+    server.listen(80);
+    // 2000 spoofed SYNs that never complete.
+    for (let i = 0; i < 2000; i++) {
+      const src = `10.7.${(i >> 8) & 255}.${i & 255}`;
+      server.input(
+        { src, dst: '10.0.0.2', data: encodeSegment(seg({ srcPort: 1024 + (i % 50000), seq: i })) },
+        0,
+      );
+    }
+    const answers = decodeAll(server.takeOutput());
+    expect(answers.filter((s) => s.flags === (SYN | ACK))).toHaveLength(2000);
+    expect(server.counters.cookiesSent).toBe(2000 - 16);
+    expect(server.connectionCount).toBe(16);
+    // A real client connects through the cookie path and moves data both ways.
+    const w = wire(client, server, '10.0.0.1', '10.0.0.2');
+    const events: CoreEvent[] = [];
+    const conn = client.connect({ host: '10.0.0.2', port: 80 }, 0);
+    w.step(1);
+    w.step(1);
+    events.push(...client.takeEvents());
+    expect(events.map((e) => e.type)).toEqual(['connected']);
+    expect(server.counters.cookiesAccepted).toBe(1);
+    const sev = server.takeEvents();
+    expect(sev.map((e) => e.type)).toEqual(['accepted']);
+    const sconn = sev[0]!.conn;
+    const data = new Uint8Array(100_000).map((_, i) => (i * 7) & 255);
+    let off = 0;
+    let got = 0;
+    const hash: number[] = [];
+    for (let i = 0; i < 500 && got < data.length; i++) {
+      off += client.write(conn, data.subarray(off), w.now());
+      w.step(1);
+      for (const e of server.takeEvents()) {
+        if (e.type === 'data') {
+          for (const b of e.data) hash.push(b);
+          got += e.data.length;
+          server.consumed(sconn, e.data.length, w.now());
+        }
+      }
+    }
+    expect(got).toBe(data.length);
+    expect(Uint8Array.from(hash)).toEqual(data);
+    const t = server.tcbOf(sconn)!;
+    expect(t.wsOn || t.sackOn || t.tsOn).toBe(false);
+    expect(t.mss).toBe(1460);
+  });
+
+  it('a forged or stale cookie ACK is refused with RST', () => {
+    const server = new TcpHost({
+      addresses: ['10.0.0.2'],
+      synBacklog: 0,
+      isnSecret: new Uint8Array(16).fill(3),
+    });
+    server.listen(80);
+    server.input({ src: '10.0.0.9', dst: '10.0.0.2', data: encodeSegment(seg({ seq: 500 })) }, 0);
+    const [synack] = decodeAll(server.takeOutput());
+    const ackFor = (ack: number, at: number) =>
+      server.input(
+        {
+          src: '10.0.0.9',
+          dst: '10.0.0.2',
+          data: encodeSegment(seg({ flags: ACK, seq: 501, ack, options: [] })),
+        },
+        at,
+      );
+    ackFor((synack!.seq + 2) >>> 0, 1); // wrong number
+    ackFor((synack!.seq + 1) >>> 0, 200_000); // too late: two 64 s slots on
+    expect(server.counters.cookiesRejected).toBe(2);
+    expect(decodeAll(server.takeOutput()).map((s) => s.flags)).toEqual([RST, RST]);
+    ackFor((synack!.seq + 1) >>> 0, 2);
+    expect(server.counters.cookiesAccepted).toBe(1);
+    expect(server.takeEvents().map((e) => e.type)).toEqual(['accepted']);
   });
 });
