@@ -84,6 +84,8 @@ export interface UpOptions {
   onProgress?: (p: UpProgress) => void;
   /** How long to wait for each agent's control socket (default 15 s). */
   agentTimeoutMs?: number;
+  /** Aborting stops the build at the next step; what was built is removed (RuntimeFailure). */
+  signal?: AbortSignal;
 }
 
 export interface DownResult {
@@ -202,6 +204,7 @@ export class Lab {
     const step = async <T>(s: UpStep, count: number | undefined, fn: () => Promise<T> | T): Promise<T> => {
       const p: UpProgress = { step: s, state: 'start' };
       if (count !== undefined) p.count = count;
+      if (options.signal?.aborted) throw new RuntimeFailure(`up interrupted before ${s}`);
       progress(p);
       t0 = now();
       const r = await fn();
@@ -366,6 +369,10 @@ export class Lab {
         );
         const ms = now() - tAgents;
         timings.agents = Math.round(ms * 10) / 10;
+        if (options.signal?.aborted) {
+          await Promise.all(clients.map((c) => c.close()));
+          throw new RuntimeFailure('up interrupted while the agents started');
+        }
         progress({ step: 'agents', state: 'done', count: tsNodes.length, ms });
         try {
           await step('knobs', tsNodes.length, () =>

@@ -25,8 +25,13 @@ async function action(file: string, opts: UpOpts): Promise<void> {
     ink?.rerender(<UpView lab={label} steps={steps} />);
   };
   let lab: Lab;
+  // Ctrl-C while building: stop at the next step and remove what was built (exit 1).
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const upOpts: Parameters<typeof Lab.up>[1] = { onProgress };
+    const upOpts: Parameters<typeof Lab.up>[1] = { onProgress, signal: abort.signal };
     if (opts.name !== undefined) upOpts.name = opts.name;
     if (opts.backend !== undefined) upOpts.backend = opts.backend;
     lab = await Lab.up(file, upOpts);
@@ -34,6 +39,9 @@ async function action(file: string, opts: UpOpts): Promise<void> {
     ink?.unmount();
     if (e instanceof TopologyError) throw new UsageError(`invalid topology:\n${e.format()}`);
     throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   const totalMs = performance.now() - t0;
   if (ink) {

@@ -175,6 +175,25 @@ describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {
     expect(JSON.parse(again.out)).toMatchObject([{ lab: name, existed: false }]);
   });
 
+  it('Ctrl-C in the middle of up: exit 1 after removing what was built', async () => {
+    const name = labName('i');
+    const p = spawn(process.execPath, [b.cli, 'up', join(fixtures, 'chain40.yaml'), '--name', name], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    p.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && leftovers(name).namespaces.length === 0)
+      await new Promise((r) => setTimeout(r, 1));
+    p.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(err).toMatch(/interrupted/);
+    expect(leftovers(name)).toEqual(NOTHING);
+  });
+
   it('kill -9 of the CLI in the middle of up, then down: nothing left', async () => {
     const name = labName('k');
     const p: ChildProcess = spawn(
