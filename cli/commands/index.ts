@@ -1,9 +1,11 @@
 import { capture } from './capture';
+import { demo } from './demo';
 import { down } from './down';
 import { exec } from './exec';
 import { link } from './link';
 import { planned } from './planned';
 import { report } from './report';
+import { run } from './run';
 import { status } from './status';
 import { sysctl } from './sysctl';
 import type { CommandModule } from './types';
@@ -20,16 +22,10 @@ export const commands: CommandModule[] = [
   exec,
   sysctl,
   link,
-  planned('run', '<from> <to>', 'run a bulk transfer between two nodes and watch its subflows', 8, TRAFFIC),
+  run,
   report,
   capture,
-  planned(
-    'demo',
-    '[name]',
-    'reproduce the IETF MPTCP live-CD demo (WiFi + 3G, WiFi lost and back)',
-    8,
-    TRAFFIC,
-  ),
+  demo,
   planned('campaign', '<file>', 'run a benchmark campaign: parameter matrix x repetitions', 8, TRAFFIC),
   planned('image', '<action>', 'build the offline node image for the Docker backend', 11, DOCKER),
 ];

@@ -102,7 +102,7 @@ export function timelineSvg(
     for (const p of tl) pts.push([p.t, p.subflows.find((s) => s.pathIndex === pi)?.mbps ?? 0]);
     const sf = run.subflows.find((s) => s.pathIndex === pi);
     series.push({
-      label: `path ${pi}${sf ? ` ${sf.local.replace(/:\d+$/, '')}` : ''}`,
+      label: `path ${pi}${sf ? ` ${sf.local.replace(/:\d+$/, '')}→${sf.remote.replace(/:\d+$/, '')}` : ''}`,
       color: colorOf(pi),
       width: 1.8,
       points: pts,

@@ -1,0 +1,144 @@
+/**
+ * The live view of a traffic run: one row per subflow (path index, local → remote, Mbit/s now,
+ * cwnd, RTT, a sparkline of its recent throughput), the total, and the scenario events so far;
+ * then the summary once the run ends.
+ */
+import { Box, Text } from 'ink';
+import { sparkline } from '../../lab/plot/term';
+import type { RunEvent, RunResult, TimelinePoint } from '../../lab/run/result';
+import type { LiveSubflow } from '../../lab/run/timeline';
+import { fmtBytes } from './output';
+
+export interface RunViewState {
+  title: string;
+  points: TimelinePoint[];
+  live: LiveSubflow[];
+  events: RunEvent[];
+  /** Planned length of the run, seconds (for the progress figure). */
+  plannedSeconds?: number;
+  status?: string;
+}
+
+const SPARK = 32;
+
+function mbps(v: number | undefined): string {
+  return v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(2);
+}
+
+export function RunView({ s }: { s: RunViewState }) {
+  const last = s.points[s.points.length - 1];
+  const maxAll = Math.max(0, ...s.points.slice(-SPARK).map((p) => p.total));
+  const paths = [...new Set(s.live.map((l) => l.pathIndex))].sort((a, b) => a - b);
+  const series = (pi: number) => s.points.map((p) => p.subflows.find((x) => x.pathIndex === pi)?.mbps ?? 0);
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>{s.title}</Text>
+        {last ? (
+          <Text dimColor>
+            {'  '}t={last.t.toFixed(1)} s{s.plannedSeconds ? ` / ${s.plannedSeconds} s` : ''}
+          </Text>
+        ) : (
+          <Text dimColor> connecting…</Text>
+        )}
+      </Text>
+      <Text dimColor>
+        {'  path  '}
+        {'local → remote'.padEnd(44)}
+        {'Mbit/s'.padStart(8)}
+        {'cwnd'.padStart(9)}
+        {'RTT ms'.padStart(8)}
+        {'  recent'}
+      </Text>
+      {paths.map((pi) => {
+        const rows = s.live.filter((l) => l.pathIndex === pi);
+        const l = rows[rows.length - 1]!;
+        const now = last?.subflows.find((x) => x.pathIndex === pi)?.mbps;
+        return (
+          <Text key={pi}>
+            {'  '}
+            {String(pi).padEnd(6)}
+            {`${l.local} → ${l.remote}`.padEnd(44)}
+            <Text color={now ? 'green' : 'red'}>{mbps(now).padStart(8)}</Text>
+            {(l.cwnd !== undefined ? String(l.cwnd) : '–').padStart(9)}
+            {(l.srttMs !== undefined ? l.srttMs.toFixed(1) : '–').padStart(8)}
+            {'  '}
+            <Text color="cyan">{sparkline(series(pi), SPARK, maxAll)}</Text>
+          </Text>
+        );
+      })}
+      <Text>
+        {'  '}
+        <Text bold>{'total'.padEnd(50)}</Text>
+        <Text bold>{mbps(last?.total).padStart(8)}</Text>
+        {''.padStart(17)}
+        {'  '}
+        <Text color="white">
+          {sparkline(
+            s.points.map((p) => p.total),
+            SPARK,
+            maxAll,
+          )}
+        </Text>
+      </Text>
+      {s.events.map((e) => (
+        <Text key={`${e.t}-${e.what}`} color="yellow">
+          {'  '}
+          {e.t.toFixed(3)} s {e.what}
+          {e.at !== undefined ? (
+            <Text dimColor>
+              {' '}
+              (scheduled {e.at} s, {Math.round((e.t - e.at) * 1000)} ms late)
+            </Text>
+          ) : null}
+        </Text>
+      ))}
+      {s.status ? <Text dimColor>{s.status}</Text> : null}
+    </Box>
+  );
+}
+
+export function RunSummary({ r }: { r: RunResult }) {
+  const ok = r.integrity === 'ok';
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>
+          {r.from} → {r.to}
+        </Text>{' '}
+        ({r.stack}
+        {r.sim ? `, simulated, seed ${r.seed}` : ''}): {fmtBytes(r.bytes)} in {r.seconds.toFixed(2)} s ={' '}
+        <Text bold>{r.goodputMbps.toFixed(2)} Mbit/s</Text>
+      </Text>
+      {r.subflows.map((s) => (
+        <Text key={`${s.pathIndex}-${s.local}-${s.remote}`}>
+          {'  path '}
+          {String(s.pathIndex).padEnd(3)} {`${s.local} → ${s.remote}`.padEnd(44)}{' '}
+          {fmtBytes(s.bytes).padStart(10)}
+          {r.bytes > 0 ? <Text dimColor> ({((s.bytes / r.bytes) * 100).toFixed(1)}%)</Text> : null}
+        </Text>
+      ))}
+      {r.events.map((e) => (
+        <Text key={`${e.t}-${e.what}`} color="yellow">
+          {'  '}
+          {e.t.toFixed(3)} s {e.what}
+          {e.at !== undefined ? (
+            <Text dimColor> ({Math.round((e.t - e.at) * 1000)} ms after its time)</Text>
+          ) : null}
+        </Text>
+      ))}
+      {(r.notes ?? []).map((n) => (
+        <Text key={n} dimColor>
+          {'  note: '}
+          {n}
+        </Text>
+      ))}
+      <Text>
+        integrity:{' '}
+        <Text color={ok ? 'green' : 'red'} bold>
+          {ok ? 'ok (SHA-256 matches end to end)' : r.integrity}
+        </Text>
+      </Text>
+    </Box>
+  );
+}
