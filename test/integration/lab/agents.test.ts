@@ -100,7 +100,7 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
       const after = await lab.status();
       for (const [i, l] of after.links.entries()) {
         const tx = (l.counters.a?.txBytes ?? 0) - (before.links[i]?.counters.a?.txBytes ?? 0);
-        expect(tx, `${l.id} carried part of the transfer`).toBeGreaterThan(500_000);
+        expect(tx, `${l.id} carried part of the transfer`).toBeGreaterThan(100_000);
       }
       // the stack's own capture: real IP/TCP packets with MPTCP options that Wireshark dissects
       const c = await cap.stop();
@@ -125,6 +125,32 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
       await src.close();
       await lab.down();
     }
+    expect(leftovers(name)).toEqual(NOTHING);
+  });
+
+  it('the newcomer flow through the CLI: up, sysctl all, report, status, down', async () => {
+    const name = labName('c');
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [b?.cli as string, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const up = run(['up', twoHost, '--name', name]);
+    expect(up.stderr).toBe('');
+    expect(up.status).toBe(0);
+    expect(up.stdout).toMatch(new RegExp(`lab ${name} is up in`));
+    const set = run(['sysctl', 'all', 'net.mptcp.mptcp_ndiffports=2', '--lab', name]);
+    expect(set.status).toBe(0);
+    expect(set.stdout).toMatch(/a\s+net\.mptcp\.mptcp_ndiffports\s+2/);
+    expect(set.stdout).toMatch(/b\s+net\.mptcp\.mptcp_ndiffports\s+2/);
+    const rep = run(['report', '--lab', name]);
+    expect(rep.status).toBe(0);
+    expect(rep.stdout).toMatch(/node a: /);
+    expect(rep.stdout).toMatch(/node b: /);
+    expect(rep.stdout).toMatch(/Mapping table|mapping table/);
+    const repJson = JSON.parse(run(['report', 'a', '--lab', name, '--json']).stdout) as { node: string }[];
+    expect(repJson.map((r) => r.node)).toEqual(['a']);
+    const st = run(['status', name]);
+    expect(st.stdout).toMatch(/answers pid \d+/);
+    const down = run(['down', name]);
+    expect(down.status).toBe(0);
     expect(leftovers(name)).toEqual(NOTHING);
   });
 
