@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type EmuDirParams,
   type EmulatorHandle,
@@ -53,15 +53,26 @@ interface Bench {
 let current: Bench | null = null;
 const children: ChildProcess[] = [];
 
+const started: EmulatorHandle[] = [];
+
 afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   if (current) {
-    await stopEmulator(current.h);
-    deleteNetns(current.a);
-    deleteNetns(current.b);
-    rmSync(current.dir, { recursive: true, force: true });
+    const c = current;
     current = null;
+    try {
+      await stopEmulator(c.h);
+    } finally {
+      deleteNetns(c.a);
+      deleteNetns(c.b);
+      rmSync(c.dir, { recursive: true, force: true });
+    }
   }
+});
+
+// Belt and braces: every emulator this file started is gone at the end, whatever happened.
+afterAll(async () => {
+  for (const h of started.splice(0)) await stopEmulator(h.pid, 2000);
 });
 
 /** Two namespaces, one emulated link a:eth1 <-> b:eth1, addresses and static neighbours (no ARP). */
@@ -89,6 +100,7 @@ async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1): Promise<Benc
       },
     ],
   });
+  started.push(h);
   current = { a, b, h, dir };
   execFileSync('ip', ['-n', a, '-batch', '-'], {
     // A long transmit queue: a sender burst after a scheduling hiccup must reach the emulator whole.

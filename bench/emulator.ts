@@ -1,0 +1,220 @@
+/**
+ * The userspace link emulator (lab/emulator) against a plain veth pair, measured in the same run:
+ * - throughput of one emulated link with no shaping (kernel TCP via iperf3, 1500-byte MTU frames):
+ *   Mbit/s of goodput and frames/s at the receiving interface;
+ * - latency at low load: median RTT of UDP probes every 10 ms (the emulator's added latency is the
+ *   difference to the veth baseline).
+ * Target (issue 9): ≥ 200 Mbit/s with 1500-byte frames.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startEmulator, stopEmulator } from '../lab/emulator/index';
+import type { BenchFigure, BenchModule, BenchOptions } from './harness';
+import { median } from './harness';
+
+const TOOL = fileURLToPath(new URL('../test/integration/emulator/udp-tool.mjs', import.meta.url));
+const IP_A = '10.78.0.1';
+const IP_B = '10.78.0.2';
+
+interface Pair {
+  a: string;
+  b: string;
+  close(): Promise<void>;
+}
+
+function ip(args: string[], input?: string): string {
+  return execFileSync('ip', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+function namespaces(kind: string): [string, string] {
+  const t = Math.random().toString(16).slice(2, 8);
+  const a = `mplab-b${t}-${kind}a`;
+  const b = `mplab-b${t}-${kind}b`;
+  ip(['netns', 'add', a]);
+  ip(['netns', 'add', b]);
+  return [a, b];
+}
+
+function address(a: string, b: string): void {
+  ip(['-n', a, '-batch', '-'], `link set lo up\naddr add ${IP_A}/24 dev eth1\n`);
+  ip(['-n', b, '-batch', '-'], `link set lo up\naddr add ${IP_B}/24 dev eth1\n`);
+}
+
+async function vethPair(): Promise<Pair> {
+  const [a, b] = namespaces('v');
+  try {
+    ip(['-n', a, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1', 'netns', b]);
+    ip(['-n', a, 'link', 'set', 'eth1', 'up']);
+    ip(['-n', b, 'link', 'set', 'eth1', 'up']);
+    // 1500-byte frames on the wire, as through the TAPs: no segmentation offloads on the baseline.
+    for (const ns of [a, b]) {
+      execFileSync(
+        'ip',
+        ['netns', 'exec', ns, 'ethtool', '-K', 'eth1', 'tso', 'off', 'gso', 'off', 'gro', 'off'],
+        {
+          stdio: 'ignore',
+        },
+      );
+    }
+    address(a, b);
+  } catch (e) {
+    ip(['netns', 'del', a]);
+    ip(['netns', 'del', b]);
+    throw e;
+  }
+  return {
+    a,
+    b,
+    close: async () => {
+      ip(['netns', 'del', a]);
+      ip(['netns', 'del', b]);
+    },
+  };
+}
+
+async function emulatedPair(): Promise<Pair> {
+  const [a, b] = namespaces('e');
+  const dir = mkdtempSync(join(tmpdir(), 'mplab-emu-bench-'));
+  const cleanup = (): void => {
+    ip(['netns', 'del', a]);
+    ip(['netns', 'del', b]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let h: Awaited<ReturnType<typeof startEmulator>>;
+  try {
+    h = await startEmulator({
+      lab: 'bench',
+      stateDir: dir,
+      links: [{ id: 'l', a: { netns: a, ifname: 'eth1' }, b: { netns: b, ifname: 'eth1' }, ab: {}, ba: {} }],
+    });
+    address(a, b);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  return {
+    a,
+    b,
+    close: async () => {
+      await stopEmulator(h);
+      cleanup();
+    },
+  };
+}
+
+function rxPackets(ns: string): number {
+  const j = JSON.parse(ip(['-n', ns, '-s', '-j', 'link', 'show', 'eth1'])) as {
+    stats64: { rx: { packets: number } };
+  }[];
+  return j[0]!.stats64.rx.packets;
+}
+
+/** iperf3 TCP a → b for `seconds`: goodput Mbit/s and frames/s received by b's eth1. */
+function throughput(p: Pair, seconds: number): { mbps: number; fps: number } {
+  execFileSync('ip', ['netns', 'exec', p.b, 'iperf3', '-s', '-D', '-1', '-B', IP_B]);
+  execFileSync('sleep', ['0.3']);
+  const rx0 = rxPackets(p.b);
+  const t0 = performance.now();
+  const out = execFileSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', IP_B, '-t', String(seconds), '-J'], {
+    encoding: 'utf8',
+    timeout: (seconds + 20) * 1000,
+  });
+  const el = (performance.now() - t0) / 1000;
+  const rx = rxPackets(p.b) - rx0;
+  const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+  return { mbps: j.end.sum_received.bits_per_second / 1e6, fps: rx / el };
+}
+
+/** Median RTT (ms) of `count` UDP probes every 10 ms (10 warm-up probes discarded). */
+function rtt(p: Pair, count: number): number {
+  const port = String(20_000 + Math.floor(Math.random() * 10_000));
+  const echo = execFileSync('sh', [
+    '-c',
+    `ip netns exec ${p.b} ${process.execPath} ${TOOL} echo ${port} ${Math.ceil(count / 100) + 5} >/dev/null 2>&1 & echo $!`,
+  ]);
+  execFileSync('sleep', ['0.5']);
+  try {
+    const out = execFileSync(
+      'ip',
+      ['netns', 'exec', p.a, process.execPath, TOOL, 'probe', IP_B, port, String(count + 10), '10'],
+      { encoding: 'utf8' },
+    );
+    const r = (JSON.parse(out.trim().split('\n').pop()!) as { rtt: (number | null)[] }).rtt.slice(10);
+    return median(r.filter((x): x is number => x !== null));
+  } finally {
+    try {
+      process.kill(Number(String(echo).trim()));
+    } catch {
+      // gone
+    }
+  }
+}
+
+const bench: BenchModule = {
+  name: 'emulator',
+  async available() {
+    if (process.getuid?.() !== 0) return 'needs root (namespaces, TAP devices)';
+    if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
+    try {
+      execFileSync('iperf3', ['--version'], { stdio: 'ignore' });
+    } catch {
+      return 'iperf3 not installed';
+    }
+    return true;
+  },
+  async run(options: BenchOptions): Promise<BenchFigure[]> {
+    const seconds = options.quick ? 2 : 4;
+    const probes = options.quick ? 100 : 300;
+    const ours = { mbps: [] as number[], fps: [] as number[], rtt: [] as number[] };
+    const base = { mbps: [] as number[], fps: [] as number[], rtt: [] as number[] };
+    for (let i = 0; i < options.repetitions; i++) {
+      for (const [make, into] of [
+        [emulatedPair, ours],
+        [vethPair, base],
+      ] as const) {
+        const p = await make();
+        try {
+          const t = throughput(p, seconds);
+          into.mbps.push(t.mbps);
+          into.fps.push(t.fps);
+          into.rtt.push(rtt(p, probes));
+        } finally {
+          await p.close();
+        }
+      }
+    }
+    const note =
+      'one link, no shaping; kernel TCP (iperf3), MTU 1500, veth with tso/gso/gro off so both carry 1514-byte frames; emulator data plane SCHED_FIFO 10';
+    return [
+      {
+        id: 'emulator.throughput_mbps',
+        title: 'TCP goodput through one emulated link, no shaping (target ≥ 200 Mbit/s)',
+        ours: { label: 'userspace emulator (2 TAPs)', unit: 'Mbit/s', values: ours.mbps },
+        baseline: { label: 'veth pair, offloads off', unit: 'Mbit/s', values: base.mbps },
+        higherIsBetter: true,
+        note,
+      },
+      {
+        id: 'emulator.frames_per_second',
+        title: 'Frames per second received (data direction, ~1514-byte frames)',
+        ours: { label: 'userspace emulator (2 TAPs)', unit: 'frames/s', values: ours.fps },
+        baseline: { label: 'veth pair, offloads off', unit: 'frames/s', values: base.fps },
+        higherIsBetter: true,
+        note,
+      },
+      {
+        id: 'emulator.rtt_low_load_ms',
+        title: 'Median RTT of UDP probes every 10 ms (added latency = difference)',
+        ours: { label: 'userspace emulator (2 TAPs)', unit: 'ms', values: ours.rtt },
+        baseline: { label: 'veth pair, offloads off', unit: 'ms', values: base.rtt },
+        higherIsBetter: false,
+        note: `${probes} probes; includes the node probe/echo tools' own latency on both`,
+      },
+    ];
+  },
+};
+
+export default bench;
