@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type DataplaneInit, type DataplaneReply, type DataplaneRequest, runDataplane } from './dataplane';
 import { validate } from './pipeline';
-import { createTap, EFD_CLOEXEC, EFD_NONBLOCK, sys, sysError } from './sys';
+import { createTap, EFD_CLOEXEC, EFD_NONBLOCK, inNetns, sys, sysError } from './sys';
 import { loadTrace } from './trace';
 import type { ControlRequest, ControlResponse, EmulatorConfig } from './types';
 
@@ -94,10 +94,13 @@ async function main(): Promise<void> {
       fds.push([pair[0]!, pair[1]!]);
     }
     for (const [ns, cmds] of perNs) {
-      execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], {
-        input: `${cmds.join('\n')}\n`,
-        stdio: ['pipe', 'ignore', 'pipe'],
-      });
+      // Spawned while this thread sits in the namespace, so names and /proc paths both work.
+      inNetns(ns || null, () =>
+        execFileSync('ip', ['-batch', '-'], {
+          input: `${cmds.join('\n')}\n`,
+          stdio: ['pipe', 'ignore', 'pipe'],
+        }),
+      );
     }
   } catch (e) {
     closeAll();

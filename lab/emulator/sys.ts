@@ -54,36 +54,54 @@ export function sysError(what: string, err = koffi.errno()): Error {
   return e;
 }
 
+/** The file of a network namespace: an `ip netns` name, or an absolute path (/proc/PID/ns/net). */
+export function netnsPath(netns: string): string {
+  return netns.startsWith('/') ? netns : `/run/netns/${netns}`;
+}
+
 /**
- * Creates a TAP device named `ifname` inside namespace `netns` (an `ip netns` name; null = this
- * process's namespace) and returns its non-blocking fd. The device lives as long as the fd.
- * setns(2) only switches the calling thread, which is switched back before returning.
+ * Runs `fn` with the calling thread inside namespace `netns` (null = stay), then switches back.
+ * setns(2) only moves the calling thread; a child spawned synchronously meanwhile starts there too.
+ */
+export function inNetns<T>(netns: string | null, fn: () => T): T {
+  if (!netns) return fn();
+  const selfNs = sys.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
+  if (selfNs < 0) throw sysError('open /proc/thread-self/ns/net');
+  const targetNs = sys.open(netnsPath(netns), O_RDONLY | O_CLOEXEC) as number;
+  if (targetNs < 0) {
+    const err = errno();
+    sys.close(selfNs);
+    throw sysError(`open namespace ${netns}`, err);
+  }
+  if ((sys.setns(targetNs, CLONE_NEWNET) as number) < 0) {
+    const err = errno();
+    sys.close(selfNs);
+    sys.close(targetNs);
+    throw sysError(`setns ${netns}`, err);
+  }
+  let back = 0;
+  try {
+    return fn();
+  } finally {
+    if ((sys.setns(selfNs, CLONE_NEWNET) as number) < 0) back = errno();
+    sys.close(selfNs);
+    sys.close(targetNs);
+    // Staying in the wrong namespace would silently misplace every later device: die loudly.
+    if (back !== 0) {
+      process.stderr.write(`emulator: cannot return to its own namespace: errno ${back}\n`);
+      process.exit(70);
+    }
+  }
+}
+
+/**
+ * Creates a TAP device named `ifname` inside namespace `netns` (null = this process's namespace)
+ * and returns its non-blocking fd. The device lives as long as the fd (not persistent).
  */
 export function createTap(netns: string | null, ifname: string): number {
   if (Buffer.byteLength(ifname) > 15) throw new Error(`interface name "${ifname}" longer than 15 bytes`);
-  let selfNs = -1;
-  let targetNs = -1;
-  if (netns) {
-    selfNs = sys.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
-    if (selfNs < 0) throw sysError('open /proc/thread-self/ns/net');
-    targetNs = sys.open(`/run/netns/${netns}`, O_RDONLY | O_CLOEXEC) as number;
-    if (targetNs < 0) {
-      const err = errno();
-      sys.close(selfNs);
-      throw sysError(`open namespace ${netns}`, err);
-    }
-    if ((sys.setns(targetNs, CLONE_NEWNET) as number) < 0) {
-      const err = errno();
-      sys.close(selfNs);
-      sys.close(targetNs);
-      throw sysError(`setns ${netns}`, err);
-    }
-  }
-  let fd = -1;
-  let failure: Error | null = null;
-  let back = 0;
-  try {
-    fd = sys.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
+  return inNetns(netns, () => {
+    const fd = sys.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
     if (fd < 0) throw sysError('open /dev/net/tun');
     const ifr = Buffer.alloc(40);
     ifr.write(ifname, 0, 'utf8');
@@ -91,23 +109,10 @@ export function createTap(netns: string | null, ifname: string): number {
     if ((sys.ioctl(fd, TUNSETIFF, ifr) as number) < 0) {
       const err = errno();
       sys.close(fd);
-      fd = -1;
       throw sysError(`TUNSETIFF ${ifname}${netns ? ` in ${netns}` : ''}`, err);
     }
-  } catch (e) {
-    failure = e as Error;
-  } finally {
-    if (netns) {
-      back = sys.setns(selfNs, CLONE_NEWNET) as number;
-      if (back < 0) back = -errno();
-      sys.close(selfNs);
-      sys.close(targetNs);
-    }
-  }
-  // Staying in the wrong namespace would silently misplace every later device: die loudly.
-  if (back < 0) throw sysError('setns back to the emulator namespace', -back);
-  if (failure) throw failure;
-  return fd;
+    return fd;
+  });
 }
 
 export const SCHED_FIFO = 1;

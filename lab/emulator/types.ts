@@ -43,7 +43,10 @@ export interface EmuDirParams {
 }
 
 export interface EmuLinkEnd {
-  /** Namespace the TAP is created in (`ip netns` name); absent = the emulator's own namespace. */
+  /**
+   * Namespace the TAP is created in: an `ip netns` name or an absolute namespace file path
+   * (e.g. /proc/PID/ns/net of a container); absent = the emulator's own namespace.
+   */
   netns?: string;
   /** Interface name inside that namespace (≤ 15 chars). */
   ifname: string;
