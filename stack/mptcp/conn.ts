@@ -130,6 +130,8 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   closing = false;
   /** One-shot options for the next bare ACK (ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL). */
   readonly pending: MptcpOption[] = [];
+  /** Last time an opportunistic retransmission penalized this subflow. */
+  penalizedAt = Number.NEGATIVE_INFINITY;
   /** SYNs sent (master: MP_CAPABLE retries). */
   synsSent = 0;
   /** MP_TCPRST reason for an RST this subflow sends (undefined = none). */
@@ -454,7 +456,10 @@ export class MpConn {
     if (this.sched.redundant)
       return Math.max(0, Math.min(this.sb.end, this.sendLimit) - Math.max(sf.cursor, this.sb.una));
     const unsent = Math.min(this.sb.end, this.sendLimit) - this.sb.nxt;
-    if (unsent <= 0) return 0;
+    if (unsent <= 0) {
+      const opp = this.opportunistic(sf, Number.POSITIVE_INFINITY);
+      return opp ? opp.end - opp.start : 0;
+    }
     if (this.sched.pick(this.subflows, this.sb.unsent) !== sf) {
       this.wantPump = true;
       return 0;
@@ -489,6 +494,10 @@ export class MpConn {
             return undefined;
           }
           r = this.sb.takeNew(maxBytes, this.sendLimit);
+          if (!r) {
+            r = this.opportunistic(sf, maxBytes);
+            if (r) this.tookOpportunistic(sf, r);
+          }
         }
       }
     }
@@ -499,6 +508,55 @@ export class MpConn {
     sf.noteTx(r.start, r.end);
     this.sched.sent(sf.pathIndex);
     return r.start;
+  }
+
+  /** End of the data already sent again opportunistically. */
+  private oppDone = 0;
+
+  /**
+   * Opportunistic retransmission (Raiciu et al., NSDI 2012, as in the Linux implementation): when
+   * the connection-level window is full and its oldest data sits on a slower subflow, a faster one
+   * sends that data again rather than idle; the slow subflow is penalized (cwnd halved, once per
+   * RTT). Returns the range `sf` would send, at most `max` bytes.
+   */
+  private opportunistic(sf: Subflow, max: number): Range | undefined {
+    const sb = this.sb;
+    // Window-limited, or at the tail (nothing new to send): the oldest data is what matters.
+    const windowLimited = sb.nxt >= this.sendLimit && sb.end > sb.nxt;
+    const tail = sb.nxt >= sb.end && sb.finOffset >= 0;
+    if (!windowLimited && !tail) return undefined;
+    const from = Math.max(sb.una, this.oppDone);
+    if (from >= sb.nxt) return undefined;
+    for (const s of this.subflows) {
+      if (s === sf || s.closed) continue;
+      for (const r of s.tx) {
+        if (r.start > from) break;
+        if (r.end <= from) continue;
+        // Only when the holder is much slower (its copy arrives well after ours would).
+        if ((s.srttMs || 0) <= 2 * (sf.srttMs || 0)) return undefined;
+        return { start: from, end: Math.min(r.end, from + max) };
+      }
+    }
+    return undefined;
+  }
+
+  private tookOpportunistic(sf: Subflow, r: Range): void {
+    this.oppDone = r.end;
+    sf.reinjections++;
+    sf.reinjectedBytes += r.end - r.start;
+    this.host.mib.inc('OpportunisticRetrans');
+    if (this.sb.nxt < this.sendLimit) return; // the tail case: no penalty
+    const now = this.host.now;
+    for (const s of this.subflows) {
+      if (s === sf || s.closed || !s.tx.some((x) => x.start <= r.start && r.start < x.end)) continue;
+      if (now - s.penalizedAt < (s.srttMs || 100)) break;
+      s.penalizedAt = now;
+      const cc = s.tcb.cc as unknown as { cwnd: number; ssthresh: number };
+      cc.cwnd = Math.max(Math.floor(cc.cwnd / 2), s.tcb.mss);
+      cc.ssthresh = Math.max(cc.cwnd, 2 * s.tcb.mss);
+      this.host.mib.inc('Penalizations');
+      break;
+    }
   }
 
   /**

@@ -44,6 +44,8 @@ export const MIB_NAMES = [
   'InfiniteMapTx',
   'InfiniteMapRx',
   'Reinjections',
+  'OpportunisticRetrans',
+  'Penalizations',
   'ReinjectedBytes',
   'SubflowsOpened',
   'SubflowsClosed',

@@ -332,6 +332,25 @@ describe('robustness', () => {
     expect(hostOf(a.core).connStats()[0]?.mode ?? 'tcp').toBe('tcp');
   });
 
+  it('a small connection-level window: the fast subflow sends the oldest data of the slow one again', () => {
+    const b = buildTwoPath({
+      factory: mptcpFactory({ 'net.ipv4.tcp_rmem': '4096 131072 524288' }),
+      server: 'single',
+      paths: [
+        { rateMbps: 20, delayMs: 10 },
+        { rateMbps: 2, delayMs: 75 },
+      ],
+    });
+    const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 6_000_000 });
+    b.sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const mib = hostOf(b.client.core).report().mib;
+    expect(mib.OpportunisticRetrans).toBeGreaterThan(0);
+    expect(mib.Penalizations).toBeGreaterThan(0);
+    const subs = hostOf(b.client.core).report().connections[0]!.subflows;
+    expect(subs[0]!.reinjections).toBeGreaterThan(0);
+  });
+
   it('bytes lost at the data level after their subflow ACK are sent again by the data-level timer', () => {
     const { sim, client, server } = twoPaths();
     const t = startBulk(sim, { client, server, bytes: 3_000_000 });
