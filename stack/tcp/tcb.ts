@@ -51,7 +51,7 @@ import type { CcFactory } from '../cc/types';
 import { optionsLength } from '../wire/tcp';
 import type { SackBlock, TcpOption, TcpSegment } from '../wire/types';
 import { ByteRing, WindowStore } from './ring';
-import { F_EVER_REXMIT, F_FIN, F_LOST, F_REXMIT, Scoreboard } from './scoreboard';
+import { F_EVER_REXMIT, F_FIN, F_LOST, F_REXMIT, F_SACKED as F_SACKED_BIT, Scoreboard } from './scoreboard';
 import * as Seq from './seq';
 
 // Bound once at load: per-segment code then calls plain functions, not module-namespace getters
@@ -135,6 +135,8 @@ export interface TcbConfig {
   cc: string | CcFactory;
   /** Option bytes to leave for the hook on data segments: data payload is mss − this. */
   mssReserve: number;
+  /** Tail loss probes (RFC 8985 §7) with SACK: a lost last segment is repaired without an RTO. */
+  tlp: boolean;
 }
 
 export const DEFAULT_TCB_CONFIG: TcbConfig = {
@@ -161,6 +163,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   initialWindowSegments: 10,
   cc: 'cubic',
   mssReserve: 0,
+  tlp: true,
 };
 
 /** Describes the segment a hook is decorating. One object per TCB, reused: copy what you keep. */
@@ -340,6 +343,12 @@ export class Tcb implements CcSubflowView {
   private delackAt = NO_DEADLINE;
   private timeWaitAt = NO_DEADLINE;
   private keepaliveAt = NO_DEADLINE;
+  private tlpAt = NO_DEADLINE;
+  private tlpInFlight = false;
+  private tlpHighSeq = 0;
+  private tlpTsval = 0;
+  private tlpRetrans = false;
+  tailLossProbes = 0;
   private persistBackoff = 0;
   private keepaliveProbesSent = 0;
   private retries = 0;
@@ -503,6 +512,7 @@ export class Tcb implements CcSubflowView {
     if (this.delackAt < d) d = this.delackAt;
     if (this.timeWaitAt < d) d = this.timeWaitAt;
     if (this.keepaliveAt < d) d = this.keepaliveAt;
+    if (this.tlpAt < d) d = this.tlpAt;
     return d;
   }
 
@@ -523,12 +533,13 @@ export class Tcb implements CcSubflowView {
   private toClosed(error: CloseError | undefined, now: number): void {
     this.setState(TcpState.CLOSED, now);
     this.rtoAt = this.persistAt = this.delackAt = this.timeWaitAt = this.keepaliveAt = NO_DEADLINE;
+    this.tlpAt = NO_DEADLINE;
     this.finish(error, now);
   }
 
   private enterTimeWait(now: number): void {
     this.setState(TcpState.TIME_WAIT, now);
-    this.rtoAt = this.persistAt = this.keepaliveAt = NO_DEADLINE;
+    this.rtoAt = this.persistAt = this.keepaliveAt = this.tlpAt = NO_DEADLINE;
     this.timeWaitAt = now + this.cfg.timeWaitMs;
     this.finish(undefined, now);
   }
@@ -1165,6 +1176,17 @@ export class Tcb implements CcSubflowView {
       if (seqLt(this.sndUna, this.sndMax)) this.rtoAt = now + this.rto;
       else this.rtoAt = NO_DEADLINE;
 
+      // The tail loss probe's episode ends (RFC 8985 §7.4): a retransmitted probe that repaired a
+      // loss (the ACK echoes the probe's timestamp, not the original's) still owes a reduction.
+      if (this.tlpInFlight && seqGeq(ack, this.tlpHighSeq)) {
+        this.tlpInFlight = false;
+        const originalArrived = this.tsOn && tsecr >= 0 && seqLt(tsecr, this.tlpTsval);
+        if (this.tlpRetrans && !originalArrived && this.recovery === 0) {
+          this.cc.onEnterRecovery(now, this.flightSize + ackedSeq, this.sackOn);
+          this.cc.onExitRecovery(now, this.flightSize);
+        }
+      }
+
       if (ringBytes > 0) this.hooks.onAcked?.(this, ringBytes, now);
 
       if (finAcked) {
@@ -1219,6 +1241,7 @@ export class Tcb implements CcSubflowView {
 
   private enterRecovery(now: number): void {
     this.recovery = 1;
+    this.tlpInFlight = false;
     this.recoveryPoint = this.sndMax;
     this.fastRetransmits++;
     // Eifel undo only when the head's first retransmission is the one sent now.
@@ -1393,8 +1416,55 @@ export class Tcb implements CcSubflowView {
       st === TcpState.FIN_WAIT_1 ||
       st === TcpState.CLOSING ||
       st === TcpState.LAST_ACK;
-    if (canSend) this.sendLoop(now);
+    if (canSend) {
+      this.sendLoop(now);
+      this.armTlp(now);
+    }
     if (this.ackNow) this.sendAck(now);
+  }
+
+  /** PTO = 2·SRTT (+ the delayed-ACK time when one segment is out), never after the RTO. */
+  private armTlp(now: number): void {
+    if (
+      !this.cfg.tlp ||
+      !this.sackOn ||
+      this.tlpInFlight ||
+      this.recovery !== 0 ||
+      this.srtt === 0 ||
+      !seqLt(this.sndUna, this.sndMax)
+    ) {
+      this.tlpAt = NO_DEADLINE;
+      return;
+    }
+    let pto = 2 * this.srtt;
+    if (this.flightSize <= this.mss) pto += this.cfg.delAckMs;
+    const at = now + Math.max(pto, 10);
+    this.tlpAt = at < this.rtoAt ? at : NO_DEADLINE;
+  }
+
+  /** The probe: one new segment if the windows allow, else the last segment again. */
+  private onTlp(now: number): void {
+    if (!this.synchronized || this.recovery !== 0 || !seqLt(this.sndUna, this.sndMax)) return;
+    const tsval = this.tsNow(now);
+    const ringUnsent = this.sndRing.length - seqSub(this.sndMax, this.sndUna) + (this.finSent ? 1 : 0);
+    const avail = this.finSent ? 0 : ringUnsent + this.source.available(this);
+    const wndRoom = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndMax);
+    let sent = false;
+    if (avail > 0 && wndRoom > 0) {
+      sent = this.sendNew(Math.min(this.mss, avail, wndRoom), ringUnsent, now);
+      this.tlpRetrans = false;
+    }
+    if (!sent) {
+      const last = this.board.count - 1;
+      if (last < 0 || this.board.flagsAt(last) & F_SACKED_BIT) return;
+      this.retransmitRecord(last, now);
+      this.tlpRetrans = true;
+    }
+    this.tailLossProbes++;
+    this.tlpInFlight = true;
+    this.tlpHighSeq = this.sndMax;
+    this.tlpTsval = tsval;
+    this.rtoAt = now + this.rto;
   }
 
   private sendLoop(now: number): void {
@@ -1611,6 +1681,10 @@ export class Tcb implements CcSubflowView {
       this.onKeepalive(now);
       if (this.isClosed()) return;
     }
+    if (this.tlpAt <= now) {
+      this.tlpAt = NO_DEADLINE;
+      this.onTlp(now);
+    }
     if (this.delackAt <= now) {
       this.delackAt = NO_DEADLINE;
       this.ackNow = true;
@@ -1651,6 +1725,7 @@ export class Tcb implements CcSubflowView {
     this.rto = Math.min(this.rto * 2, this.cfg.rtoMax);
     // RFC 6675 §5.1 / RFC 5681: everything outstanding is due again, slow start from one MSS.
     this.board.markAllLost();
+    this.tlpInFlight = false;
     this.recovery = 2;
     this.recoveryPoint = this.sndMax;
     this.dupAcks = 0;

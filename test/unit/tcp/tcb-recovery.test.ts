@@ -240,6 +240,41 @@ describe('loss recovery', () => {
     expect(a.backoff).toBe(0);
   });
 
+  it('a lost last segment is repaired by a tail loss probe, well before the RTO', () => {
+    const run = (tlp: boolean) => {
+      const p = established({ delayMs: 10, a: { tlp } });
+      const a = p.a.tcb;
+      const data = pattern(10 * a.mss);
+      let dropped = false;
+      p.drop = (s) => {
+        if (!dropped && s.dir === 'ab' && s.seg.seq === (a.iss + 1 + 9 * a.mss) >>> 0)
+          return (dropped = true);
+        return false;
+      };
+      const t0 = p.now;
+      p.a.snd.write(a, data);
+      a.output(p.now);
+      let done = -1;
+      for (let i = 0; i < 2000 && done < 0; i++) {
+        p.run(p.now + 1);
+        if (a.sndUna === a.sndMax) done = p.now - t0;
+      }
+      expect(dropped).toBe(true);
+      expect(sha256(p.b.received)).toBe(sha256(data));
+      return { done, rto: a.rtoCount, probes: a.tailLossProbes, cwnd: a.cwnd, ssthresh: a.ssthresh };
+    };
+    const withTlp = run(true);
+    const without = run(false);
+    expect(withTlp.probes).toBe(1);
+    expect(withTlp.rto).toBe(0);
+    expect(without.rto).toBe(1);
+    // PTO = 2·SRTT + delayed-ACK time (one segment out) ≈ 80 ms, versus the 200 ms RTO floor.
+    expect(withTlp.done).toBeLessThan(150);
+    expect(without.done).toBeGreaterThan(200);
+    // The probe repaired a real loss: congestion control still reduced (RFC 8985 §7.4).
+    expect(withTlp.ssthresh).toBeLessThan(Number.MAX_SAFE_INTEGER);
+  });
+
   it('gives up after dataRetries and reports ETIMEDOUT', () => {
     const p = established({ a: { dataRetries: 3, rtoMin: 100 } });
     p.drop = (s) => s.dir === 'ab';
