@@ -1,3 +1,4 @@
+import { campaign } from './campaign';
 import { capture } from './capture';
 import { demo } from './demo';
 import { down } from './down';
@@ -11,7 +12,6 @@ import { sysctl } from './sysctl';
 import type { CommandModule } from './types';
 import { up } from './up';
 
-const TRAFFIC = 'Traffic runs, scenario events, the IETF live-CD demo, plots and campaigns';
 const DOCKER = 'Docker backend (dockerode) and offline node images';
 
 /** Every command of the architecture, in the order --help lists them. */
@@ -26,6 +26,6 @@ export const commands: CommandModule[] = [
   report,
   capture,
   demo,
-  planned('campaign', '<file>', 'run a benchmark campaign: parameter matrix x repetitions', 8, TRAFFIC),
+  campaign,
   planned('image', '<action>', 'build the offline node image for the Docker backend', 11, DOCKER),
 ];
