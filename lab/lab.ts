@@ -53,6 +53,7 @@ import {
   StateFile,
 } from './state';
 import { loadTopology } from './topology/index';
+import type { DirStats as EmuDirStats } from './emulator/types';
 import type { DirParams, LabModel, LinkModel, NodeModel } from './topology/model';
 
 export type UpStep =
@@ -105,6 +106,8 @@ export interface IfaceCounters {
   rxDropped: number;
   txDropped: number;
   operUp: boolean;
+  /** Queueing discipline counters on this interface's egress (all qdiscs of the device). */
+  qdisc?: { drops: number; overlimits: number; backlog: number; packets: number };
 }
 
 export interface NodeStatus {
@@ -126,6 +129,8 @@ export interface LinkStatus {
   ab: DirParams;
   ba: DirParams;
   counters: { a?: IfaceCounters; b?: IfaceCounters };
+  /** The userspace emulator's counters per direction (emulated links). */
+  emulator?: { ab: EmuDirStats; ba: EmuDirStats };
 }
 
 export interface LabStatus {
@@ -625,6 +630,16 @@ export class Lab {
         return st;
       }),
     );
+    const emuStats = new Map<string, { ab: EmuDirStats; ba: EmuDirStats }>();
+    const emuRec = s.processes.find((p) => p.kind === 'emulator');
+    if (emuRec?.socket && emuRec.pid !== undefined && processMatches(emuRec.pid, 'emulator')) {
+      try {
+        const st = await (await emulatorApi()).stats(emuRec.socket);
+        for (const l of st.links) emuStats.set(l.id, { ab: l.ab, ba: l.ba });
+      } catch {
+        // not answering: status shows it as not running below
+      }
+    }
     const links: LinkStatus[] = model.links.map((l) => {
       const applied = s.links.find((x) => x.id === l.id);
       const c: LinkStatus['counters'] = {};
@@ -632,7 +647,7 @@ export class Lab {
       const cb = counters.get(l.b.node)?.get(l.b.iface);
       if (ca) c.a = ca;
       if (cb) c.b = cb;
-      return {
+      const out: LinkStatus = {
         id: l.id,
         a: `${l.a.node}:${l.a.iface}`,
         b: `${l.b.node}:${l.b.iface}`,
@@ -642,6 +657,9 @@ export class Lab {
         ba: l.ba,
         counters: c,
       };
+      const es = emuStats.get(l.id);
+      if (es) out.emulator = es;
+      return out;
     });
     const out: LabStatus = {
       lab: this.name,
@@ -1017,6 +1035,27 @@ async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>
       tx: { bytes: number; packets: number; dropped: number };
     };
   };
+  const q = await run('tc', ['-n', handle, '-s', '-j', 'qdisc', 'show'], { allowFail: true });
+  type Q = {
+    dev?: string;
+    drops?: number;
+    overlimits?: number;
+    backlog?: number;
+    packets?: number;
+    root?: boolean;
+  };
+  const qd = new Map<string, NonNullable<IfaceCounters['qdisc']>>();
+  if (q.code === 0 && q.stdout.trim()) {
+    for (const x of JSON.parse(q.stdout) as Q[]) {
+      if (!x.dev) continue;
+      const cur = qd.get(x.dev) ?? { drops: 0, overlimits: 0, backlog: 0, packets: 0 };
+      cur.drops += x.drops ?? 0;
+      cur.overlimits += x.overlimits ?? 0;
+      cur.backlog += x.backlog ?? 0;
+      if (x.root) cur.packets = x.packets ?? 0;
+      qd.set(x.dev, cur);
+    }
+  }
   for (const j of JSON.parse(r.stdout) as J[]) {
     const s = j.stats64;
     out.set(j.ifname, {
@@ -1028,6 +1067,9 @@ async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>
       txDropped: s?.tx.dropped ?? 0,
       operUp: j.operstate === 'UP' || (j.flags?.includes('LOWER_UP') ?? false),
     });
+    const qs = qd.get(j.ifname);
+    const cur = out.get(j.ifname);
+    if (qs && cur) cur.qdisc = qs;
   }
   return out;
 }

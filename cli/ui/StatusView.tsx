@@ -52,6 +52,13 @@ export function StatusView({ s }: { s: LabStatus }) {
   );
 }
 
+/** Frames dropped in one direction: by the egress qdisc of the sending end and by the emulator. */
+export function dropsOf(l: LinkStatus, dir: 'ab' | 'ba'): number {
+  const q = (dir === 'ab' ? l.counters.a : l.counters.b)?.qdisc?.drops ?? 0;
+  const e = l.emulator?.[dir].drops;
+  return q + (e ? Object.values(e).reduce((a, b) => a + b, 0) : 0);
+}
+
 /** The links of a lab: ends, state, how they are carried, parameters per direction, counters. */
 export function LinksTable({ links }: { links: LinkStatus[] }) {
   const linkRows = links.map((l) => [
@@ -63,10 +70,11 @@ export function LinksTable({ links }: { links: LinkStatus[] }) {
     fmtDir(l.ba),
     l.counters.a ? `${fmtBytes(l.counters.a.txBytes)} / ${fmtBytes(l.counters.a.rxBytes)}` : '-',
     l.counters.b ? `${fmtBytes(l.counters.b.txBytes)} / ${fmtBytes(l.counters.b.rxBytes)}` : '-',
+    `${dropsOf(l, 'ab')} / ${dropsOf(l, 'ba')}`,
   ]);
   return (
     <Table
-      head={['link', 'ends', 'state', 'via', 'a→b', 'b→a', 'a tx/rx', 'b tx/rx']}
+      head={['link', 'ends', 'state', 'via', 'a→b', 'b→a', 'a tx/rx', 'b tx/rx', 'drops a→b/b→a']}
       rows={linkRows}
       colors={links.map((l) => (l.up ? 'green' : 'red'))}
     />

@@ -10,7 +10,7 @@ export function printJson(value: unknown): void {
 }
 
 export function columns(): number {
-  return process.stdout.columns && process.stdout.columns > 40 ? process.stdout.columns : 110;
+  return process.stdout.columns && process.stdout.columns > 40 ? process.stdout.columns : 160;
 }
 
 /** Renders an ink element once and writes it to stdout. */
