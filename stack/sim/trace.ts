@@ -103,7 +103,7 @@ export type TraceRow = (string | number | null)[];
 export interface ConnTraceOptions {
   /** Sampling period in virtual ms (default 10). */
   everyMs?: number;
-  /** Hosts to sample (default: every host at the time of the call). */
+  /** Hosts to sample (default: every host of the simulator, including ones added later). */
   hosts?: Host[];
   /** First sample time (default now). */
   start?: number;
@@ -121,7 +121,7 @@ export class ConnTrace {
 
   constructor(sim: Simulator, options: ConnTraceOptions = {}) {
     this.everyMs = options.everyMs ?? 10;
-    const hosts = options.hosts ?? [...sim.hosts];
+    const hosts = options.hosts ?? sim.hosts; // the live list: hosts added later are sampled too
     this.stopFn = sim.every(this.everyMs, (now) => this.sample(now, hosts), options.start ?? sim.now);
   }
 

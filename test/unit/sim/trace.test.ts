@@ -58,6 +58,15 @@ describe('connection trace', () => {
     expect(sim.run()).toBe(true);
   });
 
+  it('samples hosts added after the trace started', () => {
+    const sim = new Simulator();
+    const tr = new ConnTrace(sim, { everyMs: 10 });
+    sim.runUntil(15);
+    sim.addHost('late', () => new StatsCore(), [['10.1.0.1']]);
+    sim.runUntil(30);
+    expect(tr.series('late', 7, 'cwnd', 1).t).toEqual([20, 30]);
+  });
+
   it('serializes to JSON and CSV, keeping Infinity', () => {
     const sim = new Simulator();
     sim.addHost('h', () => new StatsCore(), [['10.1.0.1']]);
