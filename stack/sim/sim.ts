@@ -128,6 +128,7 @@ export class Simulator {
     daemon = false,
     aux = 0,
   ): void {
+    if (!(t >= this.now)) throw new Error(`sim: event at ${t} is before now (${this.now})`);
     this.q.push(t, handler, kind, num, pkt, daemon, aux);
   }
 
@@ -148,6 +149,7 @@ export class Simulator {
    */
   every(periodMs: number, fn: (now: number) => void, start = this.now): () => void {
     if (!(periodMs > 0)) throw new Error('sim.every: period must be > 0');
+    if (!(start >= this.now)) throw new Error(`sim.every: start ${start} is before now (${this.now})`);
     const p = new Periodic(this, start, periodMs, fn);
     this.q.push(start, p, K_CALL, 0, null, true);
     return () => {

@@ -74,10 +74,13 @@ describe('simulator clock', () => {
     expect(fired).toEqual([1, 2, 3]);
   });
 
-  it('rejects scheduling in the past', () => {
+  it('rejects scheduling in the past or at NaN', () => {
     const sim = new Simulator();
     sim.runUntil(10);
     expect(() => sim.at(9, () => {})).toThrow(/before now/);
+    expect(() => sim.at(Number.NaN, () => {})).toThrow(/before now/);
+    expect(() => sim.every(1, () => {}, 5)).toThrow(/before now/);
+    expect(() => sim.schedule(Number.NaN, { handle: () => {} }, 0, 0, null)).toThrow(/before now/);
   });
 
   it('runWhile stops when the predicate turns false, or at the limit', () => {
