@@ -4,13 +4,15 @@
  * a view per call or reading `.buffer` per field costs more than the field itself.
  */
 let lastArr: Uint8Array | undefined;
-let lastView: DataView | undefined;
+let lastLen = -1;
+let lastView: DataView = new DataView(new ArrayBuffer(0));
 
 export function viewOf(b: Uint8Array): DataView {
   // The length check covers arrays over resizable buffers, whose length can change.
-  if (b !== lastArr || lastView === undefined || lastView.byteLength !== b.byteLength) {
+  if (b !== lastArr || b.length !== lastLen) {
     lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
     lastArr = b;
+    lastLen = b.length;
   }
   return lastView;
 }
