@@ -679,8 +679,9 @@ export class Tcb implements CcSubflowView {
     if (wnd > this.cfg.rcvBuf) wnd = this.cfg.rcvBuf;
     if (wnd < 0) wnd = 0;
     const cur = seqSub(this.rcvAdv, this.rcvNxt);
-    // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge only by a useful amount.
-    if (wnd > cur && wnd - cur < Math.min(this.cfg.rcvBuf >> 1, this.mss) && cur > 0) wnd = cur;
+    // Receiver SWS avoidance (RFC 9293 §3.8.6.2.2): move the right edge only by a useful amount
+    // (a closed window stays closed until a useful amount is free).
+    if (wnd > cur && wnd - cur < Math.min(this.cfg.rcvBuf >> 1, this.mss)) wnd = cur;
     // Never shrink the window (RFC 9293 §3.8.6.2.2).
     if (wnd < cur) wnd = cur;
     if (syn) {
