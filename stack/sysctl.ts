@@ -145,15 +145,6 @@ export const KNOBS: readonly KnobSpec[] = [
     description: 'Open extra subflows only after the connection lived this long (0 = at once).',
   },
   {
-    name: 'net.mptcp.mptcp_debug',
-    type: 'int',
-    min: 0,
-    max: 1,
-    default: 0,
-    live: true,
-    description: 'Verbose per-connection event log in the state report.',
-  },
-  {
     name: 'net.ipv4.tcp_rmem',
     type: 'triple',
     min: 4096,

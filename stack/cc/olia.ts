@@ -108,7 +108,9 @@ export class Olia extends CoupledCc {
     const set = this.group ? peers.get(this.group) : undefined;
     if (set) {
       for (const o of set) {
-        if (o === this || !o.active) continue;
+        // Skip peers no longer in use: inactive, or replaced on their subflow (live cc change).
+        if (o === this || !o.active || (o.self && 'cc' in o.self && (o.self as { cc: unknown }).cc !== o))
+          continue;
         const r = o.self && o.self.srttMs > 0 ? o.self.srttMs : o.ownRttMs;
         if (r <= 0) continue;
         paths.push({ w: o.cwnd / o.mss, rttMs: r, l: Math.max(o.l1, o.l2) });
