@@ -1,6 +1,8 @@
 /**
  * A plain-TCP NetCore (stack/core/contract.ts): demultiplexing by 4-tuple, listeners with a
- * bounded SYN backlog, ephemeral ports, RST for segments to closed ports, connStats().
+ * bounded SYN backlog and SYN cookies beyond it (RFC 4987), ephemeral ports, RST for segments to
+ * closed ports, connStats(). Applications must report consumed bytes (`consumed`): unconsumed
+ * data closes the receive window.
  *
  * Packets carry encoded segments (stack/wire/tcp.ts); `encodePacket`/`decodePacket` are the one
  * place the codec is called.

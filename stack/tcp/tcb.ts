@@ -5,7 +5,11 @@
  * (challenge ACKs for in-window RST/SYN, rate limited), RFC 7323 (window scale, timestamps, PAWS,
  * RTTM), RFC 2018 SACK and RFC 6675 SACK-based recovery (NewReno, RFC 6582, when the peer has no
  * SACK), RFC 6298 RTO (Karn, backoff, floor and ceiling), delayed ACKs with quick ACKs at start,
- * zero-window probes (persist timer), keepalive, user timeout, TIME_WAIT.
+ * zero-window probes (persist timer), keepalive, user timeout, TIME_WAIT. Beyond the letter of
+ * those: lost retransmissions are detected by transmission order (no RTO needed), spurious fast
+ * retransmits are undone by timestamps (Eifel, RFC 3522) and raise the duplicate-ACK threshold
+ * (reordering), tail loss probes (RFC 8985 §7) repair a lost last segment within ~2 RTT, and
+ * SYN-cookie passive opens are accepted (`acceptCookie`, used by the host).
  *
  * Driving it: `input(seg, now)`, `advance(now)` when `nextDeadline()` is due, user calls
  * (`output`, `close`, `abort`, `windowOpened`). Segments to send accumulate in `outbox` (drained
