@@ -55,7 +55,7 @@ describe('MPTCP in the simulator', () => {
   });
 
   it('heterogeneous paths (20 Mbit/s 20 ms + 2 Mbit/s 150 ms) do at least as well as the best path alone', () => {
-    const bytes = 12_000_000;
+    const bytes = 20_000_000;
     const two = buildTwoPath({
       factory: mptcpFactory(),
       server: 'single',
