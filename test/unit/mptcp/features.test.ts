@@ -373,3 +373,24 @@ describe('robustness', () => {
     expect(hostOf(client.core).report().mib.MPTCPRetrans).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('IPv6', () => {
+  it('fullmesh over IPv6 paths: ADD_ADDR v6, joins, data intact', () => {
+    const b = buildTwoPath({
+      family: 6,
+      factory: mptcpFactory(),
+      paths: [
+        { rateMbps: 10, delayMs: 10 },
+        { rateMbps: 10, delayMs: 10 },
+      ],
+    });
+    const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 3_000_000 });
+    b.sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const r = hostOf(b.client.core).report();
+    expect(r.mib.AddAddr).toBe(1);
+    expect(r.mappingTable).toHaveLength(4);
+    expect(r.connections[0]!.subflows.filter((s) => s.bytesAcked > 100_000).length).toBeGreaterThanOrEqual(3);
+    for (const row of r.mappingTable) expect(row.endpoint.srcAddr).toContain(':');
+  });
+});
