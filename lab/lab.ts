@@ -682,14 +682,18 @@ export class Lab {
   // -------------------------------------------------------------------------------------------
   // exec, sysctl, report
 
-  /** Runs a command inside a node. With stdio 'inherit' the output goes to the terminal. */
+  /**
+   * Runs a command inside a node: an argv array, or a string run by `sh -c`. With stdio 'inherit'
+   * the output goes to the terminal. Resolves with the exit code (never rejects on a non-zero one).
+   */
   async exec(
     node: string,
-    argv: string[],
+    cmd: string[] | string,
     options: { stdio?: 'pipe' | 'inherit'; input?: string; timeoutMs?: number } = {},
   ): Promise<RunResult> {
     this.node(node);
-    if (argv.length === 0) throw new UsageError('exec: no command given');
+    const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
+    if (argv.length === 0 || argv[0] === '') throw new UsageError('exec: no command given');
     return this.backend.exec(this.handle(node), argv, { ...options, allowFail: true });
   }
 
