@@ -266,6 +266,9 @@ export class TcpHost implements NetCore {
     const local = options.localAddress ?? this.addresses[0];
     if (local === undefined) throw new Error('connect: the host has no address');
     const port = options.localPort ?? this.ephemeralPort(local, options.host, options.port);
+    if (this.lookup(local, port, options.host, options.port) !== undefined) {
+      throw new Error(`EADDRINUSE: ${local}:${port} -> ${options.host}:${options.port} is taken`);
+    }
     const c = this.create(local, port, options.host, options.port, -1, now);
     c.tcb.connect(now);
     this.drain(c);

@@ -174,6 +174,13 @@ describe('TcpHost', () => {
     expect(ha.tcbOf(c1)!.state).toBe(TcpState.ESTABLISHED);
   });
 
+  it('refuses a second connection on the same 4-tuple', () => {
+    const h = new TcpHost({ addresses: ['10.0.0.1'], isnSecret: new Uint8Array(16), random: () => 1 });
+    h.connect({ host: '10.0.0.2', port: 80, localPort: 4000 }, 0);
+    expect(() => h.connect({ host: '10.0.0.2', port: 80, localPort: 4000 }, 0)).toThrow(/EADDRINUSE/);
+    expect(h.connect({ host: '10.0.0.2', port: 81, localPort: 4000 }, 0)).toBeGreaterThan(0);
+  });
+
   it('computes TCP checksums over the pseudo-header', () => {
     const h = new TcpHost({ addresses: ['10.0.0.1'], isnSecret: new Uint8Array(16), random: () => 1 });
     h.connect({ host: '10.0.0.2', port: 80 }, 0);
