@@ -113,6 +113,14 @@ export function maxSegmentFor(address: string, fallbackMtu = 1500): number {
   return Math.min(mtu, 65535) - udpOverhead(address);
 }
 
+type LookupCb = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+function lookupLiteral4(address: string, _o: unknown, cb: LookupCb): void {
+  cb(null, address, 4);
+}
+function lookupLiteral6(address: string, _o: unknown, cb: LookupCb): void {
+  cb(null, address, 6);
+}
+
 export class UdpPhy implements PhySink {
   readonly port: number;
   readonly counters: UdpPhyCounters = {
@@ -227,6 +235,9 @@ export class UdpPhy implements PhySink {
     return new Promise((resolve) => {
       const s = createSocket({
         type,
+        // Destinations are always IP literals: answer the lookup synchronously, which spares
+        // dgram a dns.lookup round (a nextTick and closures) on every send.
+        lookup: type === 'udp6' ? lookupLiteral6 : lookupLiteral4,
         ipv6Only: type === 'udp6',
         recvBufferSize: this.options.recvBufferSize ?? 4 << 20,
         sendBufferSize: this.options.sendBufferSize ?? 4 << 20,
