@@ -455,15 +455,24 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
     pollMs: options.pollMs,
   });
   if (options.log) phy.onLog = options.log;
-  const addresses = await phy.start();
-  if (addresses.length === 0) {
+  let addresses = await phy.start();
+  const following = (options.pollMs ?? 200) > 0;
+  // A freshly configured interface is listed once it is running (a veth: once both ends are up):
+  // give it a moment; while following, a stack may also start without any and pick them up later.
+  for (let i = 0; addresses.length === 0 && following && i < 15; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    await phy.poll();
+    addresses = phy.addresses();
+  }
+  if (addresses.length === 0 && !following) {
     await phy.close();
     throw new StackError('EADDRNOTAVAIL', 'no local address could be bound');
   }
+  if (addresses.length === 0) options.log?.('no local address yet; waiting for one to appear');
   const tcb: Partial<TcbConfig> = { ...options.tcb };
   if (options.userTimeoutMs !== undefined) tcb.userTimeoutMs = options.userTimeoutMs;
   if (tcb.mss === undefined) {
-    const derived = Math.min(...addresses.map((a) => maxSegmentFor(a))) - 20;
+    const derived = addresses.length > 0 ? Math.min(...addresses.map((a) => maxSegmentFor(a))) - 20 : 1452;
     tcb.mss = options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, derived));
   }
   const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core
