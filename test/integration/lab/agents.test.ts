@@ -67,6 +67,12 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
       await src.close();
     }
 
+    // an agent that dies shows as dead; down still removes everything
+    process.kill(pids[1] as number, 'SIGKILL');
+    for (let i = 0; i < 100 && !gone(pids[1] as number); i++) await new Promise((r) => setTimeout(r, 10));
+    const dead = (await lab.status()).nodes.find((n) => n.name === 'b');
+    expect(dead?.agent).toMatchObject({ alive: false, answers: false });
+
     await lab.down();
     expect(leftovers(name)).toEqual(NOTHING);
     for (const pid of pids) expect(gone(pid)).toBe(true);

@@ -63,3 +63,26 @@ describe('runtime link units', () => {
     expect(() => parsePercent('101%')).toThrow(/over 100/);
   });
 });
+
+describe('Lab.open from state alone', () => {
+  it('resolves endpoints and refuses unknown nodes, interfaces and bad specs with usage errors', async () => {
+    const { Lab } = await import('../../../lab/lab');
+    const { twoHost } = await import('../../integration/lab/models');
+    const model = twoHost('u');
+    const sf = StateFile.create({ lab: 'u', backend: 'netns', file: '/t.yaml', model });
+    sf.record((s) => {
+      s.phase = 'up';
+    });
+    const lab = Lab.open();
+    expect(lab.name).toBe('u');
+    const e = lab.endpoint('b:eth2');
+    expect([e.link.id, e.end, e.iface]).toEqual(['l2', 'b', 'eth2']);
+    for (const bad of ['b', 'b:', ':eth1', 'c:eth1', 'a:eth9'])
+      expect(() => lab.endpoint(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
+    await expect(lab.exec('zz', ['true'])).rejects.toMatchObject({ exitCode: 2 });
+    await expect(lab.sysctl('a', [])).rejects.toMatchObject({ exitCode: 1 });
+    expect(() => Lab.open('nope')).toThrow(/no lab named 'nope'/);
+    StateFile.create({ lab: 'v', backend: 'netns', file: '/t.yaml', model: twoHost('v') });
+    expect(() => Lab.open()).toThrow(/several labs are up \(u, v\)/);
+  });
+});
