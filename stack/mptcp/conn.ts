@@ -113,6 +113,7 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   /** Joins: true once the handshake is verified (both sides) and the peer acked it (active side). */
   joinReady = false;
   joinAckRetryAt = Number.POSITIVE_INFINITY;
+  joinAckRetries = 0;
   /** No ACK progress since an RTO: do not schedule new data on it. */
   stalled = false;
   /** Blocked for the current pump (could not send). */
@@ -898,6 +899,13 @@ export class MpConn {
       return this.inspectData(sf, seg, mps, now);
     }
 
+    // Passive join already verified: a repeated third ACK means our fourth ACK was lost.
+    if (sf.role === 'join' && !sf.active && sf.joinReady && seg.payload.length === 0) {
+      if (mps.some((m) => m.subtype === 'MP_JOIN' && m.form === 'ack')) {
+        sf.tcb.sendAck(now);
+        this.host.dirty(sf);
+      }
+    }
     // Active join waiting for the fourth ACK: any segment from the peer completes it.
     if (sf.role === 'join' && sf.active && !sf.joinReady && sf.tcb.synchronized) {
       sf.joinReady = true;
@@ -1526,11 +1534,18 @@ export class MpConn {
       this.maybeSendDataFin(now);
     }
     for (const s of this.subflows) {
-      if (!s.closed && now >= s.joinAckRetryAt) {
-        s.joinAckRetryAt = now + 1000;
-        s.tcb.sendAck(now);
-        this.host.dirty(s);
+      if (s.closed || now < s.joinAckRetryAt) continue;
+      if (++s.joinAckRetries > 5) {
+        // The peer never confirmed the join: give the subflow up.
+        s.joinAckRetryAt = Number.POSITIVE_INFINITY;
+        s.rstReason = TCPRST_MPTCP_ERROR;
+        s.closeReason = 'join: no fourth ACK';
+        this.deferAbort(s);
+        continue;
       }
+      s.joinAckRetryAt = now + 1000 * 2 ** (s.joinAckRetries - 1);
+      s.tcb.sendAck(now);
+      this.host.dirty(s);
     }
     if (this.inPm) this.processPm(now);
   }

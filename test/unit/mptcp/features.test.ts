@@ -351,6 +351,43 @@ describe('robustness', () => {
     expect(subs[0]!.reinjections).toBeGreaterThan(0);
   });
 
+  it('a lost fourth ACK of MP_JOIN: the third ACK is repeated and answered', async () => {
+    const { tcpFlags, tcpPayload } = await import('../../../stack/sim/index');
+    const { sim, client, server, paths } = buildTwoPath({
+      factory: mptcpFactory(),
+      server: 'single',
+      paths: [
+        { rateMbps: 10, delayMs: 10 },
+        { rateMbps: 10, delayMs: 10 },
+      ],
+    });
+    let sawSynAck = false;
+    let droppedAt = -1;
+    paths[1]!.ba.set({
+      middlebox: (p, ctx) => {
+        const f = tcpFlags(p.data);
+        if (f === 0x12) sawSynAck = true;
+        else if (sawSynAck && droppedAt < 0 && f === 0x10 && tcpPayload(p.data).length === 0) {
+          droppedAt = ctx.now;
+          return null;
+        }
+        return p;
+      },
+    });
+    const t = startBulk(sim, { client, server, bytes: 4_000_000 });
+    let readyAt = -1;
+    sim.every(10, () => {
+      const c = hostOf(client.core).connection(t.clientConn);
+      if (readyAt < 0 && c?.subflows[1]?.joinReady) readyAt = sim.now;
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    expect(droppedAt).toBeGreaterThan(0);
+    expect(readyAt - droppedAt).toBeGreaterThanOrEqual(900);
+    expect(readyAt - droppedAt).toBeLessThan(1200);
+    expect(hostOf(client.core).connStats()[0]!.subflows[1]!.bytesAcked).toBeGreaterThan(500_000);
+  });
+
   it('bytes lost at the data level after their subflow ACK are sent again by the data-level timer', () => {
     const { sim, client, server } = twoPaths();
     const t = startBulk(sim, { client, server, bytes: 3_000_000 });
