@@ -146,6 +146,40 @@ describe('node agent (bundled, loopback)', () => {
     }
   });
 
+  it('answers malformed JSON-RPC with the right error codes and keeps serving', async () => {
+    const raw = netConnect({ path: a!.socket });
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    raw.setEncoding('utf8');
+    const lines: string[] = [];
+    let buf = '';
+    raw.on('data', (d: string) => {
+      buf += d;
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+      }
+    });
+    raw.write('this is not json\n');
+    raw.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1 })}\n`);
+    raw.write(`${JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'sysctl.get', params: { name: 5 } })}\n`);
+    raw.write(`${JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'listen', params: { port: 70000 } })}\n`);
+    raw.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'ping' })}\n`); // a notification: no answer
+    raw.write(`${JSON.stringify({ jsonrpc: '2.0', id: 'last', method: 'ping' })}\n`);
+    for (let i = 0; i < 100 && lines.length < 5; i++) await new Promise((r) => setTimeout(r, 20));
+    raw.destroy();
+    const msgs = lines.map(
+      (l) => JSON.parse(l) as { id: unknown; error?: { code: number }; result?: unknown },
+    );
+    expect(msgs).toHaveLength(5);
+    expect(msgs[0]).toMatchObject({ id: null, error: { code: -32700 } });
+    expect(msgs[1]).toMatchObject({ id: 1, error: { code: -32600 } });
+    expect(msgs[2]).toMatchObject({ id: 2, error: { code: -32602 } });
+    expect(msgs[3]).toMatchObject({ id: 3, error: { code: -32602 } });
+    expect(msgs[4]).toMatchObject({ id: 'last', result: { pong: true } });
+  });
+
   it('reports a refused connection as a failed job with ECONNREFUSED', async () => {
     const r = await a!.client.call('traffic.send', {
       host: '127.0.0.3',
