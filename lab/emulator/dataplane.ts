@@ -162,6 +162,7 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
             up: fw.dirs[2 * i]!.up,
             ab: dirStats(2 * i, now),
             ba: dirStats(2 * i + 1, now),
+            params: { ab: fw.dirs[2 * i]!.params, ba: fw.dirs[2 * i + 1]!.params },
           });
         });
         if (m.link !== undefined && out.length === 0) linkIndex(m.link);

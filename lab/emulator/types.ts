@@ -112,6 +112,8 @@ export interface LinkStats {
   up: boolean;
   ab: DirStats;
   ba: DirStats;
+  /** The parameters in force per direction. */
+  params: { ab: EmuDirParams; ba: EmuDirParams };
 }
 
 export interface EmulatorStats {

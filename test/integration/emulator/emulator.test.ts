@@ -75,8 +75,11 @@ afterAll(async () => {
   for (const h of started.splice(0)) await stopEmulator(h.pid, 2000);
 });
 
-/** Two namespaces, one emulated link a:eth1 <-> b:eth1, addresses and static neighbours (no ARP). */
-async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1): Promise<Bench> {
+/**
+ * Two namespaces, one emulated link a:eth1 <-> b:eth1, addresses and static neighbours (no ARP).
+ * `byPath`: name b's namespace by its file path instead of its `ip netns` name.
+ */
+async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1, byPath = false): Promise<Bench> {
   const t = tag();
   const a = createNetns('a', t);
   const b = createNetns('b', t);
@@ -94,7 +97,7 @@ async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1): Promise<Benc
       {
         id: 'l1',
         a: { netns: a, ifname: 'eth1', mac: MAC_A },
-        b: { netns: b, ifname: 'eth1', mac: MAC_B },
+        b: { netns: byPath ? `/run/netns/${b}` : b, ifname: 'eth1', mac: MAC_B },
         ab,
         ba,
       },
@@ -297,9 +300,10 @@ describe.skipIf(!caps.netns || !caps.tun)('userspace link emulator (as root, rea
   });
 
   it('down drops everything and drops the carrier; up restores; runtime set applies', async () => {
-    const bench = await setup({}, {});
+    const bench = await setup({}, {}, 1, true);
     let rtt = await probe(bench, 10, 10);
     expect(rtt.every((x) => x !== null)).toBe(true);
+    const beforeDown = (await stats(bench.h.socket)).links[0]!.ab;
     await linkUpDown(bench.h.socket, 'l1', false);
     expect(execFileSync('ip', ['-n', bench.a, 'link', 'show', 'eth1'], { encoding: 'utf8' })).toMatch(
       /NO-CARRIER/,
@@ -308,8 +312,11 @@ describe.skipIf(!caps.netns || !caps.tun)('userspace link emulator (as root, rea
     expect(rtt.every((x) => x === null)).toBe(true);
     const s = await stats(bench.h.socket);
     expect(s.links[0]!.up).toBe(false);
+    // With the carrier off the kernel does not even hand frames to the TAP: nothing to count.
+    expect(s.links[0]!.ab.delivered).toBe(beforeDown.delivered);
     await linkUpDown(bench.h.socket, 'l1', true);
     await setLink(bench.h.socket, 'l1', 'ab', { delayMs: 30 });
+    expect((await stats(bench.h.socket, 'l1')).links[0]!.params).toEqual({ ab: { delayMs: 30 }, ba: {} });
     rtt = await probe(bench, 10, 10);
     const got = rtt.filter((x): x is number => x !== null);
     expect(got.length).toBe(10);
