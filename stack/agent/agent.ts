@@ -508,7 +508,22 @@ export class Agent {
     this.capture = undefined;
   }
 
+  /** Keeps the job table bounded over long campaigns: the oldest finished jobs go first. */
+  private pruneJobs(): void {
+    const MAX_FINISHED = 1000;
+    let finished = 0;
+    for (const j of this.jobs.values()) if (j.finished) finished++;
+    for (const [id, j] of this.jobs) {
+      if (finished <= MAX_FINISHED) break;
+      if (j.finished) {
+        this.jobs.delete(id);
+        finished--;
+      }
+    }
+  }
+
   private jobId(p: unknown): string {
+    this.pruneJobs();
     const want = opt<string>(p, 'id', 'string');
     if (want !== undefined) {
       const old = this.jobs.get(want);

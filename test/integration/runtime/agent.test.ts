@@ -70,6 +70,32 @@ describe('node agent (bundled, loopback)', () => {
     expect((await a!.client.call('ping')).pong).toBe(true);
   });
 
+  it('takes over a stale socket file left by a killed agent', async () => {
+    const port2 = udpPort + 1;
+    const first = await startAgent(agentJs, dir, 'stale', [
+      '--addresses',
+      '127.0.0.5',
+      '--udp-port',
+      String(port2),
+    ]);
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    await first.client.close();
+    expect(existsSync(first.socket)).toBe(true);
+    const second = await startAgent(agentJs, dir, 'stale', [
+      '--addresses',
+      '127.0.0.5',
+      '--udp-port',
+      String(port2),
+    ]);
+    try {
+      expect((await second.client.call('ping')).pong).toBe(true);
+    } finally {
+      expect(await stopAgent(second)).toBe(0);
+    }
+    expect(existsSync(second.socket)).toBe(false);
+  });
+
   it('gets, sets and lists knobs; bad values and names are errors with codes', async () => {
     const c = a!.client;
     const list = await c.call('sysctl.list');
