@@ -305,7 +305,12 @@ export class Lab {
 
       await step('configure', model.nodes.length, async () => {
         await backend.configureNodes(
-          model.nodes.map((n) => ({ node: n, handle: handleOf(n.name), downIfaces: downIfacesOf(n, model) })),
+          model.nodes.map((n) => ({
+            node: n,
+            handle: handleOf(n.name),
+            // an emulated link stays administratively up: the emulator drops its frames and carrier
+            downIfaces: downIfacesOf(n, model, (l) => plans.get(l.id)?.via !== 'emulator'),
+          })),
         );
       });
 
@@ -925,11 +930,11 @@ export function kernelConfig(node: NodeModel): { sysctls: string[]; ipLines: str
   return { sysctls, ipLines };
 }
 
-/** Interfaces of a node on links that start down. */
-function downIfacesOf(n: NodeModel, model: LabModel): Set<string> {
+/** Interfaces of a node on links that start down (among the links `which` accepts). */
+function downIfacesOf(n: NodeModel, model: LabModel, which: (l: LinkModel) => boolean): Set<string> {
   const out = new Set<string>();
   for (const l of model.links) {
-    if (l.up) continue;
+    if (l.up || !which(l)) continue;
     if (l.a.node === n.name) out.add(l.a.iface);
     if (l.b.node === n.name) out.add(l.b.iface);
   }

@@ -63,6 +63,30 @@ describe.skipIf(!caps.netns || !caps.tun)('links with delay (netem or the usersp
   });
 });
 
+describe.skipIf(!caps.netns || !caps.tun)('links that start down', () => {
+  labScope();
+
+  it('start down (plain and emulated) and come up at run time with their routes', async () => {
+    const name = labName('d');
+    const lab = await Lab.up(join(root, 'test/integration/lab/fixtures/plain-down.yaml'), { name });
+    const st = await lab.status();
+    expect(st.links.map((l) => l.up)).toEqual([false, false]);
+    expect(await connectRtt(lab, 'a', '10.0.1.2', 1)).toBe(-1);
+    expect(await connectRtt(lab, 'a', '10.0.2.2', 1)).toBe(-1);
+    await lab.link('a:eth1', { up: true });
+    await lab.link('a:eth2', { up: true });
+    expect(await connectRtt(lab, 'a', '10.0.1.2')).toBeLessThan(5);
+    const rtt = await connectRtt(lab, 'a', '10.0.2.2');
+    expect(rtt).toBeGreaterThan(9);
+    expect(rtt).toBeLessThan(25);
+    const table = (await lab.exec('a', 'ip route show table all')).stdout;
+    expect(table).toMatch(/10\.0\.1\.0\/24 dev eth1 table \d+/);
+    expect(table).toMatch(/10\.0\.2\.0\/24 dev eth2 table \d+/);
+    await lab.down();
+    expect(leftovers(name)).toEqual(NOTHING);
+  });
+});
+
 describe.skipIf(!caps.netns || !caps.tun || !existsSync(agentEntry))(
   'the IETF live-CD lab (agents, routers, emulated access links)',
   () => {
