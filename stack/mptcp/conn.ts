@@ -960,7 +960,10 @@ export class MpConn {
         return true;
       } else if (this.remoteKey === undefined) {
         // DSS before the keys (the third ACK and first data were lost): keep them for later.
-        for (const m of mps) if (m.subtype === 'DSS' && m.mapping) this.earlyMaps.push(m.mapping);
+        for (const m of mps) {
+          if (m.subtype === 'DSS' && m.mapping && this.earlyMaps.length < RxMappings.MAX)
+            this.earlyMaps.push(m.mapping);
+        }
         return true;
       }
     }
@@ -1168,6 +1171,14 @@ export class MpConn {
       return;
     }
     if (this.remoteKey === undefined) {
+      // Bytes before the peer's key (its third ACK and first data were lost): kept, within bounds.
+      this.earlyBytes += data.length;
+      if (this.earlyBytes > this.rq.capacity || this.early.length > 4096) {
+        sf.rstReason = TCPRST_MPTCP_ERROR;
+        sf.closeReason = 'data without the MP_CAPABLE keys';
+        this.deferAbort(sf);
+        return;
+      }
       this.early.push({ ssn, data });
       return;
     }
@@ -1178,6 +1189,7 @@ export class MpConn {
   }
 
   private readonly early: { ssn: number; data: Uint8Array }[] = [];
+  private earlyBytes = 0;
 
   private replayEarly(sf: Subflow, now: number): void {
     for (const m of this.earlyMaps) {
@@ -1185,6 +1197,7 @@ export class MpConn {
     }
     this.earlyMaps.length = 0;
     const e = this.early.splice(0);
+    this.earlyBytes = 0;
     for (const x of e) this.subflowData(sf, x.data, x.ssn, now);
   }
 

@@ -37,12 +37,15 @@ export class RxMappings {
 
   constructor(public checksums: boolean) {}
 
+  /** Most mappings kept waiting for their bytes (a peer cannot make us hold more). */
+  static readonly MAX = 65536;
+
   /** Records a mapping (a repeat of a known one is ignored). */
   add(ssn: number, off: number, len: number, dsn: bigint, wireLen: number, checksum?: number): void {
     for (const m of this.list) if (m.ssn === ssn && m.off === off) return;
     const m: RxMapping = { ssn, off, len, dsn, wireLen, got: 0 };
     if (checksum !== undefined) m.checksum = checksum;
-    if (this.checksums && Number.isFinite(len) && checksum !== undefined) m.held = new Uint8Array(len);
+    if (this.list.length >= RxMappings.MAX) this.list.shift();
     this.list.push(m);
   }
 
@@ -61,7 +64,9 @@ export class RxMappings {
       const avail = Number.isFinite(m.len) ? m.len - into : data.length - pos;
       const n = Math.min(avail, data.length - pos);
       const piece = data.subarray(pos, pos + n);
-      if (m.held) {
+      if (this.checksums && m.checksum !== undefined && Number.isFinite(m.len)) {
+        // Held until the whole mapping is here (allocated on its first bytes).
+        if (!m.held) m.held = new Uint8Array(m.len);
         m.held.set(piece, into);
         m.got += n;
         if (m.got >= m.len) {
