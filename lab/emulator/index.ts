@@ -169,26 +169,33 @@ export async function stopEmulator(
     pid = target.pid;
     socket = target.socket;
   }
+  let asked = false;
   if (socket && existsSync(socket)) {
     try {
-      const r = (await request(socket, { cmd: 'stop' }, 2000)) as { pid?: number } | undefined;
+      const r = (await request(socket, { cmd: 'stop' }, Math.min(2000, timeoutMs))) as
+        | { pid?: number }
+        | undefined;
       pid ??= r?.pid;
+      asked = true;
     } catch {
-      // not answering: fall through to signals
+      // not answering: signals
     }
   }
   if (pid !== undefined && isEmulator(pid)) {
-    const deadline = Date.now() + timeoutMs;
-    let termSent = false;
+    // Asked politely: give it half the time before SIGTERM; otherwise SIGTERM now. SIGKILL at the end.
+    const start = Date.now();
+    const deadline = start + timeoutMs;
+    let termAt = asked ? start + timeoutMs / 2 : start;
     while (isEmulator(pid)) {
-      if (Date.now() > deadline) {
+      const now = Date.now();
+      if (now > deadline) {
         signal(pid, 'SIGKILL');
-        await sleep(50);
+        for (let i = 0; i < 50 && isEmulator(pid); i++) await sleep(10);
         break;
       }
-      if (!termSent && Date.now() > deadline - timeoutMs / 2) {
+      if (now >= termAt) {
         signal(pid, 'SIGTERM');
-        termSent = true;
+        termAt = Number.POSITIVE_INFINITY;
       }
       await sleep(10);
     }
