@@ -162,6 +162,45 @@ describe.skipIf(!caps.netns)('two namespaces, two veth pairs (root)', () => {
     expect(sinkSt.result!.sha256).toBe(status.result!.sha256);
   });
 
+  it('an address that comes back mid-transfer is used again (a new subflow on it carries data)', async () => {
+    shape('50mbit');
+    const total = 60_000_000;
+    const progress: TrafficProgress[] = [];
+    const off = a!.client.onNotification('traffic.progress', (p) => progress.push(p));
+    const sink = await b!.client.call('traffic.sink', { port: 5003, once: true });
+    const send = await a!.client.call('traffic.send', {
+      host: B1,
+      port: 5003,
+      bytes: total,
+      intervalMs: 200,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = progress
+      .at(-1)!
+      .subflows.filter((s) => s.local.startsWith(`${A2}:`))
+      .map((s) => s.local);
+    ipBatch(nsA, [`link set ${ifA2} down`]);
+    await new Promise((r) => setTimeout(r, 1500));
+    ipBatch(nsA, [`link set ${ifA2} up`]);
+    let status = (await a!.client.call('traffic.status', { id: send.id })).jobs[0]!;
+    for (let i = 0; i < 300 && !['done', 'failed', 'stopped'].includes(status.state); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await a!.client.call('traffic.status', { id: send.id })).jobs[0]!;
+    }
+    off();
+    expect(status.state).toBe('done');
+    let sinkSt = (await b!.client.call('traffic.status', { id: sink.id })).jobs[0]!;
+    for (let i = 0; i < 50 && !sinkSt.result; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      sinkSt = (await b!.client.call('traffic.status', { id: sink.id })).jobs[0]!;
+    }
+    expect(sinkSt.result!.sha256).toBe(status.result!.sha256);
+    const last = progress.at(-1)!;
+    const fresh = last.subflows.filter((s) => s.local.startsWith(`${A2}:`) && !before.includes(s.local));
+    expect(before.length).toBeGreaterThan(0);
+    expect(fresh.some((s) => s.bytes > 1_000_000)).toBe(true);
+  });
+
   it.skipIf(!caps.iperf3)('iperf3 runs through the TCP proxy, and the bytes arrive', async () => {
     shape('50mbit');
     const server = spawn(
