@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { render } from 'ink';
+import { Box, render } from 'ink';
 import { UsageError } from '../../lab/errors';
 import { Lab, type UpProgress } from '../../lab/lab';
 import { TopologyError } from '../../lab/topology/model';
 import { foldProgress, type StepView, UpView } from '../ui/UpView';
 import { printJson, printView } from '../ui/output';
+import { Table } from '../ui/Table';
 import type { CommandModule } from './types';
 
 interface UpOpts {
@@ -44,8 +45,18 @@ async function action(file: string, opts: UpOpts): Promise<void> {
     process.off('SIGTERM', onSignal);
   }
   const totalMs = performance.now() - t0;
+  const nodes = lab.model.nodes.map((n) => {
+    const agent = lab.state.processes.find((p) => p.kind === 'agent' && p.owner === n.name);
+    return [n.name, n.kind, n.stack, n.addresses.join(' '), agent?.pid ? `agent pid ${agent.pid}` : '-'];
+  });
+  const summary = (
+    <Box flexDirection="column">
+      <UpView lab={lab.name} steps={steps} totalMs={totalMs} />
+      <Table head={['node', 'kind', 'stack', 'addresses', 'agent']} rows={nodes} />
+    </Box>
+  );
   if (ink) {
-    ink.rerender(<UpView lab={lab.name} steps={steps} totalMs={totalMs} />);
+    ink.rerender(summary);
     ink.unmount();
     await ink.waitUntilExit();
   } else if (opts.json) {
@@ -58,7 +69,7 @@ async function action(file: string, opts: UpOpts): Promise<void> {
       links: lab.model.links.length,
     });
   } else {
-    printView(<UpView lab={lab.name} steps={steps} totalMs={totalMs} />);
+    printView(summary);
   }
 }
 
