@@ -14,6 +14,7 @@ import {
   ACK,
   addAddrHmac,
   dssChecksum,
+  encodeSegment,
   FIN,
   idsnOf,
   joinAckHmac,
@@ -717,6 +718,36 @@ describe.skipIf(!caps.tshark)('wire: tshark dissects what we encode', () => {
       expect(joinAck.get('mptcp.stream')).toEqual(master.get('mptcp.stream'));
     });
   }
+
+  it('a DSS whose flags disagree with its length is reported malformed (the check is live)', () => {
+    const good = encodeSegment(
+      {
+        srcPort: 1,
+        dstPort: 2,
+        seq: 1,
+        ack: 1,
+        flags: ACK,
+        window: 100,
+        checksum: 0,
+        urgent: 0,
+        options: [mp({ subtype: 'DSS', dataAck: 5n, dataAck8: true, dataFin: false })],
+        payload: new Uint8Array(0),
+      },
+      '10.0.0.1',
+      '10.0.0.2',
+    );
+    const bad = new Uint8Array(good);
+    bad[23] = 0x0f; // flags A a M m: 26 bytes needed, the length byte says 12
+    const pcap = new MemoryPcap();
+    pcap.writeSegment(1, '10.0.0.1', '10.0.0.2', bad);
+    pcap.writeSegment(2, '10.0.0.1', '10.0.0.2', good);
+    const file = join(dir, 'malformed.pcap');
+    writeFileSync(file, pcap.bytes());
+    const rows = tshark(file, ['_ws.malformed', '_ws.expert.severity']);
+    expect(rows[0]!.get('_ws.malformed')!.length).toBeGreaterThan(0);
+    expect(rows[0]!.get('_ws.expert.severity')!.map(Number)).toContain(8388608);
+    expect(rows[1]!.get('_ws.malformed')).toEqual([]);
+  });
 
   it('a corrupted payload byte is reported as a bad TCP checksum (the check is live)', () => {
     const pcap = new MemoryPcap();
