@@ -1009,7 +1009,7 @@ export class MpConn {
       }
     }
     if (sawDss && this.role === 'client' && sf.role === 'master') this.peerSentDss = true;
-    if (!sawDss && seg.payload.length > 0 && this.multipath && !sf.awaitInfinite && sf.rx.list.length === 0) {
+    if (!sawDss && seg.payload.length > 0 && this.multipath && !sf.awaitInfinite && sf.rx.size === 0) {
       mib.inc('DSSNoMatchTCP');
     }
     return true;
@@ -1030,7 +1030,7 @@ export class MpConn {
     if (map.length === 0) {
       // Infinite mapping: the peer fell back after MP_FAIL.
       this.host.mib.inc('InfiniteMapRx');
-      sf.rx.list.length = 0;
+      sf.rx.clear();
       sf.rx.add(map.ssn, off, Number.POSITIVE_INFINITY, map.dsn, 0);
       sf.awaitInfinite = false;
       this.infiniteRx = true;
@@ -1165,7 +1165,7 @@ export class MpConn {
   // ── Receiving data ─────────────────────────────────────────────────────────────────────────
   subflowData(sf: Subflow, data: Uint8Array, ssn: number, now: number): void {
     if (this.state === 'CLOSED') return;
-    if (this.mode === 'tcp' || (this.infiniteRx && sf.rx.list.length === 0)) {
+    if (this.mode === 'tcp' || (this.infiniteRx && sf.rx.size === 0)) {
       // Plain TCP: subflow bytes are the stream (ssn 1 = offset 0).
       this.rxBytes((ssn - 1) >>> 0, data, now);
       return;
@@ -1248,7 +1248,7 @@ export class MpConn {
     }
     // The only subflow: MP_FAIL, then wait for the peer's infinite mapping (fallback).
     sf.awaitInfinite = true;
-    sf.rx.list.length = 0;
+    sf.rx.clear();
     sf.pending.unshift({ subtype: 'MP_FAIL', dsn });
     sf.tcb.sendAck(now);
     this.host.dirty(sf);

@@ -31,22 +31,36 @@ function diff(a: number, b: number): number {
 }
 
 export class RxMappings {
-  readonly list: RxMapping[] = [];
+  /** By starting relative subflow sequence number (insertion ordered). */
+  private readonly byStart = new Map<number, RxMapping>();
   /** The first failing mapping, when a checksum failed. */
   failed: RxMapping | undefined;
+  private removals = 0;
 
   constructor(public checksums: boolean) {}
 
   /** Most mappings kept waiting for their bytes (a peer cannot make us hold more). */
   static readonly MAX = 65536;
 
+  get size(): number {
+    return this.byStart.size;
+  }
+
+  clear(): void {
+    this.byStart.clear();
+  }
+
   /** Records a mapping (a repeat of a known one is ignored). */
   add(ssn: number, off: number, len: number, dsn: bigint, wireLen: number, checksum?: number): void {
-    for (const m of this.list) if (m.ssn === ssn && m.off === off) return;
+    const known = this.byStart.get(ssn);
+    if (known && known.off === off && known.len === len) return;
     const m: RxMapping = { ssn, off, len, dsn, wireLen, got: 0 };
     if (checksum !== undefined) m.checksum = checksum;
-    if (this.list.length >= RxMappings.MAX) this.list.shift();
-    this.list.push(m);
+    if (this.byStart.size >= RxMappings.MAX && !known) {
+      const oldest = this.byStart.keys().next();
+      if (!oldest.done) this.byStart.delete(oldest.value);
+    }
+    this.byStart.set(ssn, m);
   }
 
   /**
@@ -89,7 +103,10 @@ export class RxMappings {
   }
 
   private find(at: number): RxMapping | undefined {
-    for (const m of this.list) {
+    // The common case: each segment carries its own mapping, starting where its bytes start.
+    const exact = this.byStart.get(at);
+    if (exact && exact.len > 0) return exact;
+    for (const m of this.byStart.values()) {
       const d = diff(at, m.ssn);
       if (d < m.len && d < 0x80000000) return m;
     }
@@ -97,13 +114,13 @@ export class RxMappings {
   }
 
   private remove(m: RxMapping): void {
-    const i = this.list.indexOf(m);
-    if (i >= 0) this.list.splice(i, 1);
-    // Drop stale mappings entirely below this one.
-    for (let j = this.list.length - 1; j >= 0; j--) {
-      const o = this.list[j]!;
-      if (Number.isFinite(o.len) && diff(m.ssn, o.ssn + o.len) < 0x80000000 && !o.held)
-        this.list.splice(j, 1);
+    if (this.byStart.get(m.ssn) === m) this.byStart.delete(m.ssn);
+    // Now and then, drop stale mappings entirely below the bytes delivered so far.
+    if (++this.removals % 256 !== 0 || this.byStart.size < 64) return;
+    const edge = (m.ssn + m.len) >>> 0;
+    for (const [k, o] of this.byStart) {
+      if (Number.isFinite(o.len) && !o.held && diff(edge, (o.ssn + o.len) >>> 0) < 0x80000000)
+        this.byStart.delete(k);
     }
   }
 }
