@@ -59,10 +59,11 @@ export class DataReassembly {
     this.rcvNxt += first.length;
     this.unconsumed += first.length;
     deliver(first);
-    while (this.ofo.length > 0) {
-      const c = this.ofo[0]!;
+    let k = 0;
+    while (k < this.ofo.length) {
+      const c = this.ofo[k]!;
       if (c.off > this.rcvNxt) break;
-      this.ofo.shift();
+      k++;
       this.ofoBytes -= c.data.length;
       const cend = c.off + c.data.length;
       if (cend <= this.rcvNxt) continue;
@@ -72,6 +73,7 @@ export class DataReassembly {
       delivered += piece.length;
       deliver(piece);
     }
+    if (k > 0) this.ofo.splice(0, k);
     return delivered;
   }
 
@@ -83,6 +85,14 @@ export class DataReassembly {
   private insert(off: number, data: Uint8Array): void {
     const q = this.ofo;
     let end = off + data.length;
+    // The common case: past everything held (the fast path keeps sending beyond a gap).
+    const last = q[q.length - 1];
+    if (!last || off >= last.off + last.data.length) {
+      q.push({ off, data });
+      this.ofoBytes += data.length;
+      this.ofoSegments++;
+      return;
+    }
     // Find the first chunk ending after `off`.
     let i = 0;
     while (i < q.length && q[i]!.off + q[i]!.data.length <= off) i++;
