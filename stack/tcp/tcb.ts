@@ -141,6 +141,8 @@ export interface TcbConfig {
   mssReserve: number;
   /** Tail loss probes (RFC 8985 §7) with SACK: a lost last segment is repaired without an RTO. */
   tlp: boolean;
+  /** Proportional Rate Reduction (RFC 6937) paces sending during SACK recovery. */
+  prr: boolean;
 }
 
 export const DEFAULT_TCB_CONFIG: TcbConfig = {
@@ -168,6 +170,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   cc: 'cubic',
   mssReserve: 0,
   tlp: true,
+  prr: true,
 };
 
 /** Describes the segment a hook is decorating. One object per TCB, reused: copy what you keep. */
@@ -335,6 +338,11 @@ export class Tcb implements CcSubflowView {
   private undoTsval = 0;
   private undoSeq = 0;
   spuriousRecoveries = 0;
+  // PRR (RFC 6937).
+  private prrDelivered = 0;
+  private prrOut = 0;
+  private recoverFs = 0;
+  private prrAllow = 0;
 
   // ACK generation.
   private ackNow = false;
@@ -1085,6 +1093,7 @@ export class Tcb implements CcSubflowView {
     const ack = seg.ack;
     const inflightBefore = this.board.pipe;
     let newSacked = 0;
+    let ackedFresh = 0;
     if (this.sackOn) {
       const opts = seg.options;
       for (let i = 0; i < opts.length; i++) {
@@ -1122,7 +1131,7 @@ export class Tcb implements CcSubflowView {
         finAcked = true;
       }
       ringBytes = Math.min(ringBytes, this.sndRing.length);
-      this.board.ackTo(ack);
+      ackedFresh = this.board.ackTo(ack);
       this.sndRing.consume(ringBytes);
       this.sndUna = ack;
       if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
@@ -1242,6 +1251,35 @@ export class Tcb implements CcSubflowView {
       }
       if (enter) this.enterRecovery(now);
     }
+
+    if (this.recovery === 1 && this.sackOn && this.cfg.prr) this.prrUpdate(ackedFresh + newSacked);
+  }
+
+  /** RFC 6937 §3: how much may be sent on this ACK during recovery (PRR-SSRB). */
+  private prrUpdate(delivered: number): void {
+    this.prrDelivered += delivered;
+    const pipe = this.board.pipe;
+    const ss = this.cc.ssthresh;
+    let sndcnt: number;
+    if (pipe > ss) {
+      sndcnt = Math.ceil((this.prrDelivered * ss) / Math.max(this.recoverFs, 1)) - this.prrOut;
+    } else {
+      sndcnt = Math.min(ss - pipe, Math.max(this.prrDelivered - this.prrOut, delivered) + this.mss);
+    }
+    this.prrAllow = Math.max(sndcnt, 0);
+  }
+
+  /** Bytes the send loop may put out now: PRR's allowance in SACK recovery, else cwnd − pipe. */
+  private sendRoom(): number {
+    if (this.recovery === 1 && this.sackOn && this.cfg.prr) return this.prrAllow;
+    return this.cc.cwnd - this.board.pipe;
+  }
+
+  private countOut(len: number): void {
+    if (this.recovery === 1) {
+      this.prrOut += len;
+      this.prrAllow -= len;
+    }
   }
 
   private enterRecovery(now: number): void {
@@ -1255,6 +1293,10 @@ export class Tcb implements CcSubflowView {
       this.tsOn && this.cc.snapshot && !(headFlags & F_EVER_REXMIT) ? this.cc.snapshot() : undefined;
     this.undoSeq = this.sndUna;
     this.undoTsval = this.tsNow(now);
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.prrAllow = 0;
+    this.recoverFs = this.flightSize;
     this.cc.onEnterRecovery(now, this.flightSize, this.sackOn);
     if (this.sackOn) this.board.markLost(this.dupThresh, this.mss);
     // The first unacknowledged segment is retransmitted regardless (RFC 6675 §5 step 4.2),
@@ -1475,8 +1517,7 @@ export class Tcb implements CcSubflowView {
   private sendLoop(now: number): void {
     const mss = this.mss;
     for (let guard = 0; guard < 100_000; guard++) {
-      const cwnd = this.cc.cwnd;
-      const room = cwnd - this.board.pipe;
+      const room = this.sendRoom();
       // 1. Retransmissions of lost segments (RFC 6675 NextSeg rule 1).
       const lost = this.board.nextLost();
       if (lost >= 0) {
@@ -1607,6 +1648,7 @@ export class Tcb implements CcSubflowView {
     }
     this.sndNxt = this.sndMax;
     this.bytesSent += len;
+    this.countOut(len);
     if (!this.tsOn && this.rttTime < 0) {
       this.rttTime = now;
       this.rttSeq = this.sndMax;
@@ -1655,6 +1697,7 @@ export class Tcb implements CcSubflowView {
     const seg = this.newSeg(isFin ? ACK | FIN : ACK, seq, payload);
     b.markRetransmitted(i);
     this.retransmits++;
+    this.countOut(len > 0 ? len : 1);
     this.emit(seg, now, isFin && len === 0 ? 'fin' : 'data');
     // Karn: a retransmission invalidates the timed segment.
     if (this.rttTime >= 0 && seqLt(seq, this.rttSeq)) this.rttTime = -1;

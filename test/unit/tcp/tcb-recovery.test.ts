@@ -240,6 +240,52 @@ describe('loss recovery', () => {
     expect(a.backoff).toBe(0);
   });
 
+  it('PRR (RFC 6937) keeps data flowing during recovery instead of pausing then bursting', () => {
+    const run = (prr: boolean) => {
+      const p = established({
+        delayMs: 20,
+        rate: 50e6,
+        a: { prr, cc: 'reno' },
+        rcvBuf: 8 << 20,
+        sndBuf: 8 << 20,
+      });
+      const a = p.a.tcb;
+      let dropSeq = -1;
+      p.drop = (s) => {
+        if (
+          dropSeq < 0 &&
+          s.dir === 'ab' &&
+          s.seg.payload.length > 0 &&
+          (s.seg.seq - a.iss) >>> 0 > 600_000
+        ) {
+          dropSeq = s.seg.seq;
+          return true;
+        }
+        return false;
+      };
+      const data = pattern(6_000_000);
+      p.a.snd.write(a, data);
+      a.output(p.now);
+      p.run(p.now + 3000);
+      expect(sha256(p.b.received)).toBe(sha256(data));
+      expect([a.fastRetransmits, a.rtoCount]).toEqual([1, 0]);
+      const sends = p.segs('ab', (x) => x.seq === dropSeq);
+      const rex = sends[1]!.t;
+      // New data sent in the first half RTT of recovery, and in the whole recovery.
+      const newData = (from: number, to: number) =>
+        p
+          .segs('ab', (x) => x.payload.length > 0 && ((x.seq - dropSeq) | 0) > 0)
+          .filter((x) => x.t > from && x.t <= to).length;
+      return { early: newData(rex, rex + 20), recovery: newData(rex, rex + 45) };
+    };
+    const withPrr = run(true);
+    const without = run(false);
+    expect(without.early).toBe(0); // RFC 6675 alone: pipe must fall below ssthresh first
+    expect(withPrr.early).toBeGreaterThan(20);
+    // Over the recovery PRR sends about ssthresh/RecoverFS (½ for Reno) per delivered segment.
+    expect(withPrr.recovery).toBeGreaterThan(without.recovery * 0.8);
+  });
+
   it('a lost last segment is repaired by a tail loss probe, well before the RTO', () => {
     const run = (tlp: boolean) => {
       const p = established({ delayMs: 10, a: { tlp } });
