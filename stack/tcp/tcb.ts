@@ -8,7 +8,8 @@
  * zero-window probes (persist timer), keepalive, user timeout, TIME_WAIT. Beyond the letter of
  * those: lost retransmissions are detected by transmission order (no RTO needed), spurious fast
  * retransmits are undone by timestamps (Eifel, RFC 3522) and raise the duplicate-ACK threshold
- * (reordering), tail loss probes (RFC 8985 §7) repair a lost last segment within ~2 RTT, and
+ * (reordering), Proportional Rate Reduction (RFC 6937) paces SACK recovery, tail loss probes
+ * (RFC 8985 §7) repair a lost last segment within ~2 RTT, and
  * SYN-cookie passive opens are accepted (`acceptCookie`, used by the host).
  *
  * Driving it: `input(seg, now)`, `advance(now)` when `nextDeadline()` is due, user calls
