@@ -200,7 +200,7 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
     else if (l.bytes !== undefined) sinkBytes = l.bytes;
   });
   const tl = new TimelineBuilder();
-  const { apply, settle } = labApplier(lab);
+  const { apply, settle, close: closeApplier } = labApplier(lab, spec.events ?? []);
   const scheduler = new ScenarioScheduler(spec.events ?? [], apply, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
@@ -324,5 +324,6 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
     options.signal?.removeEventListener('abort', kill);
     kill();
     await scheduler.stop();
+    closeApplier();
   }
 }

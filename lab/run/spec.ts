@@ -31,7 +31,7 @@ export const DEFAULT_PORT = 5001;
 export function resolveEndpoints(
   model: LabModel,
   spec: RunSpec,
-): { from: NodeModel; to: NodeModel; host: string } {
+): { from: NodeModel; to: NodeModel; host: string; source: string | undefined } {
   const find = (name: string, role: string) => {
     const n = model.nodes.find((x) => x.name === name);
     if (!n)
@@ -53,5 +53,32 @@ export function resolveEndpoints(
   if (spec.timeMs !== undefined && !(spec.timeMs > 0)) throw new UsageError('run: --time must be > 0');
   if (spec.intervalMs !== undefined && !(spec.intervalMs >= 10))
     throw new UsageError('run: --interval must be at least 10ms');
-  return { from, to, host };
+  return { from, to, host, source: sourceFor(from, host) };
+}
+
+function v4(a: string): number | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(a);
+  return m
+    ? ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0
+    : undefined;
+}
+
+/**
+ * The sender's address for the first subflow: the one on the destination's subnet when there is
+ * one, else the node's first address of the same family. (A host's address list may be reordered
+ * by its stack when an interface goes down and up; the first subflow must not follow that.)
+ */
+export function sourceFor(from: NodeModel, host: string): string | undefined {
+  const dst = v4(host);
+  const family = host.includes(':') ? 6 : 4;
+  for (const i of from.interfaces)
+    for (const a of i.addresses) {
+      if (a.family !== family) continue;
+      if (dst !== undefined) {
+        const src = v4(a.address);
+        const mask = a.prefix === 0 ? 0 : (0xffffffff << (32 - a.prefix)) >>> 0;
+        if (src !== undefined && (src & mask) >>> 0 === (dst & mask) >>> 0) return a.address;
+      } else if (a.subnet === host) return a.address;
+    }
+  return from.interfaces.flatMap((i) => i.addresses).find((a) => a.family === family)?.address;
 }

@@ -43,7 +43,7 @@ function waitDone(client: AgentClient, id: string): Promise<TrafficResult> {
 }
 
 export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}): Promise<LabRunOutput> {
-  const { from, to, host } = resolveEndpoints(lab.model, spec);
+  const { from, to, host, source } = resolveEndpoints(lab.model, spec);
   for (const n of [from, to])
     if (n.stack !== 'ts')
       throw new RuntimeFailure(`run --stack ts: node '${n.name}' runs stack '${n.stack}', not ours`);
@@ -55,7 +55,7 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
 
   const sink = await lab.agent(spec.to);
   const src = await lab.agent(spec.from);
-  const { apply, settle } = labApplier(lab);
+  const { apply, settle, close: closeApplier } = labApplier(lab, spec.events ?? []);
   const scheduler = new ScenarioScheduler(spec.events ?? [], apply, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
@@ -100,6 +100,7 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     t0 = performance.now();
     lastProgress = t0;
     const params: Parameters<AgentClient['call']>[1] & object = { host, port, id: jobId, intervalMs };
+    if (source !== undefined) (params as { localAddress?: string }).localAddress = source;
     if (spec.bytes !== undefined) (params as { bytes?: number }).bytes = spec.bytes;
     else (params as { durationMs?: number }).durationMs = timeMs;
     await src.call('traffic.send', params as never);
@@ -127,12 +128,18 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     // wait for both ends, or a stall (no byte for 30 s), or an abort
     let sinkResult: TrafficResult | undefined;
     let srcResult: TrafficResult | undefined;
-    void sinkDone.then((r) => {
-      sinkResult = r;
-    });
-    void srcDone.then((r) => {
-      srcResult = r;
-    });
+    sinkDone.then(
+      (r) => {
+        sinkResult = r;
+      },
+      () => {},
+    );
+    srcDone.then(
+      (r) => {
+        srcResult = r;
+      },
+      () => {},
+    );
     let failure: string | undefined;
     for (;;) {
       if (sinkResult && srcResult) break;
@@ -192,6 +199,7 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     offSend();
     offSink();
     await scheduler.stop();
+    closeApplier();
     await Promise.allSettled([src.close(), sink.close()]);
   }
 }

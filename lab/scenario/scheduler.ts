@@ -10,7 +10,10 @@
  */
 import type { Lab, LinkChangeRequest } from '../lab';
 import type { RunEvent } from '../run/result';
-import type { DirParams, ScenarioEvent } from '../topology/model';
+import { routeLine } from '../topology/iproute';
+import type { DirParams, NodeModel, ScenarioEvent } from '../topology/model';
+import { IpShell } from './ipshell';
+import { StateFile } from '../state';
 import { describeEvent } from './describe';
 
 export type ApplyFn = (e: ScenarioEvent) => Promise<void>;
@@ -118,11 +121,48 @@ export function checkEventsForLab(lab: Lab, events: readonly ScenarioEvent[]): s
   return out;
 }
 
-/** Applies events to a running lab (see the module comment). */
-export function labApplier(lab: Lab): { apply: ApplyFn; settle: () => Promise<void> } {
+/** The `ip` batch lines that take an interface down or up (with its planned routes, like Lab.link). */
+export function ifaceLines(node: NodeModel, ifname: string, up: boolean): string[] {
+  const lines = [`link set dev ${ifname} ${up ? 'up' : 'down'}`];
+  if (up)
+    for (const r of node.routes)
+      if (r.dev === ifname || r.nexthops?.some((n) => n.dev === ifname)) lines.push(routeLine(r));
+  return lines;
+}
+
+/** Applies events to a running lab (see the module comment); `close` ends its helper processes. */
+export function labApplier(
+  lab: Lab,
+  events: readonly ScenarioEvent[] = [],
+): { apply: ApplyFn; settle: () => Promise<void>; close: () => void } {
+  // one persistent `ip -batch` per node on a veth link that goes down or up
+  const shells = new Map<string, IpShell>();
+  const nodeOf = (name: string) => lab.model.nodes.find((n) => n.name === name);
+  for (const e of events) {
+    if (e.action !== 'link-down' && e.action !== 'link-up') continue;
+    if (lab.state.links.find((l) => l.id === e.link)?.via === 'emulator') continue;
+    const l = lab.model.links.find((x) => x.id === e.link);
+    if (!l || lab.state.backend !== 'netns') continue;
+    for (const end of [l.a, l.b]) {
+      const n = nodeOf(end.node);
+      if (n && !shells.has(n.name)) shells.set(n.name, new IpShell(n.netns));
+    }
+  }
+  // The lab's state file follows what was applied, off the timed path (record only: never re-apply,
+  // so a late bookkeeping step cannot undo a later event).
   let bookkeeping: Promise<unknown> = Promise.resolve();
-  const later = (fn: () => Promise<unknown>) => {
-    bookkeeping = bookkeeping.then(fn).catch(() => {});
+  const record = (link: string, change: { up?: boolean; dir?: 'ab' | 'ba'; params?: DirParams }) => {
+    bookkeeping = bookkeeping
+      .then(() => {
+        const sf = StateFile.open(lab.name);
+        const applied = sf?.state.links.find((l) => l.id === link);
+        const stored = sf?.state.model?.links.find((l) => l.id === link);
+        if (!sf || !applied || !stored) return;
+        if (change.up !== undefined) applied.up = change.up;
+        if (change.dir && change.params) stored[change.dir] = change.params;
+        sf.save();
+      })
+      .catch(() => {});
   };
   const emulatorSocket = lab.state.processes.find((p) => p.kind === 'emulator')?.socket;
   // parameters as this applier last set them (the state file catches up off the timed path)
@@ -148,16 +188,38 @@ export function labApplier(lab: Lab): { apply: ApplyFn; settle: () => Promise<vo
             const next = applyChange(current.get(key) ?? model[d], change);
             current.set(key, next);
             await emu.setLink(emulatorSocket, e.link, d, next, true);
+            record(e.link, { dir: d, params: next });
           }
         }
-      } else await emu.linkUpDown(emulatorSocket, e.link, e.action === 'link-up');
-      // the lab's state (and its model's parameters) follow, off the timed path
-      later(() => lab.link(spec, change));
+      } else {
+        await emu.linkUpDown(emulatorSocket, e.link, e.action === 'link-up');
+        record(e.link, { up: e.action === 'link-up' });
+      }
       return;
+    }
+    const l = lab.model.links.find((x) => x.id === e.link);
+    if (e.action !== 'link-set' && l) {
+      const ends = [l.a, l.b].map((end) => ({
+        shell: shells.get(end.node),
+        node: nodeOf(end.node),
+        iface: end.iface,
+      }));
+      if (ends.every((x) => x.shell && x.node)) {
+        const up = e.action === 'link-up';
+        await Promise.all(ends.map((x) => x.shell!.run(ifaceLines(x.node!, x.iface, up))));
+        record(e.link, { up });
+        return;
+      }
     }
     await lab.link(spec, change);
   };
-  return { apply, settle: () => bookkeeping.then(() => undefined) };
+  return {
+    apply,
+    settle: () => bookkeeping.then(() => undefined),
+    close: () => {
+      for (const s of shells.values()) s.close();
+    },
+  };
 }
 
 function pick(p: Extract<ScenarioEvent, { action: 'link-set' }>['params']): LinkChangeRequest {

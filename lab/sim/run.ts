@@ -54,9 +54,25 @@ export function applySimEvent(lab: SimLab, model: LabModel, e: ScenarioEvent): v
   }
   const link = lab.links.get(e.link);
   if (!link) return;
-  if (e.action === 'link-down') link.down();
-  else if (e.action === 'link-up') link.bringUp();
-  else {
+  if (e.action === 'link-down' || e.action === 'link-up') {
+    const up = e.action === 'link-up';
+    if (up) link.bringUp();
+    else link.down();
+    // As in a lab, where the node's stack sees the interface lose its carrier: the addresses of the
+    // hosts' interfaces on this link leave the stack while it is down and come back with it.
+    const lm = model.links.find((l) => l.id === e.link);
+    for (const end of lm ? [lm.a, lm.b] : []) {
+      const host = lab.hosts.get(end.node);
+      const node = model.nodes.find((n) => n.name === end.node);
+      const idx = node?.interfaces.findIndex((i) => i.name === end.iface) ?? -1;
+      const iface = host?.ifaces[idx];
+      if (!host || !node || !iface) continue;
+      for (const a of node.interfaces[idx]!.addresses) {
+        if (up) host.addAddress(a.address, iface);
+        else host.removeAddress(a.address);
+      }
+    }
+  } else {
     const mtu = model.links.find((l) => l.id === e.link)?.mtu ?? 1500;
     const p = simParams(e.params, mtu);
     link.set(p, e.dir);
@@ -80,7 +96,7 @@ function figures(
 
 export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptions = {}): SimRunOutput {
   const wall0 = performance.now();
-  const { host: dst } = resolveEndpoints(model, spec);
+  const { host: dst, source } = resolveEndpoints(model, spec);
   const seed = options.seed ?? 1;
   const knobs: Record<string, Record<string, string | number>> = { ...(options.knobs ?? {}) };
   if (spec.stack === 'tcp') {
@@ -219,7 +235,9 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     });
   }
   sim.at(t0, () => {
-    clientConn = sender.connect({ host: dst, port });
+    clientConn = sender.connect(
+      source !== undefined ? { host: dst, port, localAddress: source } : { host: dst, port },
+    );
   });
 
   // Give up well after the transfer should have ended: lost connections must not spin forever.
