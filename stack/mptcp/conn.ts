@@ -844,13 +844,7 @@ export class MpConn {
       }
       const j = mps.find((m) => m.subtype === 'MP_JOIN');
       mib.inc('MPJoinSynAckRx');
-      if (
-        !j ||
-        j.subtype !== 'MP_JOIN' ||
-        j.form !== 'synack' ||
-        !this.local ||
-        this.remoteKey === undefined
-      ) {
+      if (j?.subtype !== 'MP_JOIN' || j.form !== 'synack' || !this.local || this.remoteKey === undefined) {
         sf.rstReason = TCPRST_MPTCP_ERROR;
         sf.closeReason = 'join: SYN/ACK without MP_JOIN';
         mib.inc('MPJoinRefused');
@@ -874,7 +868,7 @@ export class MpConn {
     // Passive join: the third ACK carries the HMAC.
     if (sf.role === 'join' && !sf.active && !sf.joinReady) {
       const j = mps.find((m) => m.subtype === 'MP_JOIN');
-      if (!j || j.subtype !== 'MP_JOIN' || j.form !== 'ack' || !this.local || this.remoteKey === undefined) {
+      if (j?.subtype !== 'MP_JOIN' || j.form !== 'ack' || !this.local || this.remoteKey === undefined) {
         if (sf.tcb.synchronized) return this.inspectData(sf, seg, mps, now);
         sf.rstReason = TCPRST_MPTCP_ERROR;
         sf.closeReason = 'join: third ACK without MP_JOIN';

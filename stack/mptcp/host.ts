@@ -489,7 +489,7 @@ export class MptcpHost implements NetCore, ConnHost {
     if (join && join.subtype === 'MP_JOIN' && join.form === 'syn' && enabled) {
       this.mib.inc('MPJoinSynRx');
       const conn = this.tokens.get(join.token);
-      if (!conn || !conn.multipath || conn.state === 'CLOSED' || !conn.local) {
+      if (!conn?.multipath || conn.state === 'CLOSED' || !conn.local) {
         this.mib.inc(conn ? 'MPJoinRefused' : 'MPJoinNoTokenFound');
         if (conn === undefined) this.mib.inc('MPJoinRefused');
         this.sendRst(packet, seg, TCPRST_MPTCP_ERROR);

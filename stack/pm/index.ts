@@ -288,7 +288,7 @@ export class PathManager {
    */
   nextToBuild(token: number, now: number): PathRow[] {
     const c = this.conns.get(token);
-    if (!c || !c.initiator || !c.open) return [];
+    if (!c?.initiator || !c.open) return [];
     const out: PathRow[] = [];
     for (const r of c.rows) {
       if (r.state === 'pending' || (r.state === 'failed' && r.retryAt <= now)) out.push(r);
@@ -300,7 +300,7 @@ export class PathManager {
   nextRetry(token: number): number {
     const c = this.conns.get(token);
     let t = Number.POSITIVE_INFINITY;
-    if (!c || !c.initiator || !c.open) return t;
+    if (!c?.initiator || !c.open) return t;
     for (const r of c.rows) if (r.state === 'failed' && r.retryAt < t) t = r.retryAt;
     return t;
   }
