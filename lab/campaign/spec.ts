@@ -46,11 +46,9 @@ const runSchema = z.strictObject({
 });
 
 export const campaignSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
-      error: 'a campaign name holds letters, digits, "_", "." and "-"',
-    }),
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+    error: 'a campaign name holds letters, digits, "_", "." and "-"',
+  }),
   topology: z.string(),
   run: runSchema,
   matrix: z.record(z.string(), z.array(scalar).min(1)).optional(),
