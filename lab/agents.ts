@@ -56,6 +56,17 @@ export function processMatches(pid: number, marker: string): boolean {
   }
 }
 
+/** True while `pid` exists and is not a zombie. */
+export function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 function tail(file: string, lines = 15): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -88,7 +99,9 @@ export async function waitAgent(spec: AgentSpec, pid: number, timeoutMs = 15_000
         lastError = (e as Error).message;
       }
     }
-    if (!processMatches(pid, spec.socket))
+    // Our own child, just spawned: no pid reuse to guard against here, and between fork and exec
+    // its command line is still ours, so only ask whether it still runs.
+    if (!running(pid))
       throw new RuntimeFailure(`agent of node '${spec.node}' exited during start:\n${tail(spec.log)}`);
     if (Date.now() > deadline)
       throw new RuntimeFailure(
