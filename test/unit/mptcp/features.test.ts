@@ -268,6 +268,18 @@ describe('schedulers and live knobs', () => {
     for (const b of s2) expect(b).toBeGreaterThan(1_500_000);
   });
 
+  it('every mptcp_cc value carries a transfer (coupled and uncoupled)', () => {
+    for (const cc of ['lia', 'olia', 'balia', 'reno', 'cubic']) {
+      const { sim, client, server } = twoPaths({ 'net.mptcp.mptcp_cc': cc });
+      const t = startBulk(sim, { client, server, bytes: 1_000_000 });
+      sim.runWhile(() => !t.done, 60_000);
+      expect(t.ok).toBe(true);
+      const c = hostOf(client.core).connection(t.clientConn)!;
+      expect(c.subflows.map((s) => s.tcb.cc.name)).toEqual([cc, cc]);
+      expect(c.subflows.every((s) => s.tcb.bytesAcked > 50_000)).toBe(true);
+    }
+  });
+
   it('scheduler and cc changes apply to live connections', () => {
     const { sim, client, server } = twoPaths();
     const t = startBulk(sim, { client, server, bytes: 3_000_000 });
