@@ -135,8 +135,9 @@ describe('stack API over UDP loopback (tiny core)', () => {
     const w = writer();
     await new Promise((r) => setTimeout(r, 100));
     const t0 = performance.now();
-    await b.close(); // the peer is gone: no RST, nothing
-    stacks.splice(stacks.indexOf(b), 1);
+    // The peer is gone: no RST, no FIN, nothing: its driver and phy just stop.
+    b.driver.stop();
+    await b.phy.close();
     const err = await errP;
     stop = true;
     await w;
