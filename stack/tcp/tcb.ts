@@ -283,7 +283,8 @@ export class Tcb implements CcSubflowView {
   sndWl2 = 0;
   sndWscale = 0;
   /** Retransmission store: bytes from sndUna (after the SYN) up. */
-  readonly sndRing = new ByteRing(64 * 1024);
+  /** Grows on demand: a half-open or idle connection holds little memory (SYN floods). */
+  readonly sndRing = new ByteRing(4 * 1024);
   readonly board = new Scoreboard();
   private finQueued = false;
   private finSent = false;
@@ -299,7 +300,8 @@ export class Tcb implements CcSubflowView {
   /** Right edge of the window we advertised. */
   rcvAdv = 0;
   rcvWscale = 0;
-  private readonly rcvStore: WindowStore;
+  /** Out-of-order bytes; allocated on the first out-of-order segment. */
+  private rcvStore: WindowStore | null = null;
   /** Out-of-order intervals [start, end) above rcvNxt, sorted, non-overlapping. */
   private oooStart: number[] = [];
   private oooEnd: number[] = [];
@@ -421,7 +423,6 @@ export class Tcb implements CcSubflowView {
     this.rto = this.cfg.rtoInitial;
     this.dupThresh = this.cfg.dupThresh;
     this.quickAcksLeft = this.cfg.quickAcks;
-    this.rcvStore = new WindowStore(this.cfg.rcvBuf);
     this.mss = Math.min(this.cfg.mss, 536);
     this.tsOffset = this.iss;
     if (this.cfg.windowScaling) {
@@ -481,6 +482,11 @@ export class Tcb implements CcSubflowView {
   /** Bytes sent but not acknowledged (sequence space, FIN included). */
   get flightSize(): number {
     return seqSub(this.sndMax, this.sndUna);
+  }
+
+  /** Memory held in buffers (send store, reassembly store), bytes. */
+  get bufferBytes(): number {
+    return this.sndRing.capacity + (this.rcvStore?.capacity ?? 0);
   }
 
   /** Bytes held by the TCB for (re)transmission. */
@@ -1372,6 +1378,7 @@ export class Tcb implements CcSubflowView {
           else if (this.delackAt === NO_DEADLINE) this.delackAt = now + this.cfg.delAckMs;
         }
       } else {
+        this.rcvStore ??= new WindowStore(this.cfg.rcvBuf);
         this.rcvStore.write(offset, payload, start, end);
         this.addOoo(seq, seqAdd(seq, n));
         this.ackNow = true; // out of order: immediate (duplicate) ACK with SACK
@@ -1387,7 +1394,7 @@ export class Tcb implements CcSubflowView {
   private deliverInOrder(data: Uint8Array, now: number): void {
     const seq = this.rcvNxt;
     this.rcvNxt = seqAdd(this.rcvNxt, data.length);
-    this.rcvStore.advance(data.length);
+    this.rcvStore?.advance(data.length);
     this.bytesReceived += data.length;
     this.sink.deliver(this, data, seq, now);
   }
@@ -1403,7 +1410,7 @@ export class Tcb implements CcSubflowView {
       else if (this.oooLast > 0) this.oooLast--;
       if (seqLeq(e, this.rcvNxt)) continue;
       const n = seqSub(e, this.rcvNxt);
-      const data = this.rcvStore.read(0, n);
+      const data = this.rcvStore!.read(0, n);
       this.deliverInOrder(data, now);
     }
   }

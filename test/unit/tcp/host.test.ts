@@ -244,6 +244,8 @@ describe('SYN cookies', () => {
     expect(answers.filter((s) => s.flags === (SYN | ACK))).toHaveLength(2000);
     expect(server.counters.cookiesSent).toBe(2000 - 16);
     expect(server.connectionCount).toBe(16);
+    // Half-open connections hold little memory: buffers are allocated when data flows.
+    for (const st of server.connStats()) expect(server.tcbOf(st.conn)!.bufferBytes).toBeLessThanOrEqual(4096);
     // A real client connects through the cookie path and moves data both ways.
     const w = wire(client, server, '10.0.0.1', '10.0.0.2');
     const events: CoreEvent[] = [];

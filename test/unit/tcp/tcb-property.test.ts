@@ -23,21 +23,23 @@ describe('TCB under adversarial paths', () => {
           cc: fc.constantFrom('reno', 'cubic'),
         }),
         (c) => {
-          const cfg = { sack: c.sack, timestamps: c.ts, cc: c.cc, timeWaitMs: 1000, rtoMin: 100 };
+          // TIME_WAIT (2 MSL) must outlast the peer's backed-off FIN retransmissions: with loss for
+          // 10 s the peer's RTO stays below 26 s, so 60 s always catches the last FIN again.
+          const cfg = { sack: c.sack, timestamps: c.ts, cc: c.cc, timeWaitMs: 60_000, rtoMin: 100 };
           const p = new Pair({ delayMs: 5, rate: 20e6, a: cfg, b: cfg, rcvBuf: 32 * 1024 });
           p.seed(c.seed);
           p.jitterMs = c.jitter;
           p.dupProb = c.dup;
           p.connect();
-          // Loss spares nothing (after the first SYN) but stops after 30 s so every run can finish.
-          p.drop = (s) => s.t < 30_000 && p.random() < c.loss;
+          // Loss spares nothing (after the first SYN) but stops after 10 s so every run can finish.
+          p.drop = (s) => s.t < 10_000 && p.random() < c.loss;
           const da = pattern(c.sizeA, c.seed);
           const db = pattern(c.sizeB, c.seed + 1);
           const pa = p.write(p.a, da);
           const pb = p.write(p.b, db);
           let closedA = false;
           let closedB = false;
-          for (let i = 0; i < 2000; i++) {
+          for (let i = 0; i < 4000; i++) {
             pa();
             pb();
             if (!closedA && pa() === da.length && p.a.tcb.state >= TcpState.ESTABLISHED) {
