@@ -918,6 +918,23 @@ export class MpConn {
   }
 
   readonly pendingAborts: Subflow[] = [];
+  /** Consecutive segments from the peer without any MPTCP option (only subflow). */
+  private noDss = 0;
+  /** Data went on the master in order from offset 0 (subflow byte n = data offset n - 1). */
+  private masterSequential = true;
+
+  /** Falls back on the sending side: the only subflow's ACKs are the data ACKs from now on. */
+  private senderFallback(sf: Subflow): void {
+    this.infiniteOff = 0;
+    this.infiniteSeq = (sf.tcb.iss + 1) >>> 0;
+    this.infiniteSent = true;
+    if (!this.fallbackReason) this.fallbackReason = 'peer stopped sending DSS (options stripped)';
+    this.host.mib.inc('Fallbacks');
+    const past = (sf.tcb.sndUna - this.infiniteSeq) | 0;
+    if (past > 0 && this.sb.ack(past) > 0) this.bytesDelivered = this.sb.una;
+    if (this.appEnded) sf.tcb.close(this.host.now);
+    this.wantPump = true;
+  }
 
   private inspectData(sf: Subflow, seg: TcpSegment, mps: MptcpOption[], now: number): boolean {
     const mib = this.host.mib;
@@ -1003,6 +1020,11 @@ export class MpConn {
       }
     }
     if (sawDss && this.role === 'client' && sf.role === 'master') this.peerSentDss = true;
+    // The peer's segments stopped carrying DSS on our only subflow: options are being stripped.
+    if (this.multipath && sf === this.master && this.subflows.length === 1 && this.infiniteOff < 0) {
+      if (mps.length > 0) this.noDss = 0;
+      else if (++this.noDss >= 4 && this.masterSequential) this.senderFallback(sf);
+    }
     if (!sawDss && seg.payload.length > 0 && this.multipath && !sf.awaitInfinite && sf.rx.size === 0) {
       mib.inc('DSSNoMatchTCP');
     }
@@ -1117,6 +1139,7 @@ export class MpConn {
     this.fallbackReason = 'MP_FAIL (DSS checksum failure)';
     this.host.mib.inc('Fallbacks');
     const from = Math.max(this.sb.una, Math.min(off, this.sb.nxt));
+    this.masterSequential = false;
     this.sb.nxt = from;
     this.sb.reinject.length = 0;
     this.infiniteOff = from;
@@ -1179,7 +1202,10 @@ export class MpConn {
     if (sf.awaitInfinite) return;
     const res = sf.rx.feed(ssn, data, (off, bytes) => this.rxBytes(off, bytes, now));
     if (res === 'checksum') this.checksumFailed(sf, now);
-    else if (res === 'unmapped' && !this.infiniteRx) this.unmapped(sf, now);
+    else if (res === 'unmapped' && !this.infiniteRx) {
+      const at = sf.rx.stoppedAt;
+      this.unmapped(sf, (ssn + at) >>> 0, data.subarray(at), now);
+    }
   }
 
   private readonly early: { ssn: number; data: Uint8Array }[] = [];
@@ -1248,13 +1274,22 @@ export class MpConn {
     this.host.dirty(sf);
   }
 
-  private unmapped(sf: Subflow, now: number): void {
+  private unmapped(sf: Subflow, ssn: number, rest: Uint8Array, now: number): void {
     const mib = this.host.mib;
     mib.inc('DSSNotMatching');
-    const others = this.subflows.filter((s) => s !== sf && s.established);
-    if (others.length === 0 && this.bytesDelivered === 0 && this.rq.rcvNxt === 0) {
-      // Options stripped from the start of the data: plain TCP from here.
-      this.fallback('data without DSS mapping');
+    // The only subflow there ever was, its bytes continuing the data stream without a gap: the
+    // DSS options were stripped on the path. Fall back (an implicit infinite mapping from here),
+    // as RFC 8684 section 3.7 allows, rather than reset the connection.
+    const contiguous =
+      (sf.rx.lastSsnEnd < 0 ? ssn === 1 && this.rq.rcvNxt === 0 : sf.rx.lastSsnEnd === ssn) &&
+      (sf.rx.lastOffEnd < 0 || sf.rx.lastOffEnd === this.rq.rcvNxt);
+    if (sf.role === 'master' && this.subflows.length === 1 && contiguous && this.rq.outOfOrderBytes === 0) {
+      sf.rx.clear();
+      sf.rx.add(ssn, this.rq.rcvNxt, Number.POSITIVE_INFINITY, dsnOf(this.remoteIdsn, this.rq.rcvNxt), 0);
+      this.infiniteRx = true;
+      if (!this.fallbackReason) this.fallbackReason = 'data without DSS mapping (options stripped)';
+      mib.inc('Fallbacks');
+      this.subflowData(sf, rest, ssn, now);
       return;
     }
     sf.rstReason = TCPRST_MPTCP_ERROR;
@@ -1513,6 +1548,7 @@ export class MpConn {
     if (this.sb.una >= top || !this.multipath) return;
     // Nothing moved at the data level for several RTOs: send the oldest data again elsewhere.
     this.host.mib.inc('MPTCPRetrans');
+    this.masterSequential = false;
     this.sb.queueReinject(this.sb.una, Math.min(top, this.sb.una + 64 * 1024));
     this.dataRtoBackoff++;
     this.wantPump = true;

@@ -35,6 +35,11 @@ export class RxMappings {
   private readonly byStart = new Map<number, RxMapping>();
   /** The first failing mapping, when a checksum failed. */
   failed: RxMapping | undefined;
+  /** After 'unmapped': index in the fed bytes where mapping stopped. */
+  stoppedAt = 0;
+  /** End of the last bytes mapped: relative subflow seq and data offset (-1 before any). */
+  lastSsnEnd = -1;
+  lastOffEnd = -1;
   private removals = 0;
 
   constructor(public checksums: boolean) {}
@@ -73,7 +78,10 @@ export class RxMappings {
     while (pos < data.length) {
       const at = (ssn + pos) >>> 0;
       const m = this.find(at);
-      if (!m) return 'unmapped';
+      if (!m) {
+        this.stoppedAt = pos;
+        return 'unmapped';
+      }
       const into = diff(at, m.ssn);
       const avail = Number.isFinite(m.len) ? m.len - into : data.length - pos;
       const n = Math.min(avail, data.length - pos);
@@ -91,9 +99,13 @@ export class RxMappings {
             return 'checksum';
           }
           out(m.off, m.held);
+          this.lastSsnEnd = (m.ssn + m.len) >>> 0;
+          this.lastOffEnd = m.off + m.len;
         }
       } else {
         out(m.off + into, piece);
+        this.lastSsnEnd = (at + n) >>> 0;
+        this.lastOffEnd = m.off + into + n;
         m.got += n;
         if (Number.isFinite(m.len) && into + n >= m.len) this.remove(m);
       }

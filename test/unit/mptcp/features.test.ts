@@ -443,3 +443,23 @@ describe('IPv6', () => {
     for (const row of r.mappingTable) expect(row.endpoint.srcAddr).toContain(':');
   });
 });
+
+describe('options stripped mid-connection', () => {
+  it('the only subflow falls back to TCP on both sides; bytes intact', async () => {
+    const { stripOptions } = await import('../../../stack/sim/index');
+    for (const dirs of [['ab', 'ba'], ['ab']] as const) {
+      const { sim, a, b, link } = buildPair({ factory: mptcpFactory(), rateMbps: 10, rttMs: 20 });
+      const strip = stripOptions([30]);
+      let n = 0;
+      for (const d of dirs) link[d].set({ middlebox: (p, ctx) => (++n > 300 ? strip(p, ctx) : p) });
+      const t = startBulk(sim, { client: a, server: b, bytes: 2_000_000 });
+      sim.runWhile(() => !t.done, 60_000);
+      expect(n).toBeGreaterThan(300);
+      expect(t.ok).toBe(true);
+      expect(t.error).toBeUndefined();
+      // The receiver always notices (its data arrives unmapped); the sender when its ACKs do too.
+      expect(hostOf(b.core).report().connections[0]!.fallback).toMatch(/stripped/);
+      if (dirs.length === 2) expect(hostOf(a.core).report().connections[0]!.fallback).toMatch(/stripped/);
+    }
+  });
+});
