@@ -206,7 +206,7 @@ export function parseCampaign(source: string, file: string): LoadedCampaign {
     } else {
       issues.atKey(
         at,
-        `unknown matrix axis "${name}"${didYouMean(name, ['stack'])}: expected stack, knobs.<knob>, or links.<link id>.<param>`,
+        `unknown matrix axis "${name}": expected stack, knobs.<knob>, or links.<link id>.<param>`,
       );
       continue;
     }

@@ -20,12 +20,26 @@ export type ApplyFn = (e: ScenarioEvent) => Promise<void>;
 
 const now = () => performance.now();
 
+/** A stop flag with a way to cut a pending sleep short. */
+export interface StopSignal {
+  stopped: boolean;
+  wake?: () => void;
+}
+
 /** Resolves at the monotonic time `deadline` (ms): a timer, then a short spin for the last ms. */
-export async function sleepUntil(deadline: number, signal?: { stopped: boolean }): Promise<void> {
+export async function sleepUntil(deadline: number, signal?: StopSignal): Promise<void> {
   for (;;) {
     const left = deadline - now();
     if (left <= 0 || signal?.stopped) return;
-    if (left > 2) await new Promise((r) => setTimeout(r, left - 1.5));
+    if (left > 2)
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left - 1.5);
+        if (signal)
+          signal.wake = () => {
+            clearTimeout(t);
+            r();
+          };
+      });
     else await new Promise((r) => setImmediate(r));
   }
 }
@@ -38,7 +52,7 @@ export interface SchedulerOptions {
 export class ScenarioScheduler {
   readonly applied: RunEvent[] = [];
   readonly errors: string[] = [];
-  private readonly signal = { stopped: false };
+  private readonly signal: StopSignal = { stopped: false };
   private running: Promise<void> = Promise.resolve();
 
   constructor(
@@ -75,6 +89,7 @@ export class ScenarioScheduler {
   /** Stops before the next event; resolves once the current one (if any) is done. */
   async stop(): Promise<void> {
     this.signal.stopped = true;
+    this.signal.wake?.();
     await this.running;
   }
 
