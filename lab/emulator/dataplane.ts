@@ -12,6 +12,7 @@ import {
   EAGAIN,
   EINTR,
   EPOLL_CTL_ADD,
+  EPOLL_CTL_DEL,
   EPOLL_DATA_OFFSET,
   EPOLL_EVENT_SIZE,
   EPOLLIN,
@@ -236,7 +237,20 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
         const len = sys.read(fd, buf, slotSize) as number;
         if (len <= 0) {
           pool.push(buf);
-          if (len < 0 && errno() !== EAGAIN && errno() !== EINTR) throw sysError(`read tap (direction ${d})`);
+          const err = len < 0 ? errno() : 0;
+          if (err !== EAGAIN && err !== EINTR) {
+            // The device went away (deleted in its namespace): stop polling it, keep the others.
+            sys.epollCtl(ep, EPOLL_CTL_DEL, fd, ev);
+            try {
+              setCarrier(outFd[d]!, false); // the other end sees the cable cut
+            } catch {
+              // that end is gone too
+            }
+            const l = links[d >> 1]!;
+            console.log(
+              `data plane: ${l.id} ${d & 1 ? 'b' : 'a'} end (${(d & 1 ? l.b : l.a).ifname}) unreadable: ${sysError('read', err).message}; direction stopped`,
+            );
+          }
           break;
         }
         if (!fw.input(d, buf, len, now)) pool.push(buf);

@@ -7,7 +7,7 @@
  * the socket file is removed. Nothing survives the process.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { type DataplaneInit, type DataplaneReply, type DataplaneRequest, runDataplane } from './dataplane';
 import { validate } from './pipeline';
-import { createTap, EFD_CLOEXEC, EFD_NONBLOCK, inNetns, sys, sysError } from './sys';
+import { createTap, EFD_CLOEXEC, EFD_NONBLOCK, inNetns, setRealtime, sys, sysError } from './sys';
 import { loadTrace } from './trace';
 import type { ControlRequest, ControlResponse, EmulatorConfig } from './types';
 
@@ -226,6 +226,11 @@ async function main(): Promise<void> {
   });
   // The control socket opens (and startEmulator returns) only once frames can flow.
   await ready;
+  if (init.rtPriority > 0) {
+    // Every thread of the process, not only the data plane's: V8's GC helper threads must not be
+    // starved while the real-time data-plane thread waits for them (priority inversion).
+    for (const tid of readdirSync('/proc/self/task')) setRealtime(init.rtPriority, Number(tid));
+  }
   rmSync(config.socket, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -246,10 +251,6 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  try {
-    runDataplane(workerData as DataplaneInit, parentPort!);
-  } catch (e) {
-    // Surface as a worker 'error' in the main thread.
-    throw e;
-  }
+  // A throw here surfaces as the worker's 'error' event in the main thread (logged, exit 1).
+  runDataplane(workerData as DataplaneInit, parentPort!);
 }

@@ -35,6 +35,7 @@ export const TUNSETCARRIER = 0x400454e2;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
 export const EPOLLIN = 0x001;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
@@ -121,10 +122,11 @@ export const SCHED_FIFO = 1;
  * Puts the calling thread in SCHED_FIFO at `priority` (1–99) so frame release times hold on a busy
  * machine. Returns an error message instead of throwing when not permitted.
  */
-export function setRealtime(priority: number): string | null {
+export function setRealtime(priority: number, tid = 0): string | null {
   const p = Buffer.alloc(4);
   p.writeInt32LE(priority);
-  if ((sys.schedSetscheduler(0, SCHED_FIFO, p) as number) < 0) return sysError('sched_setscheduler').message;
+  if ((sys.schedSetscheduler(tid, SCHED_FIFO, p) as number) < 0)
+    return sysError('sched_setscheduler').message;
   return null;
 }
 

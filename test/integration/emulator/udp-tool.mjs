@@ -1,7 +1,5 @@
-// UDP measuring tool for the emulator's integration tests and benchmark, run inside namespaces with
+// UDP measuring tool for the emulator's integration tests (RTTs: icmp-probe.py), run inside namespaces with
 // `ip netns exec NS node udp-tool.mjs MODE ...`. Plain JS so it needs no loader. Prints one JSON line.
-//   echo PORT SECONDS                    echo every datagram back until SECONDS pass
-//   probe HOST PORT COUNT INTERVAL_MS    send COUNT probes, print RTTs in ms (null = lost)
 //   blast HOST PORT COUNT SIZE PPS       send COUNT datagrams of SIZE bytes at PPS, numbered
 //   sink PORT SECONDS                    receive until SECONDS pass or 1 s of silence after traffic;
 //                                        print received sequence numbers and arrival times
@@ -12,40 +10,7 @@ const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 // Exit only once the (possibly large) last line has been flushed to the pipe.
 const outAndExit = (o) => process.stdout.write(`${JSON.stringify(o)}\n`, () => process.exit(0));
 
-if (mode === 'echo') {
-  const [port, seconds] = args.map(Number);
-  const s = dgram.createSocket('udp4');
-  s.on('message', (m, r) => s.send(m, r.port, r.address));
-  s.bind(port, () => out({ ready: true }));
-  setTimeout(() => process.exit(0), seconds * 1000);
-} else if (mode === 'probe') {
-  const [host, p, c, i] = args;
-  const port = Number(p);
-  const count = Number(c);
-  const interval = Number(i);
-  const rtt = new Array(count).fill(null);
-  const s = dgram.createSocket('udp4');
-  s.on('message', (m) => {
-    const seq = m.readUInt32LE(0);
-    const sent = m.readDoubleLE(4);
-    if (seq < count && rtt[seq] === null) rtt[seq] = performance.now() - sent;
-  });
-  s.bind(0, async () => {
-    const t0 = performance.now();
-    for (let k = 0; k < count; k++) {
-      // Absolute schedule so timer slack does not accumulate.
-      const wait = t0 + k * interval - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      // A fresh buffer each time: send() may copy it only after a later iteration ran.
-      const buf = Buffer.alloc(64);
-      buf.writeUInt32LE(k, 0);
-      buf.writeDoubleLE(performance.now(), 4);
-      s.send(buf, port, host);
-    }
-    await new Promise((r) => setTimeout(r, Number(process.env.PROBE_WAIT ?? 1000)));
-    outAndExit({ rtt });
-  });
-} else if (mode === 'blast') {
+if (mode === 'blast') {
   const [host, p, c, sz, r] = args;
   const port = Number(p);
   const count = Number(c);
