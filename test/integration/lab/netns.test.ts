@@ -70,15 +70,17 @@ describe.skipIf(!caps.netns || !caps.iperf3)('netns backend', () => {
   it('shapes with tbf, changes the rate at run time, and takes a link down and up', async () => {
     const name = labName('s');
     const lab = await Lab.up(twoHost(name, { stack: 'none', paths: 1, params: { rateMbps: 20 } }));
-    const shaped = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '2']);
-    expect(shaped.bps / 1e6).toBeGreaterThan(20 * 0.85);
+    // -O 1: leave slow start out of the figure; the lower bounds allow for a loaded 2-core machine,
+    // the upper ones are what shows the shaping
+    const shaped = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '2', '-O', '1']);
+    expect(shaped.bps / 1e6).toBeGreaterThan(20 * 0.8);
     expect(shaped.bps / 1e6).toBeLessThan(20 * 1.05);
 
     const st = await lab.link('a:eth1', { rateMbps: 8 });
     expect(st.ab.rateMbps).toBe(8);
     expect(st.ba.rateMbps).toBe(8);
-    const slower = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '2']);
-    expect(slower.bps / 1e6).toBeGreaterThan(8 * 0.85);
+    const slower = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '2', '-O', '1']);
+    expect(slower.bps / 1e6).toBeGreaterThan(8 * 0.8);
     expect(slower.bps / 1e6).toBeLessThan(8 * 1.05);
     expect(readState(name)?.model?.links[0]?.ab.rateMbps).toBe(8);
 
@@ -99,7 +101,7 @@ describe.skipIf(!caps.netns || !caps.iperf3)('netns backend', () => {
       /10\.0\.1\.0\/24 dev eth1/,
     );
     const again = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '1']);
-    expect(again.bps / 1e6).toBeGreaterThan(8 * 0.8);
+    expect(again.bps / 1e6).toBeGreaterThan(8 * 0.5);
     await lab.down();
     expect(leftovers(name)).toEqual(NOTHING);
   });
