@@ -32,6 +32,9 @@ import { wireSpecOf } from './backends/types';
 import { type CaptureHandle, type CaptureOptions, startCapture, startStackCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
 import type { RunResult } from './exec';
+import type { RunResult as TrafficResult } from './run/result';
+import type { RunSpec as TrafficSpec } from './run/spec';
+import type { LabRunOptions as TrafficOptions } from './run/ts';
 import { ipBatch, run } from './exec';
 import {
   applyChange,
@@ -903,6 +906,19 @@ export class Lab {
     if (iface !== 'any' && !node.interfaces.some((x) => x.name === iface) && iface !== 'lo')
       throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
     return startCapture(this.handle(nodeName), iface, file, options);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // traffic (issue 8; the work is in lab/run/)
+
+  /**
+   * A bulk transfer from `spec.from` to `spec.to` (our stack through the agents, or with
+   * `stack: 'kernel' | 'tcp'` the kernel's MPTCP or TCP), SHA-256 checked end to end, with
+   * `spec.events` applied on time. Resolves with the RunResult (integrity "ok" or what went wrong).
+   */
+  async run(spec: TrafficSpec, options: TrafficOptions = {}): Promise<TrafficResult> {
+    const { runTraffic } = await import('./run/index');
+    return (await runTraffic(this, spec, options)).result;
   }
 }
 
