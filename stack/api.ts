@@ -426,6 +426,29 @@ export class Stack {
         server.emit('connection', sock);
         continue;
       }
+      if (e.type === 'data') {
+        // Consecutive data of one connection in a turn goes up as one chunk: one push, one
+        // 'data' event, one hash update in the application instead of one per segment.
+        let j = i + 1;
+        let total = e.data.length;
+        for (; j < events.length; j++) {
+          const n = events[j]!;
+          if (n.type !== 'data' || n.conn !== e.conn) break;
+          total += n.data.length;
+        }
+        if (j > i + 1) {
+          const merged = Buffer.allocUnsafe(total);
+          let off = 0;
+          for (let k = i; k < j; k++) {
+            const d = (events[k] as { data: Uint8Array }).data;
+            merged.set(d, off);
+            off += d.length;
+          }
+          this.sockets.get(e.conn)?._coreEvent({ type: 'data', conn: e.conn, data: merged });
+          i = j - 1;
+          continue;
+        }
+      }
       this.sockets.get(e.conn)?._coreEvent(e);
     }
   }
