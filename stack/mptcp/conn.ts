@@ -321,6 +321,13 @@ export class MpConn {
   sched: Scheduler;
   ccName: string;
   readonly ccGroup: CcGroup;
+  private readonly ccTcbs: Tcb[];
+
+  /** Call when a subflow is added or closed. */
+  subflowsChanged(): void {
+    this.ccTcbs.length = 0;
+    for (const s of this.subflows) if (!s.closed && s.tcb) this.ccTcbs.push(s.tcb);
+  }
   /** Peer's connection-level window edge (data offset); Infinity until the first data ACK. */
   peerEdge = Number.POSITIVE_INFINITY;
   /** Client: the server sent a DSS, the MP_CAPABLE exchange is confirmed. */
@@ -349,6 +356,11 @@ export class MpConn {
   /** ADD_ADDR we sent and wait to see echoed. */
   readonly addrPending = new Map<number, { opt: AddAddr; nextAt: number; tries: number }>();
   wantPump = false;
+  /** Bound once (no closure per segment): mapped bytes to the data level, in-order bytes to the app. */
+  private readonly rxOut = (off: number, bytes: Uint8Array): void => this.rxBytes(off, bytes, this.host.now);
+  private readonly toApp = (d: Uint8Array): void => {
+    this.host.events.push({ type: 'data', conn: this.id, data: d });
+  };
   /** Data-level retransmission timer: data outstanding and no data ACK progress. */
   dataRtoAt = Number.POSITIVE_INFINITY;
   private dataRtoBackoff = 0;
@@ -367,12 +379,10 @@ export class MpConn {
     this.sched = o.scheduler;
     this.ccName = o.cc;
     this.createdAt = o.now;
-    const subs = this.subflows;
-    this.ccGroup = {
-      *subflows() {
-        for (const s of subs) if (!s.closed && s.tcb) yield s.tcb;
-      },
-    };
+    // The coupled algorithms read this on every ACK: one array, rebuilt when subflows change.
+    const tcbs: Tcb[] = [];
+    this.ccTcbs = tcbs;
+    this.ccGroup = { subflows: () => tcbs };
   }
 
   get token(): number {
@@ -895,9 +905,11 @@ export class MpConn {
 
     // Passive join already verified: a repeated third ACK means our fourth ACK was lost.
     if (sf.role === 'join' && !sf.active && sf.joinReady && seg.payload.length === 0) {
-      if (mps.some((m) => m.subtype === 'MP_JOIN' && m.form === 'ack')) {
+      for (const m of mps) {
+        if (m.subtype !== 'MP_JOIN' || m.form !== 'ack') continue;
         sf.tcb.sendAck(now);
         this.host.dirty(sf);
+        break;
       }
     }
     // Active join waiting for the fourth ACK: any segment from the peer completes it.
@@ -1200,7 +1212,7 @@ export class MpConn {
       return;
     }
     if (sf.awaitInfinite) return;
-    const res = sf.rx.feed(ssn, data, (off, bytes) => this.rxBytes(off, bytes, now));
+    const res = sf.rx.feed(ssn, data, this.rxOut);
     if (res === 'checksum') this.checksumFailed(sf, now);
     else if (res === 'unmapped' && !this.infiniteRx) {
       const at = sf.rx.stoppedAt;
@@ -1222,11 +1234,7 @@ export class MpConn {
   }
 
   rxBytes(off: number, bytes: Uint8Array, now: number): void {
-    const id = this.id;
-    const ev = this.host.events;
-    const n = this.rq.add(off, bytes, (d) => {
-      ev.push({ type: 'data', conn: id, data: d });
-    });
+    const n = this.rq.add(off, bytes, this.toApp);
     if (n > 0) {
       this.bytesReceived += n;
       this.checkTrigger(now);
@@ -1385,6 +1393,7 @@ export class MpConn {
   subflowClosed(sf: Subflow, error: CloseError | undefined, now: number): void {
     if (sf.closed) return;
     sf.closed = true;
+    this.subflowsChanged();
     if (!sf.closeReason) sf.closeReason = error ? `${error.code}: ${error.message}` : 'closed';
     this.host.mib.inc('SubflowsClosed');
     if (this.state === 'CLOSED') return;

@@ -253,6 +253,7 @@ export class MptcpHost implements NetCore, ConnHost {
     this.attachTcb(sf, conn, now);
     conn.master = sf;
     conn.subflows.push(sf);
+    conn.subflowsChanged();
     this.conns.set(id, conn);
     sf.tcb.connect(now);
     this.dirty(sf);
@@ -410,6 +411,7 @@ export class MptcpHost implements NetCore, ConnHost {
     sf.cursor = conn.sb.una;
     this.attachTcb(sf, conn, now);
     conn.subflows.push(sf);
+    conn.subflowsChanged();
     sf.tcb.connect(now);
     this.dirty(sf);
     return sf;
@@ -512,6 +514,7 @@ export class MptcpHost implements NetCore, ConnHost {
       sf.cursor = conn.sb.una;
       this.attachTcb(sf, conn, now);
       conn.subflows.push(sf);
+      conn.subflowsChanged();
       if (!sf.tcb.acceptSyn(seg, now)) this.dropSubflow(sf);
       this.dirty(sf);
       return;
@@ -543,6 +546,7 @@ export class MptcpHost implements NetCore, ConnHost {
     this.attachTcb(sf, conn, now);
     conn.master = sf;
     conn.subflows.push(sf);
+    conn.subflowsChanged();
     this.conns.set(id, conn);
     if (!sf.tcb.acceptSyn(seg, now)) {
       this.dropSubflow(sf);
