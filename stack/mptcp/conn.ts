@@ -461,7 +461,7 @@ export class MpConn {
     if (this.mode === 'tcp' || this.infiniteOff >= 0) {
       return sf === this.master || this.infiniteOff >= 0 ? this.sb.end - this.sb.nxt : 0;
     }
-    if (this.mpcPending || !sf.established || sf.stalled) return 0;
+    if (this.mpcPending || !sf.established || sf.stalled || this.backupIdle(sf)) return 0;
     const re = this.sb.reinjectBytes;
     if (re > 0) return re;
     if (this.sched.redundant)
@@ -485,7 +485,7 @@ export class MpConn {
     if (this.mode === 'tcp' || this.infiniteOff >= 0) {
       r = this.sb.takeNew(maxBytes, Number.POSITIVE_INFINITY);
     } else {
-      if (this.mpcPending || !sf.established || sf.stalled) return undefined;
+      if (this.mpcPending || !sf.established || sf.stalled || this.backupIdle(sf)) return undefined;
       if (this.sb.reinject.length > 0) {
         r = this.sb.takeReinject(maxBytes);
         if (r) {
@@ -519,6 +519,13 @@ export class MpConn {
     sf.noteTx(r.start, r.end);
     this.sched.sent(sf.pathIndex);
     return r.start;
+  }
+
+  /** A backup subflow stays idle while a regular one can carry data. */
+  private backupIdle(sf: Subflow): boolean {
+    if (!sf.backup) return false;
+    for (const s of this.subflows) if (!s.backup && s.established && !s.stalled) return true;
+    return false;
   }
 
   /** End of the data already sent again opportunistically. */
