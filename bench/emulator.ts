@@ -2,8 +2,8 @@
  * The userspace link emulator (lab/emulator) against a plain veth pair, measured in the same run:
  * - throughput of one emulated link with no shaping (kernel TCP via iperf3, 1500-byte MTU frames):
  *   Mbit/s of goodput and frames/s at the receiving interface;
- * - latency at low load: median RTT of UDP probes every 10 ms (the emulator's added latency is the
- *   difference to the veth baseline).
+ * - latency at low load: median RTT of ICMP echoes every 10 ms, kernel-timestamped (the emulator's
+ *   added latency for the two crossings is the difference to the veth baseline).
  * Target (issue 9): ≥ 200 Mbit/s with 1500-byte frames.
  */
 import { execFileSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { startEmulator, stopEmulator } from '../lab/emulator/index';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { median } from './harness';
 
-const TOOL = fileURLToPath(new URL('../test/integration/emulator/udp-tool.mjs', import.meta.url));
+const PROBE = fileURLToPath(new URL('../test/integration/emulator/icmp-probe.py', import.meta.url));
 const IP_A = '10.78.0.1';
 const IP_B = '10.78.0.2';
 
@@ -128,29 +128,14 @@ function throughput(p: Pair, seconds: number): { mbps: number; fps: number } {
   return { mbps: j.end.sum_received.bits_per_second / 1e6, fps: rx / el };
 }
 
-/** Median RTT (ms) of `count` UDP probes every 10 ms (10 warm-up probes discarded). */
+/** Median RTT (ms) of `count` ICMP echoes every 10 ms, kernel-timestamped (icmp-probe.py). */
 function rtt(p: Pair, count: number): number {
-  const port = String(20_000 + Math.floor(Math.random() * 10_000));
-  const echo = execFileSync('sh', [
-    '-c',
-    `ip netns exec ${p.b} ${process.execPath} ${TOOL} echo ${port} ${Math.ceil(count / 100) + 5} >/dev/null 2>&1 & echo $!`,
-  ]);
-  execFileSync('sleep', ['0.5']);
-  try {
-    const out = execFileSync(
-      'ip',
-      ['netns', 'exec', p.a, process.execPath, TOOL, 'probe', IP_B, port, String(count + 10), '10'],
-      { encoding: 'utf8' },
-    );
-    const r = (JSON.parse(out.trim().split('\n').pop()!) as { rtt: (number | null)[] }).rtt.slice(10);
-    return median(r.filter((x): x is number => x !== null));
-  } finally {
-    try {
-      process.kill(Number(String(echo).trim()));
-    } catch {
-      // gone
-    }
-  }
+  const out = execFileSync('ip', ['netns', 'exec', p.a, 'python3', PROBE, IP_B, String(count), '10'], {
+    encoding: 'utf8',
+  });
+  // The first echo waits for ARP: leave it out.
+  const r = (JSON.parse(out) as { rtt: (number | null)[] }).rtt.slice(1);
+  return median(r.filter((x): x is number => x !== null));
 }
 
 const bench: BenchModule = {
@@ -158,10 +143,12 @@ const bench: BenchModule = {
   async available() {
     if (process.getuid?.() !== 0) return 'needs root (namespaces, TAP devices)';
     if (!existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-    try {
-      execFileSync('iperf3', ['--version'], { stdio: 'ignore' });
-    } catch {
-      return 'iperf3 not installed';
+    for (const tool of ['iperf3', 'python3', 'ethtool']) {
+      try {
+        execFileSync(tool, ['--version'], { stdio: 'ignore' });
+      } catch {
+        return `${tool} not installed`;
+      }
     }
     return true;
   },
@@ -207,11 +194,11 @@ const bench: BenchModule = {
       },
       {
         id: 'emulator.rtt_low_load_ms',
-        title: 'Median RTT of UDP probes every 10 ms (added latency = difference)',
+        title: 'Median RTT of ICMP echoes every 10 ms, kernel timestamps (added latency = difference)',
         ours: { label: 'userspace emulator (2 TAPs)', unit: 'ms', values: ours.rtt },
         baseline: { label: 'veth pair, offloads off', unit: 'ms', values: base.rtt },
         higherIsBetter: false,
-        note: `${probes} probes; includes the node probe/echo tools' own latency on both`,
+        note: `${probes} echoes answered by the peer's kernel, replies timestamped by the kernel (SO_TIMESTAMPNS)`,
       },
     ];
   },
