@@ -22,7 +22,9 @@ export const capture: CommandModule = {
     labOptions(
       program
         .command('capture <endpoint>')
-        .description('capture packets on a node interface (node:iface; node alone: all of them) to a pcap file')
+        .description(
+          'capture packets on a node interface (node:iface; node alone: all of them) to a pcap file',
+        )
         .requiredOption('-o, --output <file>', 'pcap file to write')
         .option('-t, --time <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
         .option('-c, --count <packets>', 'stop after this many packets')
