@@ -463,3 +463,19 @@ describe('options stripped mid-connection', () => {
     }
   });
 });
+
+describe('timeouts', () => {
+  it('every path dead for good: the connection ends with ETIMEDOUT, loudly', () => {
+    const { sim, client, server, paths } = twoPaths({}, { tcb: { userTimeoutMs: 5000 } });
+    const t = startBulk(sim, { client, server, bytes: 50_000_000 });
+    sim.at(1000, () => {
+      paths[0]!.down();
+      paths[1]!.down();
+    });
+    sim.runWhile(() => Number.isNaN(t.clientClosedAt), 60_000);
+    expect(t.error).toMatchObject({ side: 'client', code: 'ETIMEDOUT' });
+    expect(t.clientClosedAt).toBeGreaterThan(5000);
+    expect(t.clientClosedAt).toBeLessThan(15_000);
+    expect(t.bytesReceived).toBeLessThan(50_000_000);
+  });
+});
