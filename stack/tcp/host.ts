@@ -17,7 +17,7 @@ import type {
   Packet,
   SubflowStats,
 } from '../core/contract';
-import { decodeSegment, encodeSegment } from '../wire/tcp';
+import { decodeSegment, encodeSegment, verifySegmentChecksum } from '../wire/tcp';
 import { isParseError, type TcpSegment } from '../wire/types';
 import { isnFor, newIsnSecret } from './isn';
 import { RecvBuffer, SendBuffer } from './plain';
@@ -42,6 +42,8 @@ export interface TcpHostOptions {
   synCookies?: boolean;
   /** Compute TCP checksums over the pseudo-header (needed on a TUN phy). Default true. */
   checksums?: boolean;
+  /** Drop received segments whose checksum is wrong (counted in badChecksums). Default false. */
+  verifyChecksums?: boolean;
   ephemeralLow?: number;
   ephemeralHigh?: number;
 }
@@ -50,6 +52,7 @@ export interface TcpHostCounters {
   segmentsIn: number;
   segmentsOut: number;
   badSegments: number;
+  badChecksums: number;
   resetsSent: number;
   synDropsBacklog: number;
   noListener: number;
@@ -128,6 +131,7 @@ export class TcpHost implements NetCore {
     segmentsIn: 0,
     segmentsOut: 0,
     badSegments: 0,
+    badChecksums: 0,
     resetsSent: 0,
     synDropsBacklog: 0,
     noListener: 0,
@@ -148,6 +152,7 @@ export class TcpHost implements NetCore {
       synBacklog: options.synBacklog ?? 256,
       synCookies: options.synCookies ?? true,
       checksums: options.checksums ?? true,
+      verifyChecksums: options.verifyChecksums ?? false,
       ephemeralLow: options.ephemeralLow ?? 32768,
       ephemeralHigh: options.ephemeralHigh ?? 60999,
     };
@@ -163,6 +168,10 @@ export class TcpHost implements NetCore {
   // ── NetCore ─────────────────────────────────────────────────────────────────────────────────
   input(packet: Packet, now: number): void {
     this.counters.segmentsIn++;
+    if (this.opts.verifyChecksums && !verifySegmentChecksum(packet.data, packet.src, packet.dst)) {
+      this.counters.badChecksums++;
+      return;
+    }
     const seg = decodePacket(packet);
     if (seg === null) {
       this.counters.badSegments++;

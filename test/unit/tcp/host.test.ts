@@ -181,11 +181,20 @@ describe('TcpHost', () => {
     expect(h.connect({ host: '10.0.0.2', port: 81, localPort: 4000 }, 0)).toBeGreaterThan(0);
   });
 
-  it('computes TCP checksums over the pseudo-header', () => {
+  it('computes TCP checksums over the pseudo-header, and can verify them on input', () => {
     const h = new TcpHost({ addresses: ['10.0.0.1'], isnSecret: new Uint8Array(16), random: () => 1 });
     h.connect({ host: '10.0.0.2', port: 80 }, 0);
     const [p] = h.takeOutput();
     expect(verifySegmentChecksum(p!.data, p!.src, p!.dst)).toBe(true);
+    const v = new TcpHost({ addresses: ['10.0.0.2'], isnSecret: new Uint8Array(16), verifyChecksums: true });
+    v.listen(80);
+    const bad = p!.data.slice();
+    bad[bad.length - 1]! ^= 0xff;
+    v.input({ ...p!, data: bad }, 0);
+    expect(v.counters.badChecksums).toBe(1);
+    expect(v.takeOutput()).toHaveLength(0);
+    v.input(p!, 0);
+    expect(decodeAll(v.takeOutput()).map((s) => s.flags)).toEqual([SYN | ACK]);
   });
 });
 
