@@ -175,6 +175,28 @@ describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {
     expect(JSON.parse(again.out)).toMatchObject([{ lab: name, existed: false }]);
   });
 
+  it('two labs from the same file come up side by side and go down independently', async () => {
+    const [x, y] = [labName('x'), labName('y')];
+    const [ux, uy] = await Promise.all([
+      mplab(['up', join(fixtures, 'plain-two-host.yaml'), '--name', x, '--json']),
+      mplab(['up', join(fixtures, 'plain-two-host.yaml'), '--name', y, '--json']),
+    ]);
+    expect([ux.code, uy.code, ux.err, uy.err]).toEqual([0, 0, '', '']);
+    // same addresses in both labs, each in its own namespaces
+    const ax = await mplab(['exec', 'a', '--lab', x, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1']);
+    const ay = await mplab(['exec', 'a', '--lab', y, '--', 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth1']);
+    expect(ax.out).toMatch(/10\.0\.1\.1\/24/);
+    expect(ay.out).toMatch(/10\.0\.1\.1\/24/);
+    // with two labs up, a command without a lab name is ambiguous
+    const amb = await mplab(['status']);
+    expect(amb.code).toBe(2);
+    expect((await mplab(['down', x])).code).toBe(0);
+    expect(leftovers(x)).toEqual(NOTHING);
+    expect(leftovers(y).namespaces).toHaveLength(2);
+    expect((await mplab(['down', y])).code).toBe(0);
+    expect(leftovers(y)).toEqual(NOTHING);
+  });
+
   it('Ctrl-C in the middle of up: exit 1 after removing what was built', async () => {
     const name = labName('i');
     const p = spawn(process.execPath, [b.cli, 'up', join(fixtures, 'chain40.yaml'), '--name', name], {
