@@ -131,11 +131,11 @@ export class DirPipeline {
     if (due === DROPPED) return this.drop('queue');
     s.pending++;
     if (p.duplicatePct && this.rng.next() * 100 < p.duplicatePct) {
+      // Counted when made; the copy may still meet a full queue (then counted as a queue drop).
+      s.duplicated++;
       const d2 = this.pass(len, now);
-      if (d2 === DROPPED) {
-        s.drops.queue++;
-      } else {
-        s.duplicated++;
+      if (d2 === DROPPED) s.drops.queue++;
+      else {
         s.pending++;
         this.dupDue = d2;
       }

@@ -94,6 +94,7 @@ export interface DirStats {
   delivered: number;
   deliveredBytes: number;
   drops: Record<DropCause, number>;
+  /** Copies made; always frames + duplicated = delivered + all drops + pending + writeErrors. */
   duplicated: number;
   reordered: number;
   /** Frames currently held (queued or in flight). */
