@@ -191,6 +191,41 @@ describe('addresses', () => {
   });
 });
 
+describe('the server loses an address', () => {
+  it('its subflows close, the client honours REMOVE_ADDR, data intact', () => {
+    const b = buildTwoPath({
+      factory: mptcpFactory(),
+      paths: [
+        { rateMbps: 10, delayMs: 10 },
+        { rateMbps: 10, delayMs: 10 },
+      ],
+    });
+    const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 6_000_000 });
+    let before = 0;
+    b.sim.at(1500, () => {
+      before = hostOf(b.client.core)
+        .report()
+        .connections[0]!.subflows.filter(
+          (s) => s.remote.address === b.serverAddrs[1] && s.state !== 'CLOSED',
+        ).length;
+      b.server.removeAddress(b.serverAddrs[1]!);
+    });
+    b.sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    expect(before).toBe(2);
+    const r = hostOf(b.client.core).report();
+    expect(hostOf(b.server.core).report().mib.RmAddrTx).toBe(1);
+    expect(r.mib.RmAddr).toBe(1);
+    const toGone = r.connections[0]!.subflows.filter((s) => s.remote.address === b.serverAddrs[1]);
+    expect(toGone.every((s) => s.state === 'CLOSED' && s.closeReason === 'remote-removed')).toBe(true);
+    expect(
+      r.mappingTable
+        .filter((m) => m.endpoint.dstAddr === b.serverAddrs[1])
+        .every((m) => m.state === 'removed'),
+    ).toBe(true);
+  });
+});
+
 describe('losing the master address', () => {
   it('the connection lives on over the join; the address coming back is used again', () => {
     const { sim, client, server, clientAddrs, paths } = twoPaths();
