@@ -154,11 +154,12 @@ export async function stats(socket: string, link?: string): Promise<EmulatorStat
 }
 
 /**
- * Stops an emulator: asks it over its socket, then SIGTERM, then SIGKILL. Accepts a handle, a socket
- * path or a pid (crash recovery from the lab state). Resolves when the process is gone; idempotent.
+ * Stops an emulator: asks it over its socket, then SIGTERM, then SIGKILL. Accepts a handle, a
+ * `{pid, socket}` record from the lab state (best: both), a socket path or a pid. Resolves when the
+ * process is gone; idempotent. A pid is only signalled while it is still an emulator process.
  */
 export async function stopEmulator(
-  target: EmulatorHandle | string | number,
+  target: EmulatorHandle | { pid?: number; socket?: string } | string | number,
   timeoutMs = 5000,
 ): Promise<void> {
   let pid: number | undefined;
