@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildPair, buildTwoPath, startBulk, tcpPayload } from '../../../stack/sim/index';
+import { decodeSegment } from '../../../stack/wire/tcp';
+import { isParseError } from '../../../stack/wire/types';
 import { hostOf, mptcpFactory } from './helpers';
 
 function twoPaths(knobs: Record<string, number | string> = {}, extra = {}) {
@@ -188,6 +190,48 @@ describe('addresses', () => {
     expect(rebuilt[0]!.state).toBe('CLOSED');
     expect(rebuilt[1]!.bytesAcked).toBeGreaterThan(500_000);
     expect(cm.mappingTable.find((r) => r.pathIndex === 2)?.state).toBe('established');
+  });
+});
+
+describe('ADD_ADDR retransmission', () => {
+  it('an ADD_ADDR lost on the way is sent again after mptcp_add_addr_timeout, until echoed', () => {
+    const b = buildTwoPath({
+      factory: mptcpFactory({ 'net.mptcp.mptcp_add_addr_timeout': 500 }),
+      paths: [
+        { rateMbps: 10, delayMs: 10 },
+        { rateMbps: 10, delayMs: 10 },
+      ],
+    });
+    let dropped = -1;
+    b.paths[0]!.ba.set({
+      middlebox: (p, ctx) => {
+        const s = decodeSegment(p.data);
+        if (
+          dropped < 0 &&
+          !isParseError(s) &&
+          s.options.some((o) => o.kind === 'mptcp' && o.mp.subtype === 'ADD_ADDR')
+        ) {
+          dropped = ctx.now;
+          return null;
+        }
+        return p;
+      },
+    });
+    const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 3_000_000 });
+    let joinedAt = -1;
+    b.sim.every(10, () => {
+      const c = hostOf(b.client.core).connStats()[0];
+      if (joinedAt < 0 && c?.subflows.some((s) => s.remote.address === b.serverAddrs[1]))
+        joinedAt = b.sim.now;
+    });
+    b.sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    expect(dropped).toBeGreaterThan(0);
+    expect(joinedAt - dropped).toBeGreaterThanOrEqual(480);
+    expect(joinedAt - dropped).toBeLessThan(700);
+    const sm = hostOf(b.server.core).report().mib;
+    expect(sm.AddAddrTx).toBe(2);
+    expect(sm.EchoAdd).toBe(1);
   });
 });
 
