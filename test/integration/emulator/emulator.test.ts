@@ -80,7 +80,13 @@ afterAll(async () => {
  * Two namespaces, one emulated link a:eth1 <-> b:eth1, addresses and static neighbours (no ARP).
  * `byPath`: name b's namespace by its file path instead of its `ip netns` name.
  */
-async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1, byPath = false): Promise<Bench> {
+async function setup(
+  ab: EmuDirParams,
+  ba: EmuDirParams,
+  seed = 1,
+  byPath = false,
+  up = true,
+): Promise<Bench> {
   const t = tag();
   const a = createNetns('a', t);
   const b = createNetns('b', t);
@@ -101,6 +107,7 @@ async function setup(ab: EmuDirParams, ba: EmuDirParams, seed = 1, byPath = fals
         b: { netns: byPath ? `/run/netns/${b}` : b, ifname: 'eth1', mac: MAC_B },
         ab,
         ba,
+        up,
       },
     ],
   });
@@ -340,6 +347,16 @@ describe.skipIf(!caps.netns || !caps.tun || !python)(
       expect(median(got)).toBeLessThan(32);
       await expect(setLink(bench.h.socket, 'l1', 'ab', { lossPct: 300 })).rejects.toThrow(/lossPct/);
       await expect(setLink(bench.h.socket, 'nope', 'ab', {})).rejects.toThrow(/no emulated link/);
+    });
+
+    it('a link configured down starts without carrier and carries nothing until up', async () => {
+      const bench = await setup({}, {}, 1, false, false);
+      for (const ns of [bench.a, bench.b]) expect(ip(ns, 'link show eth1')).toMatch(/NO-CARRIER/);
+      expect((await probe(bench, 5, 10)).every((x) => x === null)).toBe(true);
+      expect((await stats(bench.h.socket)).links[0]!.up).toBe(false);
+      await linkUpDown(bench.h.socket, 'l1', true);
+      expect(ip(bench.a, 'link show eth1')).not.toMatch(/NO-CARRIER/);
+      expect((await probe(bench, 5, 10)).every((x) => x !== null)).toBe(true);
     });
 
     it('a TAP deleted inside its namespace stops only its direction; the peer sees NO-CARRIER', async () => {
