@@ -1241,7 +1241,11 @@ export class MpConn {
   }
 
   rxBytes(off: number, bytes: Uint8Array, now: number): void {
+    const dup = this.rq.duplicates;
+    const ofo = this.rq.ofoSegments;
     const n = this.rq.add(off, bytes, this.toApp);
+    if (this.rq.duplicates !== dup) this.host.mib.inc('DuplicateData');
+    if (this.rq.ofoSegments !== ofo) this.host.mib.inc('OFOQueue');
     if (n > 0) {
       this.bytesReceived += n;
       this.checkTrigger(now);

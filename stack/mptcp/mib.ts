@@ -9,7 +9,6 @@ export const MIB_NAMES = [
   'MPCapableFallbackACK',
   'MPCapableFallbackSYNACK',
   'MPCapableDisabled',
-  'MPFallbackTokenInit',
   'MPTCPRetrans',
   'MPJoinSynTx',
   'MPJoinSynRx',
