@@ -111,6 +111,41 @@ export async function waitAgent(spec: AgentSpec, pid: number, timeoutMs = 15_000
   }
 }
 
+/** Canonical text of an IP address (IPv6 compressed as RFC 5952 has it), for comparisons. */
+export function canonicalIp(a: string): string {
+  if (!a.includes(':')) return a;
+  try {
+    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return a.toLowerCase();
+  }
+}
+
+/**
+ * Waits until the agent uses every address in `expected` (it learns them from the node's
+ * interfaces, so an agent started before they were configured picks them up on its next look).
+ */
+export async function waitAddresses(
+  client: AgentClient,
+  node: string,
+  expected: string[],
+  timeoutMs = 15_000,
+): Promise<void> {
+  const want = expected.map(canonicalIp);
+  const deadline = Date.now() + timeoutMs;
+  let have: string[] = [];
+  for (;;) {
+    const v = await client.call('version', undefined, { timeoutMs: 2000 });
+    have = v.addresses.map(canonicalIp);
+    if (want.every((a) => have.includes(a))) return;
+    if (Date.now() > deadline)
+      throw new RuntimeFailure(
+        `agent of node '${node}' does not see ${want.filter((a) => !have.includes(a)).join(', ')} after ${timeoutMs} ms (it has ${have.join(', ') || 'none'})`,
+      );
+    await sleep(10);
+  }
+}
+
 /** Sets knobs in order; a rejected value fails with the node and knob named. */
 export async function applyKnobs(
   client: AgentClient,

@@ -23,6 +23,7 @@ import {
   connectAgent,
   processMatches,
   spawnAgent,
+  waitAddresses,
   waitAgent,
   withAgent,
 } from './agents';
@@ -245,6 +246,33 @@ export class Lab {
         await backend.createNodes(handles);
       });
 
+      // Agents start as soon as their namespaces exist: node boots (~100 ms) while links, addresses
+      // and qdiscs are applied; readiness below waits for the ping and for the node's addresses.
+      const tsNodes = model.nodes.filter((n) => n.stack === 'ts');
+      const agentsStarted = tsNodes.map((n) => {
+        const rec: ProcessRecord = {
+          kind: 'agent',
+          owner: n.name,
+          ns: handleOf(n.name),
+          socket: join(lab.dir, `${n.name}.sock`),
+          log: join(lab.dir, `${n.name}.log`),
+        };
+        return rec;
+      });
+      const tAgents = now();
+      if (script) {
+        progress({ step: 'agents', state: 'start', count: tsNodes.length });
+        sf.record((s) => s.processes.push(...agentsStarted));
+        for (const rec of agentsStarted) {
+          rec.pid = await spawnAgent(
+            backend,
+            { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
+            script,
+          );
+        }
+        sf.save();
+      }
+
       const veths = model.links.filter((l) => plans.get(l.id)?.via !== 'emulator');
       const emulated = model.links.filter((l) => plans.get(l.id)?.via === 'emulator');
       sf.record((s) => {
@@ -327,32 +355,6 @@ export class Lab {
         });
       }
 
-      // Agents boot (~100 ms of node startup) while the qdiscs go on.
-      const tsNodes = model.nodes.filter((n) => n.stack === 'ts');
-      const agentsStarted = tsNodes.map((n) => {
-        const rec: ProcessRecord = {
-          kind: 'agent',
-          owner: n.name,
-          ns: handleOf(n.name),
-          socket: join(lab.dir, `${n.name}.sock`),
-          log: join(lab.dir, `${n.name}.log`),
-        };
-        return rec;
-      });
-      const tAgents = now();
-      if (script) {
-        progress({ step: 'agents', state: 'start', count: tsNodes.length });
-        sf.record((s) => s.processes.push(...agentsStarted));
-        for (const rec of agentsStarted) {
-          rec.pid = await spawnAgent(
-            backend,
-            { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
-            script,
-          );
-        }
-        sf.save();
-      }
-
       const shaped = veths.filter((l) => plans.get(l.id)?.via === 'tc');
       await step('shaping', shaped.length, async () => {
         const perNs = new Map<string, string[]>();
@@ -372,13 +374,27 @@ export class Lab {
 
       if (script) {
         const clients = await Promise.all(
-          agentsStarted.map((rec) =>
-            waitAgent(
-              { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
-              rec.pid ?? 0,
-              options.agentTimeoutMs,
-            ),
-          ),
+          agentsStarted.map(async (rec, i) => {
+            const spec = {
+              node: rec.owner,
+              handle: rec.ns ?? '',
+              socket: rec.socket ?? '',
+              log: rec.log ?? '',
+            };
+            const c = await waitAgent(spec, rec.pid ?? 0, options.agentTimeoutMs);
+            try {
+              await waitAddresses(
+                c,
+                spec.node,
+                upAddresses(tsNodes[i] as NodeModel, model),
+                options.agentTimeoutMs,
+              );
+            } catch (e) {
+              await c.close();
+              throw e;
+            }
+            return c;
+          }),
         );
         const ms = now() - tAgents;
         timings.agents = Math.round(ms * 10) / 10;
@@ -948,6 +964,12 @@ export function kernelConfig(node: NodeModel): { sysctls: string[]; ipLines: str
   for (const i of node.interfaces)
     for (const a of i.addresses) ipLines.push(`mptcp endpoint add ${a.address} dev ${i.name} signal subflow`);
   return { sysctls, ipLines };
+}
+
+/** A node's addresses on interfaces whose link starts up: what its agent must see before it is ready. */
+function upAddresses(n: NodeModel, model: LabModel): string[] {
+  const down = downIfacesOf(n, model, () => true);
+  return n.interfaces.filter((i) => !down.has(i.name)).flatMap((i) => i.addresses.map((a) => a.address));
 }
 
 /** Interfaces of a node on links that start down (among the links `which` accepts). */
