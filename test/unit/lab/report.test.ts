@@ -84,3 +84,12 @@ describe('report text view', () => {
     expect(text).toContain('<A2, B2, 0, 2>');
   });
 });
+
+describe('address comparison', () => {
+  it('canonicalizes IPv6 text so the model and the agent agree', async () => {
+    const { canonicalIp } = await import('../../../lab/agents');
+    expect(canonicalIp('fd00:0:0:1:0:0:0:1')).toBe('fd00:0:0:1::1');
+    expect(canonicalIp('FD00::0001')).toBe('fd00::1');
+    expect(canonicalIp('10.0.1.1')).toBe('10.0.1.1');
+  });
+});
