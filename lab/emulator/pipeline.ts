@@ -18,6 +18,11 @@ export const ETH_HEADER = 14;
 /** Default queue when the parameters give none: 100 ms at the link's rate, at least 32 frames' worth. */
 export const DEFAULT_QUEUE_MS = 100;
 export const MIN_QUEUE_BYTES = 32 * 1500;
+/**
+ * Frames one direction may hold at once (queued or delayed), whatever the parameters: bounds the
+ * memory of a long delay at a high rate (netem has the same kind of limit). Beyond it: queue drops.
+ */
+export const MAX_PENDING = 50_000;
 
 export type TraceLoader = (path: string) => Trace;
 
@@ -145,6 +150,7 @@ export class DirPipeline {
 
   /** Queue + rate + delay for one copy. */
   private pass(len: number, now: number): number {
+    if (this.stats.pending >= MAX_PENDING) return DROPPED;
     let depart = now;
     if (this.shaped()) {
       const l3 = len > ETH_HEADER ? len - ETH_HEADER : len;

@@ -164,7 +164,11 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
   function lossPattern(seed: number, params: EmuDirParams, n: number): boolean[] {
     const p = new DirPipeline(new Rng(seed, 0), params);
     const kept: boolean[] = [];
-    for (let i = 0; i < n; i++) kept.push(p.admit(1514, i) !== DROPPED);
+    for (let i = 0; i < n; i++) {
+      const k = p.admit(1514, i) !== DROPPED;
+      if (k) p.release(1514); // delivered at once: nothing held
+      kept.push(k);
+    }
     return kept;
   }
 
@@ -184,7 +188,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
     let run = 0;
     for (let i = 0; i < n; i++) {
       if (p.admit(1514, i) === DROPPED) run++;
-      else if (run > 0) {
+      else if (p.release(1514) && run > 0) {
         bursts.push(run);
         run = 0;
       }
@@ -202,6 +206,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
     let prevLost = false;
     for (let i = 0; i < n; i++) {
       const l = q.admit(1514, i) === DROPPED;
+      if (!l) q.release(1514);
       if (l) lost++;
       if (l && !prevLost) runs++;
       prevLost = l;
@@ -268,5 +273,18 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
     fw.poll(10);
     expect(out).toEqual(['1:y', '0:x', '0:z']);
     expect(fw.nextDue()).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('pipeline: memory bound', () => {
+  it('holds at most MAX_PENDING frames per direction, then drops them as queue drops', async () => {
+    const { MAX_PENDING } = await import('../../../lab/emulator/pipeline');
+    const p = new DirPipeline(new Rng(1, 0), { delayMs: 1000 });
+    let kept = 0;
+    for (let i = 0; i < MAX_PENDING + 10; i++) if (p.admit(1514, i * 0.001) !== DROPPED) kept++;
+    expect(kept).toBe(MAX_PENDING);
+    expect(p.stats.drops.queue).toBe(10);
+    p.release(1514);
+    expect(p.admit(1514, 1)).not.toBe(DROPPED);
   });
 });
