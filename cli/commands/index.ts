@@ -3,16 +3,14 @@ import { capture } from './capture';
 import { demo } from './demo';
 import { down } from './down';
 import { exec } from './exec';
+import { image } from './image';
 import { link } from './link';
-import { planned } from './planned';
 import { report } from './report';
 import { run } from './run';
 import { status } from './status';
 import { sysctl } from './sysctl';
 import type { CommandModule } from './types';
 import { up } from './up';
-
-const DOCKER = 'Docker backend (dockerode) and offline node images';
 
 /** Every command of the architecture, in the order --help lists them. */
 export const commands: CommandModule[] = [
@@ -27,5 +25,5 @@ export const commands: CommandModule[] = [
   capture,
   demo,
   campaign,
-  planned('image', '<action>', 'build the offline node image for the Docker backend', 11, DOCKER),
+  image,
 ];

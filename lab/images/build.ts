@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { execa } from 'execa';
 import { RuntimeFailure, UsageError } from '../errors';
@@ -59,6 +60,19 @@ export interface BuiltImage {
 }
 
 export const INPUTS_LABEL = 'mplab.inputs';
+
+/**
+ * The folder holding images/node/image.json: the repository when running from source, the package
+ * when running from dist/ (dist/cli.js sits one level below it).
+ */
+export function projectRoot(from = import.meta.url): string {
+  let dir = dirname(fileURLToPath(from));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'images', 'node', 'image.json'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new RuntimeFailure('cannot find images/node/image.json beside the mplab installation');
+}
 
 export function readDefinition(root: string): ImageDefinition {
   const path = join(root, 'images', 'node', 'image.json');
