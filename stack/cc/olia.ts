@@ -6,8 +6,9 @@
  *
  *   w_r += (w_r / rtt_r^2) / (sum_p w_p / rtt_p)^2 + alpha_r / w_r
  *
- * with M the paths of largest window, B the "best" paths (largest l_p^2 / rtt_p, where l_p is the
- * larger of the bytes acked between the last two losses and since the last loss on p):
+ * with M the paths of largest window, B the "best" paths (largest l_p / rtt_p^2, where l_p is the
+ * larger of the bytes acked between the last two losses and since the last loss on p; TCP's rate
+ * on a path goes as sqrt(l) / rtt, so this ranks paths by the rate TCP would get there):
  *   alpha_r =  1 / (|P| |B \ M|)  if r in B \ M (and B \ M is not empty)
  *   alpha_r = -1 / (|P| |M|)       if r in M and B \ M is not empty
  *   alpha_r =  0                   otherwise.
@@ -33,12 +34,12 @@ export function oliaAlphas(paths: readonly OliaPath[]): number[] {
   let bestQ = -1;
   for (const p of paths) {
     if (p.w > maxW) maxW = p.w;
-    const q = (p.l * p.l) / p.rttMs;
+    const q = p.l / (p.rttMs * p.rttMs);
     if (q > bestQ) bestQ = q;
   }
   const eps = 1e-9;
   const inM = paths.map((p) => p.w >= maxW * (1 - eps));
-  const inB = paths.map((p) => (p.l * p.l) / p.rttMs >= bestQ * (1 - eps));
+  const inB = paths.map((p) => p.l / (p.rttMs * p.rttMs) >= bestQ * (1 - eps));
   let bNotM = 0;
   let m = 0;
   for (let i = 0; i < n; i++) {

@@ -150,6 +150,17 @@ describe('OLIA (Khalili et al.)', () => {
     expect(oliaAlphas([paths[0]!])).toEqual([0]);
   });
 
+  it('the best paths maximize l / rtt^2 (TCP rate goes as sqrt(l) / rtt), not l^2 / rtt', () => {
+    // A: short RTT, fewer bytes between losses; B: long RTT, more. l/rtt^2: A 100, B 9 -> A best.
+    // (l^2/rtt would rank B first: 8.0e7 vs 8.1e7.)
+    const al = oliaAlphas([
+      { w: 5, rttMs: 20, l: 40_000 },
+      { w: 20, rttMs: 100, l: 90_000 },
+    ]);
+    expect(al[0]).toBeCloseTo(0.5, 12);
+    expect(al[1]).toBeCloseTo(-0.5, 12);
+  });
+
   it('the increase follows (w_r/rtt_r^2)/(sum w/rtt)^2 + alpha_r/w_r', () => {
     const paths = [
       { w: 20, rttMs: 50, l: 10_000 },
