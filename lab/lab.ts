@@ -527,10 +527,9 @@ export class Lab {
       ...markers.flatMap((m) => scanProcesses(m)),
     ]);
     await backend.destroy(stray);
-    const containers = filter ? 0 : await removeLabContainers();
     const files = readdirSafe(runDir()).filter(keep);
     for (const f of files) rmSync(join(runDir(), f), { recursive: true, force: true });
-    if (stray.length > 0 || killed.length > 0 || files.length > 0 || containers > 0)
+    if (stray.length > 0 || killed.length > 0 || files.length > 0)
       out.push({ lab: '*', existed: true, namespaces: stray, killed, ms: now() - t0 });
     return out;
   }
@@ -538,10 +537,10 @@ export class Lab {
   private static async teardown(lab: string): Promise<DownResult> {
     const t0 = now();
     const state = readState(lab);
-    // Down never depends on a backend being available in this build: anything else is handled as
-    // namespaces (a container's namespace is attached under the same name) plus its containers.
+    // Down never depends on a backend being available in this build: everything is handled as
+    // namespaces (the docker backend attaches a container's namespace under the same name; its
+    // containers are for that backend to remove, when it is wired into up).
     const backend: Backend = new NetnsBackend();
-    if (state?.backend === 'docker') await removeLabContainers(lab);
     const others = new Set(listLabs().filter((l) => l !== lab));
     const namespaces = new Set(state?.namespaces ?? []);
     for (const n of state?.model?.nodes ?? []) namespaces.add(backend.handleOf(lab, n.name));
@@ -1005,22 +1004,6 @@ async function pidsIn(backend: Backend, handles: string[]): Promise<number[]> {
     out.push(...(await backend.pids(h)));
   });
   return out;
-}
-
-/**
- * Removes the containers labelled for `lab` (every mplab container without one); how many. Through
- * the docker CLI rather than dockerode, so the lab (and the CLI bundle) does not load dockerode.
- */
-async function removeLabContainers(lab?: string): Promise<number> {
-  if (!existsSync('/var/run/docker.sock')) return 0;
-  const label = lab ? `label=mplab.lab=${lab}` : 'label=mplab.lab';
-  const ps = await run('docker', ['ps', '-aq', '--filter', label], {
-    allowFail: true,
-    timeoutMs: 10_000,
-  }).catch(() => undefined);
-  const ids = ps?.code === 0 ? ps.stdout.split(/\s+/).filter(Boolean) : [];
-  if (ids.length > 0) await run('docker', ['rm', '-f', ...ids], { allowFail: true, timeoutMs: 30_000 });
-  return ids.length;
 }
 
 function readdirSafe(dir: string): string[] {
