@@ -510,13 +510,14 @@ export class Host implements EventHandler {
         const out = core.takeOutput();
         for (let i = 0; i < out.length; i++) this.send(out[i]!);
         const evs = core.takeEvents();
-        if (evs.length > 0) {
-          const ls = this.listeners;
-          for (let i = 0; i < evs.length; i++) {
-            const e = evs[i]!;
-            for (let j = 0; j < ls.length; j++) ls[j]!(e, this);
-          }
-        } else if (out.length === 0) break;
+        // sending never calls back into the core (links deliver through events); only listeners
+        // can make more output, so without events the core is drained
+        if (evs.length === 0) break;
+        const ls = this.listeners;
+        for (let i = 0; i < evs.length; i++) {
+          const e = evs[i]!;
+          for (let j = 0; j < ls.length; j++) ls[j]!(e, this);
+        }
       }
       const d = core.nextDeadline();
       if (d < this.timerAt) {
