@@ -45,10 +45,11 @@ export interface StackOptions {
   /** TCP checksums in the core (default true). */
   checksums?: boolean;
   /**
-   * The MSS the core announces (TCP options + payload per segment). Default: the smallest interface
-   * MTU of the bound addresses minus IP, UDP and TCP headers (1452 on a 1500-byte MTU), capped at
-   * `maxMss`, so a segment fits one unfragmented datagram. The knob net.mptcp.mptcp_mss overrides
-   * it for MPTCP subflows (larger values then ride fragmented datagrams).
+   * The MSS the core announces per local address (TCP options + payload per segment). Default: the
+   * address's interface MTU minus IP, UDP and TCP headers (1452 on a 1500-byte MTU), capped at
+   * `maxMss`, so a segment fits one unfragmented datagram. Setting it forces one value on every
+   * address (larger than the MTU allows, segments ride IP-fragmented datagrams). The knob
+   * net.mptcp.mptcp_mss can only lower it (one shared payload size on every subflow).
    */
   mss?: number;
   /** SYN backlog enforced in front of the core; false disables. Default: on, SynGuard's defaults. */
@@ -320,6 +321,8 @@ export class Stack {
   private readonly sockets = new Map<number, StackSocket>();
   private readonly servers = new Map<number, StackServer>();
   private closed = false;
+  /** @internal runs before the core hears of a new address set (path MSS of new addresses). */
+  beforeAddresses: ((addresses: string[]) => void) | undefined;
 
   /** @internal use createStack */
   constructor(
@@ -335,6 +338,7 @@ export class Stack {
     this.driver.onEvents = (events) => this.dispatch(events);
     phy.onPacket = (p) => this.driver.receive(p);
     phy.onAddresses = (addrs) => {
+      this.beforeAddresses?.(addrs);
       core.setAddresses(addrs, this.driver.now());
       this.driver.kick();
     };
@@ -494,14 +498,22 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
   if (addresses.length === 0) options.log?.('no local address yet; waiting for one to appear');
   const tcb: Partial<TcbConfig> = { ...options.tcb };
   if (options.userTimeoutMs !== undefined) tcb.userTimeoutMs = options.userTimeoutMs;
-  if (tcb.mss === undefined) {
-    const derived = addresses.length > 0 ? Math.min(...addresses.map((a) => maxSegmentFor(a))) - 20 : 1452;
-    tcb.mss = options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, derived));
-  }
+  // Path-specific MSS: per local address, its interface MTU minus IP, UDP and TCP headers (so a
+  // segment fits one unfragmented datagram), capped at maxMss; `mss` forces one value everywhere.
+  // The MPTCP host keeps this record by reference: addresses that appear later are added to it.
+  const mssByAddress: Record<string, number> = {};
+  const mssFor = (a: string) =>
+    options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, maxSegmentFor(a) - 20));
+  for (const a of addresses) mssByAddress[a] = mssFor(a);
+  if (tcb.mss === undefined && addresses.length > 0)
+    tcb.mss = Math.min(...addresses.map((a) => mssByAddress[a]!)); // the plain-TCP host's one MSS
   const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core
     ? { core: options.core, kind: 'custom' }
-    : createCore({ sysctl, kind: options.coreKind, tcb, checksums: options.checksums });
+    : createCore({ sysctl, kind: options.coreKind, tcb, checksums: options.checksums, mssByAddress });
   const stack = new Stack(built.core, built.kind, phy, sysctl, built.report, built.dropped);
+  stack.beforeAddresses = (addrs) => {
+    for (const a of addrs) mssByAddress[a] ??= mssFor(a);
+  };
   built.core.setAddresses(addresses, stack.driver.now());
   if (options.synGuard !== false) {
     const core = built.core;

@@ -37,6 +37,8 @@ export interface AgentOptions {
   includeLoopback?: boolean;
   /** Abort a connection whose data stays unacknowledged this long (ms); 0/undefined = core default. */
   userTimeoutMs?: number;
+  /** Force one MSS on every address (default: per address, from its MTU). */
+  mss?: number;
   /** Extra stack options (tests). */
   stack?: Partial<StackOptions>;
   /** Called after shutdown completed (main.ts exits the process). */
@@ -141,6 +143,7 @@ export class Agent {
       udpPort: o.udpPort ?? DEFAULT_UDP_PORT,
       includeLoopback: o.includeLoopback,
       ...(o.userTimeoutMs ? { userTimeoutMs: o.userTimeoutMs } : {}),
+      ...(o.mss ? { mss: o.mss } : {}),
       log: (m) => this.log(m),
       ...o.stack,
     });

@@ -20,6 +20,8 @@ Usage: node agent.js --socket PATH --log FILE [options]
   --proxy-port N        stack port for incoming TCP-proxy connections (default ${DEFAULT_PROXY_PORT}; 0 = off)
   --include-loopback    also use loopback addresses when learning them from the host
   --user-timeout MS     abort a connection whose data stays unacknowledged this long (default: off)
+  --mss N               MSS on every address (default: each address's MTU minus IP/UDP/TCP headers;
+                        larger values ride IP-fragmented datagrams)
   --version             print the version and exit
   --help                print this help and exit
 `;
@@ -43,6 +45,14 @@ function msArg(v: string | undefined): number | undefined {
   return n;
 }
 
+function mssArg(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 536 || n > 65487)
+    fail(`--mss must be an integer in 536..65487, got "${v}"`);
+  return n;
+}
+
 async function main(): Promise<void> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
         'proxy-port': { type: 'string' },
         'include-loopback': { type: 'boolean' },
         'user-timeout': { type: 'string' },
+        mss: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -84,6 +95,7 @@ async function main(): Promise<void> {
     proxyPort: intArg(values['proxy-port'] as string | undefined, 'proxy-port', DEFAULT_PROXY_PORT),
     includeLoopback: values['include-loopback'] === true,
     userTimeoutMs: msArg(values['user-timeout'] as string | undefined),
+    mss: mssArg(values.mss as string | undefined),
     onShutdown: () => process.exit(0),
   });
   let exiting = false;

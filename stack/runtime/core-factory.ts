@@ -22,6 +22,8 @@ export interface CoreFactoryOptions {
   tcb?: Partial<TcbConfig>;
   /** Compute and verify TCP checksums (default true; the UDP checksum also covers the datagram). */
   checksums?: boolean;
+  /** Path-specific MSS per local address (the MPTCP host reads it by reference). */
+  mssByAddress?: Record<string, number>;
 }
 
 export interface BuiltCore {
@@ -38,7 +40,14 @@ export function createCore(options: CoreFactoryOptions): BuiltCore {
     const core = new TcpHost({ tcb: options.tcb, checksums: options.checksums });
     return { core, kind: 'tcp', dropped: () => core.counters.badSegments };
   }
-  const core = new MptcpHost({ sysctl: options.sysctl, tcb: options.tcb, checksums: options.checksums });
+  // The host takes its MSS per address from mssByAddress; our tcb.mss (the plain host's) stays out.
+  const { mss: _plainMss, ...tcb } = options.tcb ?? {};
+  const core = new MptcpHost({
+    sysctl: options.sysctl,
+    tcb,
+    checksums: options.checksums,
+    mssByAddress: options.mssByAddress,
+  });
   return {
     core,
     kind: 'mptcp',
