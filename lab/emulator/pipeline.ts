@@ -125,11 +125,12 @@ export class DirPipeline {
     if (p.lossPct && this.rng.next() * 100 < p.lossPct) return this.drop('loss');
     const ge = p.burstLoss;
     if (ge) {
-      // Transition first, then decide the loss in the new state (netem's gemodel order).
-      if (this.bad) {
+      // As netem's loss_gilb_ell(): the frame's fate follows the state it found; the state moves on.
+      const wasBad = this.bad;
+      if (wasBad) {
         if (this.rng.next() * 100 < ge.r) this.bad = false;
       } else if (this.rng.next() * 100 < ge.p) this.bad = true;
-      const lossProb = this.bad ? (ge.lossBad ?? 100) : (ge.lossGood ?? 0);
+      const lossProb = wasBad ? (ge.lossBad ?? 100) : (ge.lossGood ?? 0);
       if (lossProb > 0 && this.rng.next() * 100 < lossProb) return this.drop('burst');
     }
     const due = this.pass(len, now);

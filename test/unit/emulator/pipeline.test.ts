@@ -214,6 +214,18 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
     expect(lost / runs).toBeLessThan(1.2);
   });
 
+  it('Gilbert-Elliott with partial losses: lossGood in the good state, lossBad in the bad', () => {
+    const share = (bl: { p: number; r: number; lossBad: number; lossGood: number }): number => {
+      const p = new DirPipeline(new Rng(11, 0), { burstLoss: bl });
+      for (let i = 0; i < 100_000; i++) if (p.admit(1514, i) !== DROPPED) p.release(1514);
+      return p.stats.drops.burst / 100_000;
+    };
+    // Never leaves the good state: only lossGood.
+    expect(share({ p: 0, r: 50, lossBad: 100, lossGood: 5 })).toBeCloseTo(0.05, 2);
+    // Half the time bad (p = r): (lossGood + lossBad) / 2.
+    expect(share({ p: 10, r: 10, lossBad: 50, lossGood: 0 })).toBeCloseTo(0.25, 1);
+  });
+
   it('duplicates the asked share of frames; both copies arrive', () => {
     const h = harness({ duplicatePct: 10 }, 5);
     for (let i = 0; i < 10_000; i++) h.send(i);
