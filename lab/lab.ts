@@ -44,6 +44,7 @@ import {
   netemAvailable,
   netemParams,
   planLink,
+  runtimeTcLines,
   tcLines,
 } from './links/shaping';
 import {
@@ -866,7 +867,11 @@ export class Lab {
         await Promise.all(
           dirs.map((dir) => {
             const e = dir === 'ab' ? link.a : link.b;
-            return this.backend.tc(this.handle(e.node), tcLines(e.iface, next[dir], link.mtu, netem), true);
+            return this.backend.tc(
+              this.handle(e.node),
+              runtimeTcLines(e.iface, stored[dir], next[dir], link.mtu, netem),
+              true,
+            );
           }),
         );
         applied.via = (['ab', 'ba'] as const).some((k) => Object.keys(next[k]).length > 0) ? 'tc' : 'none';

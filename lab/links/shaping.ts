@@ -139,6 +139,25 @@ export function tcLines(ifname: string, d: DirParams, mtu: number, netem: boolea
   return [`qdisc del ${dev} root`];
 }
 
+/**
+ * Lines that move `ifname`'s egress from `old` to `next` at run time. Where the qdisc tree keeps its
+ * shape (tbf stays tbf, netem stays netem) `replace` changes it in place and keeps the queue;
+ * where it changes shape (a netem child appears or goes, the rate comes or goes) the root is
+ * deleted first, so no stale child survives. Run with `tc -force -batch`.
+ */
+export function runtimeTcLines(
+  ifname: string,
+  old: DirParams,
+  next: DirParams,
+  mtu: number,
+  netem: boolean,
+): string[] {
+  const shape = (d: DirParams) => `${d.rateMbps !== undefined}/${netemParams(d).length > 0}`;
+  const lines = tcLines(ifname, next, mtu, netem);
+  if (shape(old) === shape(next) || lines[0]?.startsWith('qdisc del')) return lines;
+  return [`qdisc del dev ${ifname} root`, ...lines];
+}
+
 /** Merges a runtime change into a direction's parameters (null clears a parameter). */
 export interface DirChange {
   rateMbps?: number | null;

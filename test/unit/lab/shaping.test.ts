@@ -88,6 +88,15 @@ describe('tc lines', () => {
     expect(tcLines('eth1', {}, 1500, false)).toEqual(['qdisc del dev eth1 root']);
   });
 
+  it('runtime changes keep the qdisc tree where its shape stays, rebuild it where it changes', async () => {
+    const { runtimeTcLines } = await import('../../../lab/links/shaping');
+    expect(runtimeTcLines('e', { rateMbps: 10 }, { rateMbps: 5 }, 1500, false)).toHaveLength(1);
+    const drop = runtimeTcLines('e', { rateMbps: 10, delayMs: 5 }, { rateMbps: 10 }, 1500, true);
+    expect(drop[0]).toBe('qdisc del dev e root');
+    expect(drop[1]).toMatch(/^qdisc replace dev e root handle 1: tbf/);
+    expect(runtimeTcLines('e', { rateMbps: 10 }, {}, 1500, false)).toEqual(['qdisc del dev e root']);
+  });
+
   it('runtime changes merge and clear', () => {
     expect(applyChange({ rateMbps: 10, delayMs: 5 }, { rateMbps: 20, delayMs: null })).toEqual({
       rateMbps: 20,
