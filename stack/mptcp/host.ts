@@ -50,9 +50,12 @@ export interface MptcpHostOptions {
    * path-specific MSS; absent addresses use the TCB default (1460).
    */
   mssByAddress?: Record<string, number>;
+  /** Most half-open passive connections; further SYNs are dropped (default 1024). */
+  synBacklog?: number;
 }
 
 interface Stats {
+  synDropped: number;
   badSegments: number;
   badChecksums: number;
   rstSent: number;
@@ -74,7 +77,7 @@ export class MptcpHost implements NetCore, ConnHost {
   readonly mib = new Mib();
   readonly pm: PathManager;
   readonly events: CoreEvent[] = [];
-  readonly stats: Stats = { badSegments: 0, badChecksums: 0, rstSent: 0, noListener: 0 };
+  readonly stats: Stats = { synDropped: 0, badSegments: 0, badChecksums: 0, rstSent: 0, noListener: 0 };
   readonly tokens: TokenTable<MpConn>;
   knobs: ConnKnobs;
   private addresses: string[] = [];
@@ -90,6 +93,8 @@ export class MptcpHost implements NetCore, ConnHost {
   private readonly tcbExtra: Partial<TcbConfig>;
   private readonly checksums: boolean;
   private readonly mssByAddress: Record<string, number>;
+  private readonly synBacklog: number;
+  private halfOpen = 0;
   now = 0;
 
   constructor(options: MptcpHostOptions = {}) {
@@ -100,6 +105,7 @@ export class MptcpHost implements NetCore, ConnHost {
     this.tcbExtra = options.tcb ?? {};
     this.checksums = options.checksums ?? true;
     this.mssByAddress = options.mssByAddress ?? {};
+    this.synBacklog = options.synBacklog ?? 1024;
     this.nextPort = 32768 + (this.random() % 28000);
     const s = this.sysctl;
     this.pm = new PathManager({
@@ -524,6 +530,15 @@ export class MptcpHost implements NetCore, ConnHost {
       this.sendRst(packet, seg);
       return;
     }
+    if (this.halfOpen >= this.synBacklog) {
+      // A SYN flood: the backlog of half-open connections is full (SYN/ACKs are retransmitted
+      // for those in it; a real peer retries its SYN).
+      this.recountHalfOpen();
+      if (this.halfOpen >= this.synBacklog) {
+        this.stats.synDropped++;
+        return;
+      }
+    }
     const mpc = mps.find((m) => m.subtype === 'MP_CAPABLE');
     const mptcp = enabled && mpc !== undefined && mpc.subtype === 'MP_CAPABLE' && mpc.version === 1;
     if (mpc) this.mib.inc('MPCapableSYNRX');
@@ -556,7 +571,15 @@ export class MptcpHost implements NetCore, ConnHost {
       return;
     }
     this.events.push({ type: 'accepted', conn: id, port: seg.dstPort });
+    this.halfOpen++;
     this.dirty(sf);
+  }
+
+  /** Half-open passive connections (server side, handshake not complete). */
+  private recountHalfOpen(): void {
+    let n = 0;
+    for (const c of this.conns.values()) if (c.role === 'server' && c.state === 'SYN_RECEIVED') n++;
+    this.halfOpen = n;
   }
 
   private dropSubflow(sf: Subflow): void {

@@ -225,3 +225,38 @@ describe('DSS checksum against payload-rewriting middleboxes', () => {
     expect(t.receivedSha).not.toBe(t.sentSha);
   });
 });
+
+describe('SYN backlog', () => {
+  it('half-open passive connections are capped; excess SYNs are dropped and counted', async () => {
+    const { MptcpHost } = await import('../../../stack/mptcp/host');
+    const h = new MptcpHost({ addresses: ['10.0.0.1'], synBacklog: 8, random: () => 7 });
+    h.listen(80);
+    for (let i = 0; i < 20; i++) {
+      const syn: TcpSegment = {
+        srcPort: 10_000 + i,
+        dstPort: 80,
+        seq: i * 1000,
+        ack: 0,
+        flags: SYN,
+        window: 65535,
+        checksum: 0,
+        urgent: 0,
+        options: [
+          {
+            kind: 'mptcp',
+            mp: { subtype: 'MP_CAPABLE', version: 1, a: false, b: false, c: false, h: true, flags: 1 },
+          },
+        ],
+        payload: new Uint8Array(0),
+      };
+      h.input({ src: '10.0.0.9', dst: '10.0.0.1', data: encodeSegment(syn, '10.0.0.9', '10.0.0.1') }, i);
+    }
+    const synacks = h
+      .takeOutput()
+      .map(seg)
+      .filter((s) => (s.flags & (SYN | ACK)) === (SYN | ACK));
+    expect(synacks).toHaveLength(8);
+    expect(h.stats.synDropped).toBe(12);
+    expect(h.takeEvents().filter((e) => e.type === 'accepted')).toHaveLength(8);
+  });
+});
