@@ -218,7 +218,7 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
         throw new RuntimeFailure(`the sink on '${to.name}' failed: ${sinkIo.stderr() || 'exited'}`);
       }),
       new Promise((_, rej) =>
-        setTimeout(() => rej(new RuntimeFailure('the sink did not start within 5 s')), 5000),
+        setTimeout(() => rej(new RuntimeFailure('the sink did not start within 5 s')), 5000).unref(),
       ),
     ]);
     const t0 = performance.now();
@@ -277,7 +277,7 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
         setTimeout(() => {
           kill();
           r([-1, -1]);
-        }, limitMs),
+        }, limitMs).unref(),
       ),
     ]);
     clearInterval(ticker);

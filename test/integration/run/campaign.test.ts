@@ -36,8 +36,8 @@ function start(args: string[]) {
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((r) =>
-    child.on('close', (code, signal) => r({ code, signal, stdout, stderr })),
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
+    (r) => child.on('close', (code, signal) => r({ code, signal, stdout, stderr })),
   );
   return { child, done };
 }
@@ -115,13 +115,15 @@ describe('campaign --sim', () => {
   }, 120_000);
 
   it('deterministic: the same campaign twice gives the same results', async () => {
-    const f = campaignFile('det', 'run: { from: a, to: b, bytes: 3mb }\nmatrix:\n  links.a:eth1--b:eth1.loss: [1%]\nrepetitions: 2\nseed: 9\n');
+    const f = campaignFile(
+      'det',
+      'run: { from: a, to: b, bytes: 3mb }\nmatrix:\n  links.a:eth1--b:eth1.loss: [1%]\nrepetitions: 2\nseed: 9\n',
+    );
     const a = await start(['campaign', f, '-o', join(tmp, 'det-a'), '--sim']).done;
     const c = await start(['campaign', f, '-o', join(tmp, 'det-b'), '--sim']).done;
     expect(a.code, a.stderr).toBe(0);
     expect(c.code).toBe(0);
-    const strip = (dir: string) =>
-      readFileSync(join(dir, 'results.csv'), 'utf8');
+    const strip = (dir: string) => readFileSync(join(dir, 'results.csv'), 'utf8');
     expect(strip(join(tmp, 'det-b'))).toBe(strip(join(tmp, 'det-a')));
     const rows = strip(join(tmp, 'det-a')).trim().split('\n').slice(1);
     // two repetitions with their own seeds under random loss: different figures
@@ -138,7 +140,10 @@ describe('campaign --sim', () => {
 
 describe.skipIf(!caps.netns || !existsSync(agentEntry))('campaign in labs', () => {
   it('each run in a fresh lab (up, knobs, run, down): rows and no lab left behind', async () => {
-    const f = campaignFile('lab2', 'run: { from: a, to: b, time: 1s }\nmatrix:\n  stack: [ts, tcp]\nrepetitions: 1\nseed: 3\n');
+    const f = campaignFile(
+      'lab2',
+      'run: { from: a, to: b, time: 1s }\nmatrix:\n  stack: [ts, tcp]\nrepetitions: 1\nseed: 3\n',
+    );
     const out = join(tmp, 'lab2-out');
     const labsBefore = new Set(listLabs());
     const r = await start(['campaign', f, '-o', out, '--json']).done;
@@ -146,9 +151,16 @@ describe.skipIf(!caps.netns || !existsSync(agentEntry))('campaign in labs', () =
     const rows = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n').slice(1);
     expect(rows).toHaveLength(2);
     for (const row of rows) expect(row.split(',')[8]).toBe('ok');
-    const ts = JSON.parse(readFileSync(join(out, 'runs', readdirSync(join(out, 'runs')).find((x) => x.startsWith('ts'))!), 'utf8'));
+    const ts = JSON.parse(
+      readFileSync(
+        join(out, 'runs', readdirSync(join(out, 'runs')).find((x) => x.startsWith('ts'))!),
+        'utf8',
+      ),
+    );
     expect(ts.result.sim).toBe(false);
-    expect(ts.result.subflows.filter((s: { bytes: number }) => s.bytes > 100_000).length).toBeGreaterThanOrEqual(2);
+    expect(
+      ts.result.subflows.filter((s: { bytes: number }) => s.bytes > 100_000).length,
+    ).toBeGreaterThanOrEqual(2);
     expect(listLabs().filter((l) => !labsBefore.has(l) && l.startsWith('cmp'))).toEqual([]);
   }, 90_000);
 });

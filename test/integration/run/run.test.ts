@@ -71,10 +71,20 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
     expect(r.seconds).toBeGreaterThan(0);
     const carrying = r.subflows.filter((s) => s.bytes > 1_000_000);
     expect(new Set(carrying.map((s) => s.local.split(':')[0]))).toEqual(new Set(['10.0.1.1', '10.0.2.1']));
-    for (const s of r.subflows) expect(s).toEqual({ pathIndex: expect.any(Number), local: expect.any(String), remote: expect.any(String), bytes: expect.any(Number) });
+    for (const s of r.subflows)
+      expect(s).toEqual({
+        pathIndex: expect.any(Number),
+        local: expect.any(String),
+        remote: expect.any(String),
+        bytes: expect.any(Number),
+      });
     expect(r.timeline.length).toBeGreaterThan(1);
     for (const p of r.timeline)
-      expect(p).toMatchObject({ t: expect.any(Number), total: expect.any(Number), subflows: expect.any(Array) });
+      expect(p).toMatchObject({
+        t: expect.any(Number),
+        total: expect.any(Number),
+        subflows: expect.any(Array),
+      });
     expect(r.events).toEqual([]);
     expect(r.knobs?.a?.['net.mptcp.mptcp_enabled']).toBe(1);
     expect(r.versions?.mplab).toBeTruthy();
@@ -82,7 +92,10 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
 
   it('events fire on time and show in the timeline: a link down stops its subflow within a second', async () => {
     const file = join(tmp, 'ev.yaml');
-    writeFileSync(file, '- at: 1s\n  link: a:eth1\n  down: true\n- at: 2500ms\n  link: a:eth2\n  set: { rate: 20mbit }\n');
+    writeFileSync(
+      file,
+      '- at: 1s\n  link: a:eth1\n  down: true\n- at: 2500ms\n  link: a:eth2\n  set: { rate: 20mbit }\n',
+    );
     const events = loadEvents(file, lab.model);
     const r = await lab.run({ from: 'a', to: 'b', timeMs: 4000, stack: 'ts', intervalMs: 100, events });
     expect(r.integrity).toBe('ok');
@@ -92,7 +105,9 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
     expect(down.t - down.at!).toBeGreaterThanOrEqual(0);
     expect(down.t - down.at!).toBeLessThan(0.02);
     expect(r.events[1]!.t - r.events[1]!.at!).toBeLessThan(0.25);
-    const eth1 = r.subflows.filter((s) => s.local.startsWith('10.0.1.1:') && s.remote.startsWith('10.0.1.2:'));
+    const eth1 = r.subflows.filter(
+      (s) => s.local.startsWith('10.0.1.1:') && s.remote.startsWith('10.0.1.2:'),
+    );
     const pi = eth1[0]!.pathIndex;
     expect(pathMbpsBetween(r.timeline, pi, 0.3, 1)).toBeGreaterThan(10);
     expect(pathMbpsBetween(r.timeline, pi, 2, 4)).toBe(0);
@@ -104,25 +119,46 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
     await lab.link('a:eth2', { rateMbps: 100 });
   }, 60_000);
 
-  it.skipIf(!caps.kernelMptcp)('--stack kernel and --stack tcp through the kernels of the namespaces', async () => {
-    const k = await lab.run({ from: 'a', to: 'b', bytes: 10_000_000, stack: 'kernel', intervalMs: 100 });
-    expect(k.integrity).toBe('ok');
-    expect(k.bytes).toBe(10_000_000);
-    expect(k.subflows.length).toBeGreaterThanOrEqual(1);
-    expect(k.subflows[0]!.bytes).toBeGreaterThan(1_000_000);
-    const t = await lab.run({ from: 'a', to: 'b', timeMs: 1500, stack: 'tcp', intervalMs: 100 });
-    expect(t.integrity).toBe('ok');
-    expect(t.subflows).toHaveLength(1);
-    // one 100 Mbit/s path
-    expect(t.goodputMbps).toBeGreaterThan(30);
-    expect(t.goodputMbps).toBeLessThan(101);
-  }, 60_000);
+  it.skipIf(!caps.kernelMptcp)(
+    '--stack kernel and --stack tcp through the kernels of the namespaces',
+    async () => {
+      const k = await lab.run({ from: 'a', to: 'b', bytes: 10_000_000, stack: 'kernel', intervalMs: 100 });
+      expect(k.integrity).toBe('ok');
+      expect(k.bytes).toBe(10_000_000);
+      expect(k.subflows.length).toBeGreaterThanOrEqual(1);
+      expect(k.subflows[0]!.bytes).toBeGreaterThan(1_000_000);
+      const t = await lab.run({ from: 'a', to: 'b', timeMs: 1500, stack: 'tcp', intervalMs: 100 });
+      expect(t.integrity).toBe('ok');
+      expect(t.subflows).toHaveLength(1);
+      // one 100 Mbit/s path
+      expect(t.goodputMbps).toBeGreaterThan(30);
+      expect(t.goodputMbps).toBeLessThan(101);
+    },
+    60_000,
+  );
 
   let demo: { result: RunResult } | undefined;
   it('the live-CD demo (scaled: 10 s, WiFi down 3–6 s): integrity ok, WiFi silent while down, SVG plot, lab gone', async () => {
     const name = labName('d');
     const plot = join(tmp, 'demo.svg');
-    const { done } = cli(b, ['demo', '--duration', '10', '--down-at', '3', '--up-at', '6', '--json', '--plot', plot, '--name', name], 120_000);
+    const { done } = cli(
+      b,
+      [
+        'demo',
+        '--duration',
+        '10',
+        '--down-at',
+        '3',
+        '--up-at',
+        '6',
+        '--json',
+        '--plot',
+        plot,
+        '--name',
+        name,
+      ],
+      120_000,
+    );
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
     demo = JSON.parse(r.stdout) as { result: RunResult };
@@ -150,9 +186,14 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
 
   it('Ctrl-C during the demo stops it and tears the lab down', async () => {
     const name = labName('i');
-    const { child, done, out } = cli(b, ['demo', '--duration', '30', '--plot', join(tmp, 'i.svg'), '--name', name], 60_000);
+    const { child, done, out } = cli(
+      b,
+      ['demo', '--duration', '30', '--plot', join(tmp, 'i.svg'), '--name', name],
+      60_000,
+    );
     const t0 = Date.now();
-    while (!out().includes('downloading') && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 50));
+    while (!out().includes('downloading') && Date.now() - t0 < 30_000)
+      await new Promise((r) => setTimeout(r, 50));
     expect(out()).toContain('downloading');
     await new Promise((r) => setTimeout(r, 1500));
     expect(existsSync(`/run/mplab/${name}`)).toBe(true);
