@@ -322,6 +322,28 @@ describe.skipIf(!caps.netns || !caps.tun || !python)(
       expect(s.links[0]!.ab.drops.queue).toBeGreaterThan(1000);
     });
 
+    it('duplication and reordering through the real data plane', async () => {
+      const bench = await setup({ delayMs: 10, duplicatePct: 10, reorderPct: 20 }, {}, 99);
+      const port = String(nextPort++);
+      const sink = startTool(bench.b, ['sink', port, '30']);
+      await sink.ready;
+      await tool(bench.a, ['blast', IP_B, port, '3000', '200', '3000']);
+      const seqs = (await sink.done).seqs as number[];
+      const ab = (await stats(bench.h.socket)).links[0]!.ab;
+      expect(ab.frames).toBe(3000);
+      // Every datagram arrives, the duplicated ones twice.
+      expect(new Set(seqs).size).toBe(3000);
+      expect(seqs.length).toBe(3000 + ab.duplicated);
+      expect(ab.duplicated / 3000).toBeGreaterThan(0.08);
+      expect(ab.duplicated / 3000).toBeLessThan(0.12);
+      // Reordered frames skip the 10 ms delay: at 3 frames/ms each overtakes ~30 others.
+      let inversions = 0;
+      for (let i = 1; i < seqs.length; i++) if (seqs[i]! < seqs[i - 1]!) inversions++;
+      expect(ab.reordered / (3000 + ab.duplicated)).toBeGreaterThan(0.17);
+      expect(ab.reordered / (3000 + ab.duplicated)).toBeLessThan(0.23);
+      expect(inversions).toBeGreaterThan(ab.reordered * 0.5);
+    });
+
     it('down drops everything and drops the carrier; up restores; runtime set applies', async () => {
       const bench = await setup({}, {}, 1, true);
       let rtt = await probe(bench, 10, 10);
