@@ -128,6 +128,8 @@ function netemArgs(d: DirParams, mtu: number): string {
 export function tcLines(ifname: string, d: DirParams, mtu: number, netem: boolean): string[] {
   const hasNetem = netemParams(d).length > 0;
   if (hasNetem && !netem) throw new Error(`${ifname}: ${netemParams(d).join(', ')} need sch_netem`);
+  if ((d.reorderPct ?? 0) > 0 && !((d.delayMs ?? 0) > 0))
+    throw new Error(`${ifname}: reordering needs a delay (netem reorders by letting packets skip it)`);
   const dev = `dev ${ifname}`;
   if (d.rateMbps !== undefined) {
     const tbf = `tbf rate ${kbit(d.rateMbps)} burst ${tbfBurst(d.rateMbps, mtu)} limit ${queueLimitBytes(d, mtu)}`;
