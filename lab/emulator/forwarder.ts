@@ -58,6 +58,12 @@ export class Forwarder<T> {
     const p = this.dirs[dir]!;
     const due = p.admit(len, now);
     if (due === DROPPED) return false;
+    if (due <= now && this.heap.length === 0 && p.dupDue === DROPPED) {
+      // Nothing held and nothing to wait for: straight through, no heap (order is kept).
+      if (p.release(len)) this.sink.deliver(dir, frame, len);
+      this.sink.free(frame);
+      return true;
+    }
     this.push(due, dir, len, frame);
     if (p.dupDue !== DROPPED) this.push(p.dupDue, dir, len, this.sink.copy(frame, len));
     return true;
