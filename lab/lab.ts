@@ -501,6 +501,9 @@ export class Lab {
 
   /** Removes a lab by name, from its state and whatever the host shows of it. Idempotent. */
   static async down(name?: string): Promise<DownResult> {
+    // Without a name and with no lab at all there is nothing to do: that is success, not an error.
+    if (name === undefined && listLabs().length === 0)
+      return { lab: '', existed: false, namespaces: [], killed: [], ms: 0 };
     return Lab.teardown(name ?? Lab.only());
   }
 
