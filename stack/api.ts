@@ -12,9 +12,11 @@
  * pushed as it arrives and `core.consumed` is told as the application reads it, so the receive
  * window follows the application.
  */
+import { lookup } from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { Duplex } from 'node:stream';
-import type { ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
+import type { ConnectOptions, ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
 import type { StackReport as CoreReport } from './report';
 import { type BuiltCore, type CoreKind, createCore } from './runtime/core-factory';
 import { Driver } from './runtime/driver';
@@ -360,11 +362,29 @@ export class Stack {
       queueMicrotask(() => sock.destroy(makeError('ENOTCONN', 'stack closed')));
       return sock;
     }
+    if (isIP(options.host) === 0) {
+      // A name: resolve it first (the family of our first address), then open.
+      const family = this.addresses.some((a) => isIP(a) === 4) ? 4 : 6;
+      lookup(options.host, { family }, (err, address) => {
+        if (sock.destroyed) return;
+        if (err) sock.destroy(makeError(err.code ?? 'ENOTFOUND', `${options.host}: ${err.message}`));
+        else this.open(sock, { ...options, host: address });
+      });
+      return sock;
+    }
+    this.open(sock, options);
+    return sock;
+  }
+
+  private open(sock: StackSocket, options: ConnectOptions): void {
+    if (this.closed) {
+      sock.destroy(makeError('ENOTCONN', 'stack closed'));
+      return;
+    }
     const conn = this.core.connect(options, this.driver.now());
     sock.conn = conn;
     this.sockets.set(conn, sock);
     this.driver.kick();
-    return sock;
   }
 
   report(): StackReport {

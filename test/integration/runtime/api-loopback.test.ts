@@ -32,6 +32,12 @@ async function pair(opts: { idleTimeoutMs?: number } = {}) {
   return { a, b, udpPort, coreB };
 }
 
+/** An echo server handler; a peer's reset is expected here, not a test failure. */
+function echo(s: StackSocket): void {
+  s.on('error', () => {});
+  s.pipe(s);
+}
+
 function once<T = unknown>(em: NodeJS.EventEmitter, ev: string): Promise<T> {
   return new Promise((resolve) => em.once(ev, resolve as (v: T) => void));
 }
@@ -89,6 +95,22 @@ describe('stack API over UDP loopback (tiny core)', () => {
     expect(rep.driver.turns).toBeLessThan(rep.driver.packetsIn);
   });
 
+  it('resolves a host name before connecting, and reports ENOTFOUND for a bad one', async () => {
+    const { a, b } = await pair();
+    b.createServer(echo).listen(5004);
+    // "localhost" resolves to 127.0.0.1 here, which is A's own address: A connects to itself.
+    a.createServer(echo).listen(5004);
+    const ok = a.connect({ host: 'localhost', port: 5004 });
+    await once(ok, 'connect');
+    expect(ok.remoteAddress).toBe('127.0.0.1');
+    ok.write('hi');
+    expect(String(await once<Buffer>(ok, 'data'))).toBe('hi');
+    ok.destroy();
+    const bad = a.connect({ host: 'no-such-host.invalid', port: 5004 });
+    const err = await once<Error & { code: string }>(bad, 'error');
+    expect(err.code).toBe('ENOTFOUND');
+  });
+
   it('reports ECONNREFUSED when nobody listens', async () => {
     const { a } = await pair();
     const client = a.connect({ host: '127.0.0.3', port: 5999 });
@@ -100,7 +122,7 @@ describe('stack API over UDP loopback (tiny core)', () => {
 
   it('drops and counts garbage datagrams without disturbing a live connection', async () => {
     const { a, b, udpPort } = await pair();
-    b.createServer((s) => s.pipe(s)).listen(5002);
+    b.createServer(echo).listen(5002);
     const client = a.connect({ host: '127.0.0.3', port: 5002 });
     await once(client, 'connect');
     const junk = createSocket('udp4');
