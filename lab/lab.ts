@@ -565,7 +565,7 @@ export class Lab {
     const dir = labDir(lab);
     const pids = new Set<number>();
     for (const p of state?.processes ?? []) {
-      if (p.pid !== undefined && processMatches(p.pid, p.socket ?? dir)) pids.add(p.pid);
+      if (p.pid !== undefined && processMatches(p.pid, `${dir}/`)) pids.add(p.pid);
     }
     for (const pid of await pidsIn(backend, nsList)) pids.add(pid);
     // Processes outside the nodes (the emulator) are found by their recorded pid; only when one was

@@ -63,6 +63,23 @@ describe.skipIf(!caps.netns || !caps.tun)('links with delay (netem or the usersp
   });
 });
 
+describe.skipIf(!caps.netns || !caps.tun)('a hung emulator', () => {
+  labScope();
+
+  it('is killed by down all the same', async () => {
+    const name = labName('h');
+    const lab = await Lab.up(join(root, 'test/integration/lab/fixtures/plain-delay.yaml'), { name });
+    const emu = readState(name)?.processes.find((p) => p.kind === 'emulator');
+    if (lab.state.links.some((l) => l.via === 'emulator')) {
+      expect(emu?.pid).toBeGreaterThan(0);
+      process.kill(emu?.pid as number, 'SIGSTOP');
+    }
+    await lab.down();
+    expect(leftovers(name)).toEqual(NOTHING);
+    if (emu?.pid) expect(gone(emu.pid)).toBe(true);
+  });
+});
+
 describe.skipIf(!caps.netns || !caps.tun)('links that start down', () => {
   labScope();
 
