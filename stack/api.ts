@@ -269,6 +269,11 @@ export class StackSocket extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    if (this.conn < 0 && !this.coreClosed && !this.destroyed) {
+      // Still resolving the host name: end once the connection exists.
+      this.once('connect', () => this._final(cb));
+      return;
+    }
     if (!this.coreClosed && this.conn >= 0) {
       this.stack.core.end(this.conn, this.stack.driver.now());
       this.stack.driver.kick();
