@@ -338,6 +338,8 @@ export class MpConn {
   connectedEmitted = false;
   closedEmitted = false;
   appEnded = false;
+  /** Server: the listening port the SYN came to. */
+  listenPort = -1;
   finRtoAt = Number.POSITIVE_INFINITY;
   fallbackReason: string | undefined;
   /** After MP_FAIL: the data offset where our infinite mapping starts, -1 when not sending one. */
@@ -1349,9 +1351,13 @@ export class MpConn {
     if (this.state !== 'SYN_SENT' && this.state !== 'SYN_RECEIVED') return;
     this.state = this.appEnded ? 'FIN_WAIT' : 'ESTABLISHED';
     this.establishedAt = now;
-    if (!this.connectedEmitted && this.role === 'client') {
+    if (!this.connectedEmitted) {
       this.connectedEmitted = true;
-      this.host.events.push({ type: 'connected', conn: this.id });
+      this.host.events.push(
+        this.role === 'client'
+          ? { type: 'connected', conn: this.id }
+          : { type: 'accepted', conn: this.id, port: this.listenPort },
+      );
     }
     if (this.multipath && !this.inPm) {
       const k = this.host.knobs;
@@ -1641,7 +1647,8 @@ export class MpConn {
   finish(error: { code: string; message: string } | undefined): void {
     if (this.state === 'CLOSED') return;
     this.state = 'CLOSED';
-    if (!this.closedEmitted) {
+    // A passive connection that never completed its handshake was never announced: no event.
+    if (!this.closedEmitted && (this.role === 'client' || this.connectedEmitted)) {
       this.closedEmitted = true;
       this.host.events.push(
         error ? { type: 'closed', conn: this.id, error } : { type: 'closed', conn: this.id },

@@ -570,7 +570,8 @@ export class MptcpHost implements NetCore, ConnHost {
       this.dirty(sf);
       return;
     }
-    this.events.push({ type: 'accepted', conn: id, port: seg.dstPort });
+    // 'accepted' is announced when the handshake completes (MpConn.becomeEstablished).
+    conn.listenPort = seg.dstPort;
     this.halfOpen++;
     this.dirty(sf);
   }
