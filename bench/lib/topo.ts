@@ -166,6 +166,20 @@ export async function twoHosts(net: number, specs: PathSpec[]): Promise<TwoHosts
       execFileP('ip', ['-n', nsA, 'link', 'set', 'dev', p.ifA, st]),
       execFileP('ip', ['-n', nsB, 'link', 'set', 'dev', p.ifB, st]),
     ]);
+    // A link going down flushes the routes through it; put A's source route back (like the lab's
+    // link-up, which re-adds the node's planned routes).
+    if (up)
+      await execFileP('ip', [
+        '-n',
+        nsA,
+        'route',
+        'replace',
+        'default',
+        'dev',
+        p.ifA,
+        'table',
+        String(100 + i),
+      ]);
   };
   return { nsA, nsB, paths, setPath, close };
 }
