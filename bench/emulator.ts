@@ -6,7 +6,7 @@
  *   added latency for the two crossings is the difference to the veth baseline).
  * Target (issue 9): ≥ 200 Mbit/s with 1500-byte frames.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,18 +143,27 @@ function rxPackets(ns: string): number {
 
 /** iperf3 TCP a → b for `seconds`: goodput Mbit/s and frames/s received by b's eth1. */
 function throughput(p: Pair, seconds: number): { mbps: number; fps: number } {
-  execFileSync('ip', ['netns', 'exec', p.b, 'iperf3', '-s', '-D', '-1', '-B', IP_B]);
-  execFileSync('sleep', ['0.3']);
-  const rx0 = rxPackets(p.b);
-  const t0 = performance.now();
-  const out = execFileSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', IP_B, '-t', String(seconds), '-J'], {
-    encoding: 'utf8',
-    timeout: (seconds + 20) * 1000,
-  });
-  const el = (performance.now() - t0) / 1000;
-  const rx = rxPackets(p.b) - rx0;
-  const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
-  return { mbps: j.end.sum_received.bits_per_second / 1e6, fps: rx / el };
+  // Not daemonized: killed below even if the client fails, so no server outlives the run.
+  const server = spawn('ip', ['netns', 'exec', p.b, 'iperf3', '-s', '-1', '-B', IP_B], { stdio: 'ignore' });
+  try {
+    execFileSync('sleep', ['0.3']);
+    const rx0 = rxPackets(p.b);
+    const t0 = performance.now();
+    const out = execFileSync(
+      'ip',
+      ['netns', 'exec', p.a, 'iperf3', '-c', IP_B, '-t', String(seconds), '-J'],
+      {
+        encoding: 'utf8',
+        timeout: (seconds + 20) * 1000,
+      },
+    );
+    const el = (performance.now() - t0) / 1000;
+    const rx = rxPackets(p.b) - rx0;
+    const j = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+    return { mbps: j.end.sum_received.bits_per_second / 1e6, fps: rx / el };
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
 }
 
 /** Median RTT (ms) of `count` ICMP echoes every 10 ms, kernel-timestamped (icmp-probe.py). */
