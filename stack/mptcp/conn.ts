@@ -391,6 +391,11 @@ export class MpConn {
     return this.local?.token ?? 0;
   }
 
+  /** 'tcp' for plain TCP and after any fallback (also the infinite-mapping one). */
+  get effectiveMode(): 'mptcp' | 'tcp' {
+    return this.mode === 'tcp' || this.infiniteRx || this.infiniteOff >= 0 ? 'tcp' : 'mptcp';
+  }
+
   get live(): boolean {
     return this.state !== 'CLOSED';
   }
@@ -1671,7 +1676,7 @@ export class MpConn {
   report(): ConnReport {
     const r: ConnReport = {
       conn: this.id,
-      mode: this.mode,
+      mode: this.effectiveMode,
       state: this.state,
       role: this.role,
       checksum: this.checksum,

@@ -306,7 +306,7 @@ export class MptcpHost implements NetCore, ConnHost {
     const c = this.conns.get(conn);
     if (!c) return undefined;
     const m = c.master;
-    return { local: { ...m.local }, remote: { ...m.remote }, mode: c.mode };
+    return { local: { ...m.local }, remote: { ...m.remote }, mode: c.effectiveMode };
   }
 
   setAddresses(addresses: string[], now: number): void {
@@ -326,7 +326,7 @@ export class MptcpHost implements NetCore, ConnHost {
     for (const c of this.conns.values()) {
       out.push({
         conn: c.id,
-        mode: c.mode,
+        mode: c.effectiveMode,
         state: c.state,
         bytesDelivered: c.bytesDelivered,
         bytesReceived: c.bytesReceived,

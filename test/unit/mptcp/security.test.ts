@@ -172,6 +172,9 @@ describe('DSS checksum against payload-rewriting middleboxes', () => {
     expect(tx.mib.InfiniteMapTx).toBe(1);
     expect(rx.mib.InfiniteMapRx).toBe(1);
     expect(tx.connections[0]?.checksum ?? true).toBe(true);
+    // Both ends now run plain TCP (the contract's mode after a fallback).
+    expect(tx.connections[0]?.mode).toBe('tcp');
+    expect(rx.connections[0]?.mode).toBe('tcp');
   });
 
   it('two paths, one rewriting every segment: that subflow is reset (MP_FAIL + MP_TCPRST), data goes on the other', () => {
