@@ -19,13 +19,18 @@ export interface RunViewState {
   status?: string;
 }
 
-const SPARK = 32;
+/** Sparkline width: what the terminal leaves after the figures (10..40 cells). */
+function sparkWidth(): number {
+  const cols = process.stdout.columns && process.stdout.columns > 0 ? process.stdout.columns : 100;
+  return Math.max(10, Math.min(40, cols - 68));
+}
 
 function mbps(v: number | undefined): string {
   return v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(2);
 }
 
 export function RunView({ s }: { s: RunViewState }) {
+  const SPARK = sparkWidth();
   const last = s.points[s.points.length - 1];
   const maxAll = Math.max(0, ...s.points.slice(-SPARK).map((p) => p.total));
   const paths = [...new Set(s.live.map((l) => l.pathIndex))].sort((a, b) => a - b);
@@ -42,9 +47,9 @@ export function RunView({ s }: { s: RunViewState }) {
           <Text dimColor> connecting…</Text>
         )}
       </Text>
-      <Text dimColor>
+      <Text dimColor wrap="truncate">
         {'  path  '}
-        {'local → remote'.padEnd(44)}
+        {'local → remote'.padEnd(38)}
         {'Mbit/s'.padStart(8)}
         {'cwnd'.padStart(9)}
         {'RTT ms'.padStart(8)}
@@ -55,10 +60,10 @@ export function RunView({ s }: { s: RunViewState }) {
         const l = rows[rows.length - 1]!;
         const now = last?.subflows.find((x) => x.pathIndex === pi)?.mbps;
         return (
-          <Text key={pi}>
+          <Text key={pi} wrap="truncate">
             {'  '}
             {String(pi).padEnd(6)}
-            {`${l.local} → ${l.remote}`.padEnd(44)}
+            {`${l.local} → ${l.remote}`.padEnd(38)}
             <Text color={now ? 'green' : 'red'}>{mbps(now).padStart(8)}</Text>
             {(l.cwnd !== undefined ? String(l.cwnd) : '–').padStart(9)}
             {(l.srttMs !== undefined ? l.srttMs.toFixed(1) : '–').padStart(8)}
@@ -67,9 +72,9 @@ export function RunView({ s }: { s: RunViewState }) {
           </Text>
         );
       })}
-      <Text>
+      <Text wrap="truncate">
         {'  '}
-        <Text bold>{'total'.padEnd(50)}</Text>
+        <Text bold>{'total'.padEnd(44)}</Text>
         <Text bold>{mbps(last?.total).padStart(8)}</Text>
         {''.padStart(17)}
         {'  '}
