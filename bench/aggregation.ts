@@ -62,6 +62,8 @@ const mod: BenchModule = {
       const kernel: number[] = [];
       let port = 7000;
       const dst = h.paths[0]!.b;
+      // warm-up (JIT, ARP), not measured
+      await oursTransfer(a, b, dst, { seconds: 1.5, port: port++, intervalMs: 0 });
       for (let i = 0; i < options.repetitions; i++) {
         const o = await oursTransfer(a, b, dst, { seconds, port: port++, intervalMs: 100 });
         ours.push(steady(o, warm, seconds));
