@@ -23,7 +23,6 @@ import {
   type AddAddr,
   type Dss,
   type MptcpOption,
-  RST,
   TCPRST_MIDDLEBOX_INTERFERENCE,
   TCPRST_MPTCP_ERROR,
   type TcpOption,
@@ -1702,5 +1701,3 @@ export class MpConn {
     return r;
   }
 }
-
-export { RST };
