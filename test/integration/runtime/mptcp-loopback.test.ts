@@ -28,6 +28,31 @@ function pattern(seed: number, size: number): Buffer {
 }
 
 describe('MPTCP over UDP loopback (real core)', () => {
+  it('the plain-TCP core from the factory moves data too (mode tcp)', async () => {
+    const udpPort = port();
+    const a = await createStack({ addresses: ['127.0.0.1'], udpPort, pollMs: 0, coreKind: 'tcp' });
+    stacks.push(a);
+    const b = await createStack({ addresses: ['127.0.0.3'], udpPort, pollMs: 0, coreKind: 'tcp' });
+    stacks.push(b);
+    expect(a.coreKind).toBe('tcp');
+    const got = new Promise<string>((resolve) => {
+      b.createServer((s) => {
+        const h = createHash('sha256');
+        s.on('data', (d: Buffer) => h.update(d));
+        s.on('end', () => {
+          resolve(h.digest('hex'));
+          s.end();
+        });
+      }).listen(6002);
+    });
+    const c = a.connect({ host: '127.0.0.3', port: 6002 });
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    expect(c.mode).toBe('tcp');
+    const data = pattern(7, 5 << 20);
+    c.end(data);
+    expect(await got).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
   it('moves 100 MB with integrity over 2 subflows', async () => {
     const udpPort = port();
     const a = await createStack({ addresses: ['127.0.0.1', '127.0.0.2'], udpPort, pollMs: 0 });
