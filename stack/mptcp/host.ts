@@ -22,6 +22,7 @@ import {
   type MptcpOption,
   RST,
   SYN,
+  TCPRST_ADMIN_PROHIBITED,
   TCPRST_MPTCP_ERROR,
   type TcpOption,
   type TcpSegment,
@@ -523,6 +524,12 @@ export class MptcpHost implements NetCore, ConnHost {
       conn.subflowsChanged();
       if (!sf.tcb.acceptSyn(seg, now)) this.dropSubflow(sf);
       this.dirty(sf);
+      return;
+    }
+    if (join && join.subtype === 'MP_JOIN' && join.form === 'syn') {
+      // MPTCP is switched off here: a join is not a new connection, refuse it.
+      this.mib.inc('MPJoinRefused');
+      this.sendRst(packet, seg, TCPRST_ADMIN_PROHIBITED);
       return;
     }
     if (!this.listeners.has(seg.dstPort)) {

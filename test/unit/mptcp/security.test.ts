@@ -265,3 +265,38 @@ describe('SYN backlog', () => {
     expect(h.connStats().filter((c) => c.state === 'SYN_RECEIVED')).toHaveLength(8);
   });
 });
+
+describe('MP_JOIN where MPTCP is off', () => {
+  it('is refused with MP_TCPRST "administratively prohibited", not taken for a new connection', async () => {
+    const { MptcpHost } = await import('../../../stack/mptcp/host');
+    const { Sysctl } = await import('../../../stack/sysctl');
+    const h = new MptcpHost({
+      addresses: ['10.0.0.1'],
+      sysctl: new Sysctl({ 'net.mptcp.mptcp_enabled': 0 }),
+    });
+    h.listen(80);
+    const syn: TcpSegment = {
+      srcPort: 4000,
+      dstPort: 80,
+      seq: 1,
+      ack: 0,
+      flags: SYN,
+      window: 65535,
+      checksum: 0,
+      urgent: 0,
+      options: [
+        {
+          kind: 'mptcp',
+          mp: { subtype: 'MP_JOIN', form: 'syn', backup: false, addressId: 1, token: 5, nonce: 6 },
+        },
+      ],
+      payload: new Uint8Array(0),
+    };
+    h.input({ src: '10.0.0.9', dst: '10.0.0.1', data: encodeSegment(syn, '10.0.0.9', '10.0.0.1') }, 0);
+    const out = h.takeOutput().map(seg);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.flags & 4).toBe(4);
+    expect(mptcp(out[0]!).find((m) => m.subtype === 'MP_TCPRST')).toMatchObject({ reason: 3 });
+    expect(h.connStats()).toHaveLength(0);
+  });
+});
