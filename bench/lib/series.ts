@@ -1,9 +1,8 @@
 /**
  * Pure analysis of receiver-side byte counters sampled over time (the bench modules' shared maths).
  *
- * A series is a list of samples (t in seconds on one clock, cumulative bytes), in time order. Between
- * samples the counter is taken as a step function: B(t) is the bytes of the last sample at or
- * before t (what is known to have arrived by then). Rates are evaluated on a regular grid over a
+ * A series is a list of samples (t in seconds on one clock, cumulative bytes), in time order, taken
+ * on a regular clock (every 10 ms or 100 ms); between samples the counter is linear. Rates are evaluated on a regular grid over a
  * trailing window (by default 100 ms): g(t) = (B(t) − B(t − window)) · 8 / window, in bit/s.
  */
 
@@ -14,7 +13,11 @@ export interface Sample {
   bytes: number;
 }
 
-/** B(t): bytes of the last sample at or before t (0 before the first sample). */
+/**
+ * B(t): the counter at t, linear between the samples around t (both sources sample on a regular
+ * clock, through stalls too, so a straight line between neighbours is what arrived); 0 before the
+ * first sample, the last value after the last.
+ */
 export function bytesAt(series: readonly Sample[], t: number): number {
   let lo = 0;
   let hi = series.length - 1;
@@ -26,10 +29,14 @@ export function bytesAt(series: readonly Sample[], t: number): number {
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  return best < 0 ? 0 : series[best]!.bytes;
+  if (best < 0) return 0;
+  const a = series[best]!;
+  const b = series[best + 1];
+  if (!b || b.t <= a.t) return a.bytes;
+  return a.bytes + ((b.bytes - a.bytes) * (t - a.t)) / (b.t - a.t);
 }
 
-/** Mean goodput in Mbit/s over [from, to] (step-interpolated counters). */
+/** Mean goodput in Mbit/s over [from, to]. */
 export function goodputMbps(series: readonly Sample[], from: number, to: number): number {
   if (!(to > from)) throw new Error(`goodput window is empty: [${from}, ${to}]`);
   return ((bytesAt(series, to) - bytesAt(series, from)) * 8) / (to - from) / 1e6;
