@@ -50,6 +50,7 @@ if mode == "sink":
 else:
     host, port, nbytes, dur, interval = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
     s = socket.socket(fam(host), socket.SOCK_STREAM, proto)
+    if len(sys.argv) > 8 and sys.argv[8]: s.bind((sys.argv[8], 0))
     s.connect((host, port))
     blk = os.urandom(1 << 20); h = hashlib.sha256(); n = 0
     t0 = time.monotonic(); nxt = t0 + interval; end = t0 + dur if dur > 0 else None
@@ -174,7 +175,7 @@ function lines(p: ChildProcess, on: (l: PyLine) => void): { stderr: () => string
 
 /** `--stack kernel` (MPTCP) or `--stack tcp` through the kernels of the two nodes. */
 export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions = {}): Promise<LabRunOutput> {
-  const { from, to, host } = resolveEndpoints(lab.model, spec);
+  const { from, to, host, source } = resolveEndpoints(lab.model, spec);
   const proto = spec.stack === 'kernel' ? 262 : 0;
   const intervalMs = spec.intervalMs ?? DEFAULT_INTERVAL_MS;
   const timeMs = spec.bytes === undefined ? (spec.timeMs ?? DEFAULT_RUN_MS) : 0;
@@ -193,7 +194,8 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
   const isListening = new Promise<void>((r) => {
     listening = r;
   });
-  const sinkP = pySpawn(to.netns, ['sink', String(proto), host, String(port), String(intervalMs / 1000)]);
+  // the sink reports 4× per interval, so each timeline sample sees bytes at most a quarter interval old
+  const sinkP = pySpawn(to.netns, ['sink', String(proto), host, String(port), String(intervalMs / 4000)]);
   const sinkIo = lines(sinkP, (l) => {
     if (l.listening) listening();
     if (l.done) sinkDone = l;
@@ -230,6 +232,7 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
       String(spec.bytes ?? 0),
       String(timeMs / 1000),
       String(intervalMs / 1000),
+      source ?? '',
     ]);
     const sendIo = lines(sendP, (l) => {
       if (l.done) sendDone = l;
@@ -244,6 +247,10 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
           ss(from.netns, `dport = :${port}`),
           ss(to.netns, `sport = :${port}`),
         ]);
+        // the master subflow (from the source address to the destination) is path 1
+        const master = (x: SsSocket) =>
+          x.peer === `${host}:${port}` && (!source || x.local.startsWith(`${source}:`)) ? 0 : 1;
+        snd.sort((x, y) => master(x) - master(y));
         const senderFigs: SubflowFigure[] = snd.map((s) => {
           const key = `${s.local}|${s.peer}`;
           if (!pathIdx.has(key)) pathIdx.set(key, pathIdx.size + 1);
