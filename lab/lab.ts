@@ -432,6 +432,8 @@ export class Lab {
     plans: Map<string, LinkPlan & { netem: boolean }>;
     script: string | undefined;
   }> {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0)
+      throw new UsageError('mplab up needs root (it creates network namespaces): run it with sudo');
     const kinds = new Set(model.nodes.map((n) => n.backend));
     if (kinds.size > 1)
       throw new UsageError(`lab '${model.name}' mixes backends (${[...kinds].join(', ')}); one per lab`);
