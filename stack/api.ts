@@ -51,7 +51,8 @@ export interface StackOptions {
    * address's interface MTU minus IP, UDP and TCP headers (1452 on a 1500-byte MTU), capped at
    * `maxMss`, so a segment fits one unfragmented datagram. Setting it forces one value on every
    * address (larger than the MTU allows, segments ride IP-fragmented datagrams). The knob
-   * net.mptcp.mptcp_mss can only lower it (one shared payload size on every subflow).
+   * net.mptcp.mptcp_mss, when set, forces its payload size on every MPTCP subflow, above the path
+   * MSS too (fragmented datagrams) or below it.
    */
   mss?: number;
   /** SYN backlog enforced in front of the core; false disables. Default: on, SynGuard's defaults. */
@@ -526,10 +527,24 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
   // Path-specific MSS: per local address, its interface MTU minus IP, UDP and TCP headers (so a
   // segment fits one unfragmented datagram), capped at maxMss; `mss` forces one value everywhere.
   // The MPTCP host keeps this record by reference: addresses that appear later are added to it.
+  //
+  // net.mptcp.mptcp_mss forces one payload size on every subflow. The MPTCP host applies it as a
+  // ceiling on the path MSS; over the UDP phy a segment may exceed the MTU (its datagram is
+  // IP-fragmented), so a knob above the path MSS raises the path MSS to match: the knob is the
+  // lever for large segments (fewer datagrams, fewer system calls per byte).
   const mssByAddress: Record<string, number> = {};
-  const mssFor = (a: string) =>
+  const pathMssFor = (a: string) =>
     options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, maxSegmentFor(a) - 20));
+  const mssFor = (a: string) => {
+    const shared = sysctl.getInt('net.mptcp.mptcp_mss');
+    // TCP timestamps (12) and the DSS reserve (28) come out of the MSS before the payload.
+    return Math.max(pathMssFor(a), shared > 0 ? Math.min(65487, shared + 40) : 0);
+  };
   for (const a of addresses) mssByAddress[a] = mssFor(a);
+  sysctl.onChange((name) => {
+    if (name !== 'net.mptcp.mptcp_mss') return;
+    for (const a of Object.keys(mssByAddress)) mssByAddress[a] = mssFor(a);
+  });
   if (tcb.mss === undefined && addresses.length > 0)
     tcb.mss = Math.min(...addresses.map((a) => mssByAddress[a]!)); // the plain-TCP host's one MSS
   const built: Omit<BuiltCore, 'kind'> & { kind: CoreKind | 'custom' } = options.core

@@ -28,6 +28,33 @@ function pattern(seed: number, size: number): Buffer {
 }
 
 describe('MPTCP over UDP loopback (real core)', () => {
+  it('net.mptcp.mptcp_mss forces the payload size, above the path MSS too (fragmented datagrams)', async () => {
+    const udpPort = port();
+    const knobs = { 'net.mptcp.mptcp_mss': 30000 };
+    const a = await createStack({ addresses: ['127.0.0.1'], udpPort, pollMs: 0, sysctl: knobs });
+    stacks.push(a);
+    const b = await createStack({ addresses: ['127.0.0.3'], udpPort, pollMs: 0, sysctl: knobs });
+    stacks.push(b);
+    const got = new Promise<string>((resolve) => {
+      b.createServer((s) => {
+        const h = createHash('sha256');
+        s.on('data', (d: Buffer) => h.update(d));
+        s.on('end', () => {
+          resolve(h.digest('hex'));
+          s.end();
+        });
+      }).listen(6003);
+    });
+    const c = a.connect({ host: '127.0.0.3', port: 6003 });
+    await new Promise<void>((r) => c.once('connect', () => r()));
+    // Loopback's path MSS is capped at 16384; the knob lifts it to 30000 bytes of payload.
+    expect(c.stats()!.subflows[0]!.mss).toBe(30000);
+    const data = pattern(9, 8 << 20);
+    c.end(data);
+    expect(await got).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(a.report().phy.bytesOut / a.report().phy.datagramsOut).toBeGreaterThan(16384);
+  });
+
   it('the plain-TCP core from the factory moves data too (mode tcp)', async () => {
     const udpPort = port();
     const a = await createStack({ addresses: ['127.0.0.1'], udpPort, pollMs: 0, coreKind: 'tcp' });
