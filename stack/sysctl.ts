@@ -106,6 +106,16 @@ export const KNOBS: readonly KnobSpec[] = [
     description: 'Congestion control of MPTCP subflows: coupled lia/olia/balia or uncoupled reno/cubic.',
   },
   {
+    name: 'net.mptcp.mptcp_allow_join_initial_addr_port',
+    type: 'int',
+    min: 0,
+    max: 1,
+    default: 1,
+    live: false,
+    description:
+      'Accept joins to the address and port a connection started on (0 = set the C flag, refuse them).',
+  },
+  {
     name: 'net.mptcp.mptcp_syn_retries',
     type: 'int',
     min: 0,

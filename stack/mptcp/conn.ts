@@ -55,6 +55,8 @@ export interface ConnKnobs {
   sharedMss: number;
   /** SYN retransmissions that still carry MP_CAPABLE before a plain SYN is tried. */
   synRetries: number;
+  /** Joins to a connection's initial address and port are accepted (else the C flag is set). */
+  allowJoinInitial: boolean;
   triggerBytes: number;
   triggerMs: number;
   addAddrTimeoutMs: number;
@@ -329,6 +331,8 @@ export class MpConn {
   }
   /** Peer's connection-level window edge (data offset); Infinity until the first data ACK. */
   peerEdge = Number.POSITIVE_INFINITY;
+  /** The server's MP_CAPABLE had the C flag: no joins to its initial address. */
+  peerNoJoinToInitial = false;
   /** Client: the server sent a DSS, the MP_CAPABLE exchange is confirmed. */
   peerSentDss = false;
   /** Data offset of the peer's DATA_FIN, -1 before. */
@@ -694,8 +698,11 @@ export class MpConn {
         return;
       case 'synack':
         if (sf.role === 'master') {
-          if (this.mode === 'mptcp' && this.local)
-            opts.push({ kind: 'mptcp', mp: this.mpc(this.local.key, undefined) });
+          if (this.mode === 'mptcp' && this.local) {
+            const mp = this.mpc(this.local.key, undefined);
+            mp.c = !this.host.knobs.allowJoinInitial;
+            opts.push({ kind: 'mptcp', mp });
+          }
         } else if (this.local && this.remoteKey !== undefined) {
           opts.push({
             kind: 'mptcp',
@@ -853,6 +860,7 @@ export class MpConn {
         const mpc = mps.find((m) => m.subtype === 'MP_CAPABLE');
         if (this.mode === 'mptcp' && mpc && mpc.subtype === 'MP_CAPABLE' && mpc.senderKey !== undefined) {
           mib.inc('MPCapableSYNACKRX');
+          this.peerNoJoinToInitial = mpc.c;
           this.setRemoteKey(mpc.senderKey);
           this.checksum = this.checksumWanted || mpc.a;
           sf.rx.checksums = this.checksum;
@@ -1375,7 +1383,7 @@ export class MpConn {
           dstPort: this.master.remote.port,
         },
         this.role === 'client',
-        { open, backup: this.master.backupLocal },
+        { open, backup: this.master.backupLocal, noJoinToInitial: this.peerNoJoinToInitial },
       );
       this.inPm = true;
       if (!open && k.triggerMs > 0) this.triggerAt = now + k.triggerMs;

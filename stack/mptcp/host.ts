@@ -123,6 +123,7 @@ export class MptcpHost implements NetCore, ConnHost {
     return {
       sharedMss: s.getInt('net.mptcp.mptcp_mss'),
       synRetries: s.getInt('net.mptcp.mptcp_syn_retries'),
+      allowJoinInitial: s.getInt('net.mptcp.mptcp_allow_join_initial_addr_port') === 1,
       triggerBytes: s.getInt('net.mptcp.mptcp_trigger_bytes'),
       triggerMs: s.getInt('net.mptcp.mptcp_trigger_ms'),
       addAddrTimeoutMs: s.getInt('net.mptcp.mptcp_add_addr_timeout'),
@@ -502,6 +503,13 @@ export class MptcpHost implements NetCore, ConnHost {
         this.mib.inc(conn ? 'MPJoinRefused' : 'MPJoinNoTokenFound');
         if (conn === undefined) this.mib.inc('MPJoinRefused');
         this.sendRst(packet, seg, TCPRST_MPTCP_ERROR);
+        return;
+      }
+      const m = conn.master;
+      if (!this.knobs.allowJoinInitial && m.local.address === packet.dst && m.local.port === seg.dstPort) {
+        // We set the C flag: no joins to the initial address and port.
+        this.mib.inc('MPJoinRefused');
+        this.sendRst(packet, seg, TCPRST_ADMIN_PROHIBITED);
         return;
       }
       const sf = new Subflow(

@@ -91,6 +91,8 @@ interface ConnPm {
   actions: PmAction[];
   /** False until the multipath trigger has fired: no new paths before. */
   open: boolean;
+  /** The peer set the C flag (RFC 8684 3.1): no new subflows to its initial address. */
+  noJoinToInitial: boolean;
 }
 
 export function familyOf(addr: string): 4 | 6 {
@@ -151,7 +153,13 @@ export class PathManager {
     token: number,
     master: EndpointId,
     initiator: boolean,
-    opts: { open?: boolean; strategy?: PmStrategy; ndiffports?: number; backup?: boolean } = {},
+    opts: {
+      open?: boolean;
+      strategy?: PmStrategy;
+      ndiffports?: number;
+      backup?: boolean;
+      noJoinToInitial?: boolean;
+    } = {},
   ): void {
     const c: ConnPm = {
       token,
@@ -164,6 +172,7 @@ export class PathManager {
       announced: new Set(),
       actions: [],
       open: opts.open ?? true,
+      noJoinToInitial: opts.noJoinToInitial ?? false,
     };
     this.conns.set(token, c);
     c.rows.push({
@@ -444,6 +453,7 @@ export class PathManager {
   private plan(c: ConnPm): void {
     if (!c.initiator || !c.open) return;
     if (c.strategy === 'ndiffports') {
+      if (c.noJoinToInitial) return;
       const m = c.master;
       const have = c.rows.filter((r) => r.endpoint.srcAddr === m.srcAddr && r.endpoint.dstAddr === m.dstAddr);
       for (let i = have.length; i < c.ndiffports; i++) {
@@ -457,6 +467,7 @@ export class PathManager {
       [];
     let order = 0;
     for (const remote of c.remotes.values()) {
+      if (remote.id === 0 && c.noJoinToInitial) continue;
       for (const local of this.locals) {
         order++;
         if (familyOf(local) !== familyOf(remote.address)) continue;

@@ -558,3 +558,25 @@ describe('timeouts', () => {
     expect(t.bytesReceived).toBeLessThan(50_000_000);
   });
 });
+
+describe('the C flag', () => {
+  it('a server that refuses joins to its initial address sets C; the client only joins its other address', () => {
+    const b = buildTwoPath({
+      factory: mptcpFactory(),
+      factoryServer: mptcpFactory({ 'net.mptcp.mptcp_allow_join_initial_addr_port': 0 }),
+      paths: [
+        { rateMbps: 10, delayMs: 10 },
+        { rateMbps: 10, delayMs: 10 },
+      ],
+    });
+    const t = startBulk(b.sim, { client: b.client, server: b.server, bytes: 3_000_000 });
+    b.sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const r = hostOf(b.client.core).report();
+    const subs = r.connections[0]!.subflows;
+    // The master plus the two subflows toward the announced address; none else toward the first.
+    expect(subs.filter((s) => s.remote.address === b.serverAddrs[0])).toHaveLength(1);
+    expect(subs.filter((s) => s.remote.address === b.serverAddrs[1])).toHaveLength(2);
+    expect(hostOf(b.server.core).report().mib.MPJoinRefused).toBe(0);
+  });
+});

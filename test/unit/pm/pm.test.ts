@@ -154,3 +154,20 @@ describe('path manager', () => {
     expect(pm.takeActions(7)).toEqual([{ type: 'prio', pathIndex: 2, backup: false }]);
   });
 });
+
+describe('the C flag', () => {
+  it('no new subflows toward the peer initial address, only to the ones it announces', () => {
+    const pm = new PathManager({ strategy: 'fullmesh', ndiffports: 1 }, ['A1', 'A2']);
+    pm.addConnection(9, { srcAddr: 'A1', dstAddr: 'B1', srcPort: 1, dstPort: 80 }, true, {
+      noJoinToInitial: true,
+    });
+    expect(pm.rows(9)).toHaveLength(1);
+    pm.addRemoteAddress(9, { id: 4, address: 'B2' });
+    expect(pm.rows(9).map((r) => r.endpoint.dstAddr)).toEqual(['B1', 'B2', 'B2']);
+    const nd = new PathManager({ strategy: 'ndiffports', ndiffports: 3 }, ['A1']);
+    nd.addConnection(9, { srcAddr: 'A1', dstAddr: 'B1', srcPort: 1, dstPort: 80 }, true, {
+      noJoinToInitial: true,
+    });
+    expect(nd.rows(9)).toHaveLength(1);
+  });
+});
