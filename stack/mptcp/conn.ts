@@ -8,6 +8,19 @@
  * This file holds the connection and subflow logic; stack/mptcp/host.ts holds the NetCore around it
  * (demultiplexing, listeners, encoding). Plain TCP connections (fallback, mptcp_enabled = 0) use the
  * same classes in mode 'tcp'.
+ *
+ * How a subflow plugs into its TCB (stack/tcp/tcb.ts hooks):
+ * - source.pull: the shared send buffer; the tag of a chunk is its data offset, so the DSS mapping
+ *   of a segment is rebuilt from (tag, tagSeq, seq) on every (re)transmission;
+ * - hooks.outgoing: MP_CAPABLE / MP_JOIN on handshakes, DSS (data ACK, mapping, DATA_FIN) on the
+ *   rest, one-shot signals (ADD_ADDR, REMOVE_ADDR, MP_PRIO, MP_FAIL) on bare ACKs, MP_TCPRST on RSTs;
+ * - hooks.incoming: keys and HMACs (a bad one refuses the SYN/ACK or resets the subflow), DSS,
+ *   address signals; RSTs never reach this hook, so the host reads their options (MP_TCPRST,
+ *   MP_FASTCLOSE) before handing them to the TCB;
+ * - sink.deliver: in-order subflow bytes go through the mappings straight to the data level;
+ *   sink.window: the connection-level receive window;
+ * - onRto / onClosed: reinjection of what the subflow held; onAcked: clears the stall flag.
+ * Data offsets are plain numbers (DSN - IDSN - 1); bigints appear only at the option boundary.
  */
 import type { CoreEvent } from '../core/contract';
 import type { CcGroup } from '../cc/types';
