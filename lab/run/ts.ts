@@ -80,6 +80,8 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     sinkBytes = p.bytes;
     sample();
   });
+  let sinkResult: TrafficResult | undefined;
+  let srcResult: TrafficResult | undefined;
   let stopping = false;
   const stopJobs = async () => {
     if (stopping) return;
@@ -126,8 +128,6 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
       reportTimer = setTimeout(() => void takeReports(), Math.max(0, reportAt - performance.now()));
 
     // wait for both ends, or a stall (no byte for 30 s), or an abort
-    let sinkResult: TrafficResult | undefined;
-    let srcResult: TrafficResult | undefined;
     sinkDone.then(
       (r) => {
         sinkResult = r;
@@ -195,6 +195,8 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     if (errors.length > 0) result.notes = errors.map((e) => `event failed: ${e}`);
     return { result, reports };
   } finally {
+    // a run that failed half way leaves no job behind in the agents
+    if (!(sinkResult && srcResult)) await stopJobs();
     options.signal?.removeEventListener('abort', onAbort);
     offSend();
     offSink();
