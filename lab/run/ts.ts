@@ -5,7 +5,7 @@
  */
 import type { AgentClient } from '../../stack/agent/client';
 import type { AgentReport, TrafficDone, TrafficProgress, TrafficResult } from '../../stack/agent/protocol';
-import { RuntimeFailure } from '../errors';
+import { RuntimeFailure, UsageError } from '../errors';
 import type { Lab } from '../lab';
 import { labApplier, ScenarioScheduler } from '../scenario/scheduler';
 import type { RunEvent, RunResult, TimelinePoint } from './result';
@@ -46,7 +46,9 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
   const { from, to, host, source } = resolveEndpoints(lab.model, spec);
   for (const n of [from, to])
     if (n.stack !== 'ts')
-      throw new RuntimeFailure(`run --stack ts: node '${n.name}' runs stack '${n.stack}', not ours`);
+      throw new UsageError(
+        `run --stack ts: node '${n.name}' runs stack '${n.stack}', not ours (use --stack ${n.stack === 'kernel' ? 'kernel' : 'tcp'})`,
+      );
   const intervalMs = spec.intervalMs ?? DEFAULT_INTERVAL_MS;
   const timeMs = spec.bytes === undefined ? (spec.timeMs ?? DEFAULT_RUN_MS) : undefined;
   const port = spec.port ?? 20000 + Math.floor(Math.random() * 20000);
