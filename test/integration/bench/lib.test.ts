@@ -1,0 +1,81 @@
+/**
+ * The bench helpers against real namespaces: two tbf-shaped paths, a kernel MPTCP transfer with the
+ * second path taken down and back mid-way, the receiving interfaces' counters sampled alongside.
+ * Checks what the bench modules rely on: the shaping holds, both paths carry data, a path that is
+ * down carries none and carries data again once up, and close() leaves no namespace behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { goodputMbps, longestGap, timeToReach } from '../../../bench/lib/series';
+import { Procs, twoHosts } from '../../../bench/lib/topo';
+import { kernelMptcp, kernelTransfer, startRxSampler } from '../../../bench/lib/transfer';
+import { caps } from '../../helpers/caps';
+
+function python(): boolean {
+  try {
+    execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!caps.netns || !caps.kernelMptcp || !python())(
+  'bench helpers (namespaces, kernel MPTCP)',
+  () => {
+    it('shapes two paths, samples a transfer and sees a path go down and come back', async () => {
+      const h = await twoHosts(237, [
+        { via: 'veth', rateMbps: 20 },
+        { via: 'veth', rateMbps: 20 },
+      ]);
+      const procs = new Procs();
+      try {
+        kernelMptcp(
+          h.nsA,
+          h.nsB,
+          h.paths.map((p) => p.a),
+          h.paths.map((p) => p.ifA),
+        );
+        const rx = await startRxSampler(
+          procs,
+          h.nsB,
+          h.paths.map((p) => p.ifB),
+          10,
+        );
+        const r = await kernelTransfer(procs, h.nsA, h.nsB, h.paths[0]!.b, {
+          seconds: 4.5,
+          port: 5555,
+          intervalMs: 10,
+          events: [
+            { at: 1.5, name: 'down', run: () => h.setPath(1, false) },
+            { at: 2.5, name: 'up', run: () => h.setPath(1, true) },
+          ],
+        });
+        const [p1, p2] = await rx.stop();
+        const down = r.events.down!;
+        const up = r.events.up!;
+        expect(up - down).toBeGreaterThan(0.9);
+        // before the outage both paths carry data, each within its tbf rate (plus headers)
+        const before = [p1!, p2!].map((s) => goodputMbps(s, r.t0 + 0.7, down));
+        for (const m of before) {
+          expect(m).toBeGreaterThan(5);
+          expect(m).toBeLessThan(22);
+        }
+        expect(goodputMbps(r.samples, r.t0 + 0.7, down)).toBeGreaterThan(20);
+        // while down the second path's receiving interface takes nothing
+        expect(goodputMbps(p2!, down + 0.05, up - 0.05)).toBeLessThan(0.01);
+        // and the first keeps the transfer going: never a whole second under 2 Mbit/s
+        expect(longestGap(r.samples, down, up, 2)).toBeLessThan(1);
+        // once up, the second path carries data again before the end
+        expect(timeToReach(p2!, up, r.t0 + 4.4, 2)).toBeDefined();
+        expect(r.bytes).toBeGreaterThan(0);
+      } finally {
+        await procs.killAll();
+        await h.close();
+      }
+      const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      expect(left).not.toContain(h.nsA);
+      expect(left).not.toContain(h.nsB);
+    });
+  },
+);
