@@ -627,12 +627,10 @@ export class Lab {
     const s = this.state;
     const model = this.model;
     const present = new Set(await this.backend.findAll(`mplab-${this.name}-`));
+    const live = model.nodes.filter((n) => present.has(this.handle(n.name)));
+    const byHandle = await countersOf(live.map((n) => this.handle(n.name)));
     const counters = new Map<string, Map<string, IfaceCounters>>();
-    await parallel(model.nodes, 8, async (n) => {
-      const h = this.handle(n.name);
-      if (!present.has(h)) return;
-      counters.set(n.name, await ifaceCounters(h));
-    });
+    for (const n of live) counters.set(n.name, byHandle.get(this.handle(n.name)) ?? new Map());
     const nodes: NodeStatus[] = await Promise.all(
       model.nodes.map(async (n): Promise<NodeStatus> => {
         const h = this.handle(n.name);
@@ -1082,31 +1080,30 @@ async function killAll(pids: number[]): Promise<number[]> {
 }
 
 /** Interface counters of a namespace from `ip -s -j link show`. */
-async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>> {
+type LinkJson = {
+  ifname: string;
+  operstate?: string;
+  flags?: string[];
+  stats64?: {
+    rx: { bytes: number; packets: number; dropped: number };
+    tx: { bytes: number; packets: number; dropped: number };
+  };
+};
+type QdiscJson = {
+  dev?: string;
+  drops?: number;
+  overlimits?: number;
+  backlog?: number;
+  packets?: number;
+  root?: boolean;
+};
+
+/** Interface counters of one namespace from `ip -s -j link show` and `tc -s -j qdisc show` output. */
+export function parseCounters(linkJson: string, qdiscJson: string): Map<string, IfaceCounters> {
   const out = new Map<string, IfaceCounters>();
-  const r = await run('ip', ['-n', handle, '-s', '-j', 'link', 'show'], { allowFail: true });
-  if (r.code !== 0) return out;
-  type J = {
-    ifname: string;
-    operstate?: string;
-    flags?: string[];
-    stats64?: {
-      rx: { bytes: number; packets: number; dropped: number };
-      tx: { bytes: number; packets: number; dropped: number };
-    };
-  };
-  const q = await run('tc', ['-n', handle, '-s', '-j', 'qdisc', 'show'], { allowFail: true });
-  type Q = {
-    dev?: string;
-    drops?: number;
-    overlimits?: number;
-    backlog?: number;
-    packets?: number;
-    root?: boolean;
-  };
   const qd = new Map<string, NonNullable<IfaceCounters['qdisc']>>();
-  if (q.code === 0 && q.stdout.trim()) {
-    for (const x of JSON.parse(q.stdout) as Q[]) {
+  if (qdiscJson.trim()) {
+    for (const x of JSON.parse(qdiscJson) as QdiscJson[]) {
       if (!x.dev) continue;
       const cur = qd.get(x.dev) ?? { drops: 0, overlimits: 0, backlog: 0, packets: 0 };
       cur.drops += x.drops ?? 0;
@@ -1116,20 +1113,68 @@ async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>
       qd.set(x.dev, cur);
     }
   }
-  for (const j of JSON.parse(r.stdout) as J[]) {
-    const s = j.stats64;
-    out.set(j.ifname, {
-      rxBytes: s?.rx.bytes ?? 0,
-      rxPackets: s?.rx.packets ?? 0,
-      txBytes: s?.tx.bytes ?? 0,
-      txPackets: s?.tx.packets ?? 0,
-      rxDropped: s?.rx.dropped ?? 0,
-      txDropped: s?.tx.dropped ?? 0,
+  for (const j of JSON.parse(linkJson) as LinkJson[]) {
+    const st = j.stats64;
+    const c: IfaceCounters = {
+      rxBytes: st?.rx.bytes ?? 0,
+      rxPackets: st?.rx.packets ?? 0,
+      txBytes: st?.tx.bytes ?? 0,
+      txPackets: st?.tx.packets ?? 0,
+      rxDropped: st?.rx.dropped ?? 0,
+      txDropped: st?.tx.dropped ?? 0,
       operUp: j.operstate === 'UP' || (j.flags?.includes('LOWER_UP') ?? false),
-    });
-    const qs = qd.get(j.ifname);
-    const cur = out.get(j.ifname);
-    if (qs && cur) cur.qdisc = qs;
+    };
+    const q = qd.get(j.ifname);
+    if (q) c.qdisc = q;
+    out.set(j.ifname, c);
   }
+  return out;
+}
+
+async function ifaceCounters(handle: string): Promise<Map<string, IfaceCounters>> {
+  const [l, q] = await Promise.all([
+    run('ip', ['-n', handle, '-s', '-j', 'link', 'show'], { allowFail: true }),
+    run('tc', ['-n', handle, '-s', '-j', 'qdisc', 'show'], { allowFail: true }),
+  ]);
+  if (l.code !== 0) return new Map();
+  return parseCounters(l.stdout, q.code === 0 ? q.stdout : '');
+}
+
+/**
+ * Counters of many namespaces with one root `ip -batch` (each line a `netns exec NS ip|tc …`, one
+ * JSON document per output line) instead of two processes per node; falls back to one namespace at
+ * a time when the output does not line up (a namespace vanished meanwhile).
+ */
+async function countersOf(handles: string[]): Promise<Map<string, Map<string, IfaceCounters>>> {
+  const out = new Map<string, Map<string, IfaceCounters>>();
+  if (handles.length === 0) return out;
+  // two batches side by side (two cores)
+  const half = handles.length >> 1;
+  const parts = handles.length >= 8 ? [handles.slice(0, half), handles.slice(half)] : [handles];
+  const ok = await Promise.all(
+    parts.map(async (part) => {
+      const lines = part.flatMap((h) => [
+        `netns exec ${h} ip -s -j link show`,
+        `netns exec ${h} tc -s -j qdisc show`,
+      ]);
+      const r = await run('ip', ['-force', '-batch', '-'], {
+        input: `${lines.join('\n')}\n`,
+        allowFail: true,
+      });
+      const docs = r.stdout.split('\n').filter((l) => l.startsWith('['));
+      if (r.code !== 0 || docs.length !== lines.length) return false;
+      try {
+        part.forEach((h, i) => out.set(h, parseCounters(docs[2 * i] as string, docs[2 * i + 1] as string)));
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  if (ok.every(Boolean)) return out;
+  out.clear();
+  await parallel(handles, 8, async (h) => {
+    out.set(h, await ifaceCounters(h));
+  });
   return out;
 }

@@ -93,3 +93,57 @@ describe('address comparison', () => {
     expect(canonicalIp('10.0.1.1')).toBe('10.0.1.1');
   });
 });
+
+describe('interface counters', () => {
+  it('joins ip -s -j link and tc -s -j qdisc output per interface', async () => {
+    const { parseCounters } = await import('../../../lab/lab');
+    const link = JSON.stringify([
+      {
+        ifname: 'lo',
+        operstate: 'UNKNOWN',
+        flags: ['LOOPBACK', 'UP', 'LOWER_UP'],
+        stats64: { rx: { bytes: 0, packets: 0, dropped: 0 }, tx: { bytes: 0, packets: 0, dropped: 0 } },
+      },
+      {
+        ifname: 'eth1',
+        operstate: 'UP',
+        flags: ['UP'],
+        stats64: { rx: { bytes: 10, packets: 1, dropped: 0 }, tx: { bytes: 3000, packets: 2, dropped: 1 } },
+      },
+    ]);
+    const qdisc = JSON.stringify([
+      {
+        kind: 'tbf',
+        handle: '1:',
+        dev: 'eth1',
+        root: true,
+        drops: 4,
+        overlimits: 9,
+        backlog: 1514,
+        packets: 2,
+      },
+      {
+        kind: 'netem',
+        handle: '10:',
+        dev: 'eth1',
+        parent: '1:1',
+        drops: 3,
+        overlimits: 0,
+        backlog: 0,
+        packets: 5,
+      },
+    ]);
+    const c = parseCounters(link, qdisc);
+    expect(c.get('eth1')).toEqual({
+      rxBytes: 10,
+      rxPackets: 1,
+      txBytes: 3000,
+      txPackets: 2,
+      rxDropped: 0,
+      txDropped: 1,
+      operUp: true,
+      qdisc: { drops: 7, overlimits: 9, backlog: 1514, packets: 2 },
+    });
+    expect(c.get('lo')?.qdisc).toBeUndefined();
+  });
+});
