@@ -95,14 +95,18 @@ export function timelineSvg(
   });
   out.push('</g>');
 
-  // series
+  // series: label each path by the address that tells them apart (the client's in a download)
+  const bare = (a: string) => a.replace(/:\d+$/, '');
+  const sameLocal = new Set(run.subflows.map((x) => bare(x.local))).size <= 1;
+  const addrLabel = (x: { local: string; remote: string }) =>
+    sameLocal ? `→ ${bare(x.remote)}` : bare(x.local);
   const series: { label: string; color: string; width: number; points: [number, number][] }[] = [];
   for (const pi of pathIndices(run)) {
     const pts: [number, number][] = [];
     for (const p of tl) pts.push([p.t, p.subflows.find((s) => s.pathIndex === pi)?.mbps ?? 0]);
     const sf = run.subflows.find((s) => s.pathIndex === pi);
     series.push({
-      label: `path ${pi}${sf ? ` ${sf.local.replace(/:\d+$/, '')}→${sf.remote.replace(/:\d+$/, '')}` : ''}`,
+      label: `path ${pi}${sf ? ` ${addrLabel(sf)}` : ''}`,
       color: colorOf(pi),
       width: 1.8,
       points: pts,
