@@ -106,6 +106,28 @@ describe('mplab run --sim', () => {
     expect(mplab(['run', 'server', 'core', '--sim', '-t', livecd]).code).toBe(2);
     expect(mplab(['run', 'server', 'client', '--sim', '-t', livecd, '--plot', 'x.jpg']).code).toBe(2);
   });
+
+  it('exit 1 when integrity fails: every path lost mid-transfer', () => {
+    const ev = join(tmp, 'alldown.yaml');
+    writeFileSync(ev, '- at: 500ms\n  link: wifi\n  down: true\n- at: 500ms\n  link: 3g\n  down: true\n');
+    const r = mplab([
+      'run',
+      'server',
+      'client',
+      '--sim',
+      '-t',
+      livecd,
+      '--time',
+      '2',
+      '--events',
+      ev,
+      '--json',
+    ]);
+    expect(r.code).toBe(1);
+    const res = JSON.parse(r.stdout) as RunResult;
+    expect(res.integrity).not.toBe('ok');
+    expect(r.stderr).toContain(`integrity: ${res.integrity}`);
+  });
 });
 
 describe('mplab demo --sim', () => {
