@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, release, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchFigure, BenchModule, Measured } from './harness';
@@ -46,6 +46,8 @@ export function ratioOf(fig: BenchFigure): number | undefined {
 }
 
 async function main(): Promise<void> {
+  // the machine's load when the run starts and ends: figures that need CPU move with it
+  const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
   const files = readdirSync(here)
     .filter((f) => f.endsWith('.ts') && !['run.ts', 'harness.ts'].includes(f) && !f.endsWith('.d.ts'))
     .sort();
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
   console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
   for (const r of rows) console.log(line(r));
   for (const s of skipped) console.log(`(${s.module}: ${s.why})`);
+  const loadEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  console.log(`(load average 1/5/15 min: ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end)`);
 
   const results = {
     date: new Date().toISOString(),
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       memGiB: Math.round(totalmem() / 2 ** 30),
+      loadavg: { start: loadStart, end: loadEnd },
     },
     kernel: release(),
     node: process.version,
