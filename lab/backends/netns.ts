@@ -181,12 +181,23 @@ export class NetnsBackend implements Backend {
     }
   }
 
+  /**
+   * With `force`, tc keeps going past failing lines; a failing `qdisc del` (nothing to delete) is
+   * expected then, any other failing line is still an error.
+   */
   async tc(handle: string, lines: string[], force = false): Promise<void> {
     if (lines.length === 0) return;
-    await run('tc', ['-n', handle, ...(force ? ['-force'] : []), '-batch', '-'], {
+    const r = await run('tc', ['-n', handle, ...(force ? ['-force'] : []), '-batch', '-'], {
       input: `${lines.join('\n')}\n`,
       allowFail: force,
     });
+    if (r.code === 0 || !force) return;
+    const failed = [...r.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
+    const real = failed.filter((n) => !lines[n - 1]?.startsWith('qdisc del'));
+    if (real.length > 0 || failed.length === 0)
+      throw new Error(
+        `tc in ${handle} failed: ${r.stderr.trim()} (lines: ${real.map((n) => lines[n - 1]).join('; ')})`,
+      );
   }
 
   async setIfaceUp(handle: string, node: NodeModel, ifname: string, up: boolean): Promise<void> {
