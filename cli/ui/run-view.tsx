@@ -22,7 +22,7 @@ export interface RunViewState {
 /** Sparkline width: what the terminal leaves after the figures (10..40 cells). */
 function sparkWidth(): number {
   const cols = process.stdout.columns && process.stdout.columns > 0 ? process.stdout.columns : 100;
-  return Math.max(10, Math.min(40, cols - 68));
+  return Math.max(10, Math.min(40, cols - 76));
 }
 
 function mbps(v: number | undefined): string {
