@@ -9,7 +9,7 @@ const points = Array.from({ length: 50 }, (_, i) => ({
   t: (i + 1) / 5,
   total: 20 + (i % 7),
   subflows: [
-    { pathIndex: 1, mbps: i > 25 ? 0 : 18 + (i % 3) },
+    { pathIndex: 1, mbps: i < 10 ? 0 : 18 + (i % 3) },
     { pathIndex: 2, mbps: 2 },
   ],
 }));
@@ -30,7 +30,7 @@ describe('views', () => {
     const lines = out.split('\n');
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(100);
     const row1 = lines.find((l) => l.includes('10.0.5.2:42289 → 10.0.1.1:5001'))!;
-    expect(row1).toMatch(/^\s+1\s+10\.0\.5\.2:42289 → 10\.0\.1\.1:5001\s+0\.00\s+123456\s+21\.3\s+\S+/);
+    expect(row1).toMatch(/^\s+1\s+10\.0\.5\.2:42289 → 10\.0\.1\.1:5001\s+19\.00\s+123456\s+21\.3\s+\S+/);
     const row2 = lines.find((l) => l.includes('10.0.5.2:42290'))!;
     expect(row2).toMatch(/2\.00\s+14600\s+151\.2/);
     expect(lines.find((l) => l.includes('total'))).toMatch(/total\s+2[0-6]\.00/);
