@@ -26,6 +26,35 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
+const interruptCleanups = new Set<() => void>();
+let hooked = false;
+
+/**
+ * Registers a synchronous cleanup to run if the bench is interrupted (SIGINT, SIGTERM), when no
+ * `finally` would run; returns the unregister function. The emulator runs detached from the
+ * terminal's process group, and namespaces outlive every process, so both need this.
+ */
+export function onInterrupt(fn: () => void): () => void {
+  interruptCleanups.add(fn);
+  if (!hooked) {
+    hooked = true;
+    for (const sig of ['SIGINT', 'SIGTERM'] as const)
+      process.once(sig, () => {
+        for (const f of interruptCleanups) {
+          try {
+            f();
+          } catch {
+            // best effort
+          }
+        }
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      });
+  }
+  return () => {
+    interruptCleanups.delete(fn);
+  };
+}
+
 export function ip(args: string[], input?: string): string {
   return execFileSync('ip', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
@@ -74,7 +103,12 @@ export async function twoHosts(net: number, specs: PathSpec[]): Promise<TwoHosts
   }));
   let emu: EmulatorHandle | undefined;
   let emuDir: string | undefined;
+  const unhook = onInterrupt(() => {
+    if (emu) process.kill(emu.pid, 'SIGTERM');
+    for (const ns of [nsA, nsB]) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  });
   const close = async (): Promise<void> => {
+    unhook();
     if (emu) await stopEmulator(emu).catch(() => {});
     for (const ns of [nsA, nsB]) {
       try {
@@ -187,6 +221,9 @@ export async function twoHosts(net: number, specs: PathSpec[]): Promise<TwoHosts
 /** Children started by a bench run, so a failure anywhere still ends every one of them. */
 export class Procs {
   private readonly live = new Set<ChildProcess>();
+  private readonly unhook = onInterrupt(() => {
+    for (const p of this.live) p.kill('SIGKILL');
+  });
 
   /** Spawns `cmd args` inside namespace `ns` (ip netns exec execs, so the pid is the command's). */
   spawnIn(ns: string, cmd: string, args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
@@ -213,6 +250,7 @@ export class Procs {
       ),
     );
     this.live.clear();
+    this.unhook();
   }
 }
 
