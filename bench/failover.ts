@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
 import { longestGap, timeToReach } from './lib/series';
-import { Procs, type TwoHosts, twoHosts } from './lib/topo';
+import { onInterrupt, Procs, type TwoHosts, twoHosts } from './lib/topo';
 import {
   type Agent,
   bundleAgent,
@@ -88,6 +88,7 @@ const mod: BenchModule = {
     const procs = new Procs();
     const agents: Agent[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-fo-'));
+    const unhook = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
     let h: TwoHosts | undefined;
     try {
       h = await twoHosts(235, [
@@ -158,6 +159,7 @@ const mod: BenchModule = {
       await procs.killAll();
       await h?.close();
       rmSync(dir, { recursive: true, force: true });
+      unhook();
     }
   },
 };

@@ -106,6 +106,7 @@ export async function twoHosts(net: number, specs: PathSpec[]): Promise<TwoHosts
   const unhook = onInterrupt(() => {
     if (emu) process.kill(emu.pid, 'SIGTERM');
     for (const ns of [nsA, nsB]) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    if (emuDir) rmSync(emuDir, { recursive: true, force: true });
   });
   const close = async (): Promise<void> => {
     unhook();
