@@ -435,8 +435,7 @@ export class MpConn {
     this.appEnded = true;
     this.sb.close();
     if (this.mode === 'tcp' || this.infiniteOff >= 0) {
-      this.master.tcb.close(now);
-      this.host.dirty(this.master);
+      this.closeTcp(now);
       return;
     }
     if (this.state === 'ESTABLISHED') this.state = 'FIN_WAIT';
@@ -608,6 +607,7 @@ export class MpConn {
     if (this.state === 'CLOSED') return;
     this.wantPump = false;
     if (this.mode === 'tcp' || this.mpcPending || this.infiniteOff >= 0) {
+      if (this.tcpFinPending && this.master.tcb.synchronized) this.closeTcp(now);
       for (const s of this.subflows) {
         if (s.closed) continue;
         s.tcb.output(now);
@@ -978,7 +978,7 @@ export class MpConn {
     this.host.mib.inc('Fallbacks');
     const past = (sf.tcb.sndUna - this.infiniteSeq) | 0;
     if (past > 0 && this.sb.ack(past) > 0) this.bytesDelivered = this.sb.una;
-    if (this.appEnded) sf.tcb.close(this.host.now);
+    if (this.appEnded) this.closeTcp(this.host.now);
     this.wantPump = true;
   }
 
@@ -1193,10 +1193,7 @@ export class MpConn {
     this.master = sf;
     this.wantPump = true;
     // Termination is TCP's from now on: FIN after the data.
-    if (this.appEnded) {
-      sf.tcb.close(now);
-      this.host.dirty(sf);
-    }
+    if (this.appEnded) this.closeTcp(now);
   }
 
   private onFastclose(key: bigint, now: number): void {
@@ -1645,12 +1642,34 @@ export class MpConn {
   }
 
   // ── Fallback and the end ───────────────────────────────────────────────────────────────────
+  /**
+   * Plain TCP (or after a fallback): the application's end is the master's FIN, once its handshake
+   * is done (closing a TCB in SYN-SENT would drop the connection instead).
+   */
+  private closeTcp(now: number): void {
+    const t = this.master.tcb;
+    if (!t.synchronized && t.stateName !== 'SYN_RECEIVED') {
+      this.tcpFinPending = true;
+      return;
+    }
+    this.tcpFinPending = false;
+    t.close(now);
+    this.host.dirty(this.master);
+  }
+
+  private tcpFinPending = false;
+
   fallback(reason: string): void {
     if (this.mode === 'tcp') return;
     this.mode = 'tcp';
     this.mpcPending = false;
     this.fallbackReason = reason;
     this.host.mib.inc('Fallbacks');
+    // The application may have ended already (in MPTCP terms): its FIN is now TCP's.
+    if (this.appEnded) {
+      this.tcpFinPending = true;
+      this.wantPump = true;
+    }
     if (this.inPm) {
       this.host.pm.removeConnection(this.token);
       this.inPm = false;

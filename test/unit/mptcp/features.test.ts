@@ -580,3 +580,44 @@ describe('the C flag', () => {
     expect(hostOf(b.server.core).report().mib.MPJoinRefused).toBe(0);
   });
 });
+
+describe('writing and ending before the handshake completes', () => {
+  it('the data and the end arrive, whether the connection stays MPTCP, falls back, or is plain TCP', async () => {
+    const { createHash } = await import('node:crypto');
+    for (const [clientMp, serverMp] of [
+      [1, 1],
+      [1, 0],
+      [0, 1],
+    ] as const) {
+      const { sim, a, b, addrB } = buildPair({
+        factory: mptcpFactory({ 'net.mptcp.mptcp_enabled': clientMp }),
+        factoryB: mptcpFactory({ 'net.mptcp.mptcp_enabled': serverMp }),
+        rateMbps: 10,
+        rttMs: 20,
+      });
+      const payload = new Uint8Array(200_000).map((_, i) => (i * 7 + 3) & 0xff);
+      const got: Uint8Array[] = [];
+      let ended = false;
+      b.core.listen(80);
+      b.on((e) => {
+        if (e.type === 'data') {
+          got.push(e.data);
+          b.core.consumed(e.conn, e.data.length, sim.now);
+        }
+        if (e.type === 'end') ended = true;
+      });
+      sim.at(0, () => {
+        const id = a.core.connect({ host: addrB, port: 80 }, sim.now);
+        expect(a.core.write(id, payload, sim.now)).toBe(payload.length);
+        a.core.end(id, sim.now);
+        a.pump();
+      });
+      sim.runWhile(() => !ended, 10_000);
+      expect(ended).toBe(true);
+      const all = Buffer.concat(got);
+      expect(createHash('sha256').update(all).digest('hex')).toBe(
+        createHash('sha256').update(payload).digest('hex'),
+      );
+    }
+  });
+});
