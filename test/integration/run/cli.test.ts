@@ -4,12 +4,13 @@
  * name file:line:col.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../../lab/run/result';
 import { pathMbpsBetween } from '../../../lab/run/timeline';
+import { caps } from '../../helpers/caps';
 import { type Bundle, bundle, root } from '../lab/bundle';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mplab-runcli-'));
@@ -28,6 +29,7 @@ function mplab(args: string[]) {
 }
 
 const livecd = join(root, 'topologies/ietf-livecd.yaml');
+const hasRunuser = spawnSync('runuser', ['--help'], { stdio: 'ignore' }).status === 0;
 
 describe('mplab run --sim', () => {
   it('prints the RunResult; the same seed gives the same bytes; --plot writes PNG or SVG', () => {
@@ -149,4 +151,43 @@ describe('mplab demo --sim', () => {
     expect(pathMbpsBetween(out.result.timeline, 1, 11, 20)).toBe(0);
     expect(pathMbpsBetween(out.result.timeline, 2, 11, 20)).toBeGreaterThan(1.5);
   });
+
+  it.skipIf(!caps.root || !hasRunuser)(
+    'without root it says why and runs the scenario in the simulator',
+    () => {
+      const open = join(tmp, 'nobody');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(tmp, 0o755);
+      chmodSync(open, 0o777);
+      const plot = join(open, 'demo.svg');
+      const r = spawnSync(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          'env',
+          'HOME=/tmp',
+          process.execPath,
+          '--import',
+          'tsx',
+          'cli/bin.ts',
+          'demo',
+          '--duration',
+          '3',
+          '--json',
+          '--plot',
+          plot,
+        ],
+        { cwd: root, encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain('cannot build the lab here: building network namespaces needs root');
+      const out = JSON.parse(r.stdout) as { mode: string; fallback: string; result: RunResult };
+      expect(out.mode).toBe('sim');
+      expect(out.fallback).toMatch(/needs root/);
+      expect(out.result.integrity).toBe('ok');
+      expect(readFileSync(plot, 'utf8')).toMatch(/^<svg /);
+    },
+  );
 });
