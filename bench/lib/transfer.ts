@@ -128,9 +128,15 @@ export async function oursTransfer(
 ): Promise<TransferRun> {
   const stamped: { t: number; arrived: number; bytes: number }[] = [];
   let sinkId = '';
-  const off = b.client.onNotification('traffic.progress', (p) => {
-    if (p.id === sinkId) stamped.push({ t: p.t, arrived: now(), bytes: p.bytes });
-  });
+  let doneAt = 0;
+  const offs = [
+    b.client.onNotification('traffic.progress', (p) => {
+      if (p.id === sinkId) stamped.push({ t: p.t, arrived: now(), bytes: p.bytes });
+    }),
+    b.client.onNotification('traffic.done', (d) => {
+      if (d.id === sinkId) doneAt = now();
+    }),
+  ];
   try {
     sinkId = (
       await b.client.call('traffic.sink', { port: opts.port, once: true, intervalMs: opts.intervalMs })
@@ -161,9 +167,13 @@ export async function oursTransfer(
       throw new Error(`integrity: ${result.bytes} bytes received, sha256 differs from the sender's`);
     const samples = alignClock(stamped);
     samples.unshift({ t: t0, bytes: 0 });
+    // the last bytes arrive after the last progress tick: close the series when the sink was done
+    const last = samples.at(-1)!;
+    if (last.bytes < result.bytes)
+      samples.push({ t: Math.max(last.t, doneAt || now()), bytes: result.bytes });
     return { t0, samples, events, bytes: result.bytes };
   } finally {
-    off();
+    for (const off of offs) off();
   }
 }
 

@@ -5,10 +5,22 @@
  * down carries none and carries data again once up, and close() leaves no namespace behind.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { goodputMbps, longestGap, timeToReach } from '../../../bench/lib/series';
-import { Procs, twoHosts } from '../../../bench/lib/topo';
-import { kernelMptcp, kernelTransfer, startRxSampler } from '../../../bench/lib/transfer';
+import { now, Procs, twoHosts } from '../../../bench/lib/topo';
+import {
+  type Agent,
+  bundleAgent,
+  kernelMptcp,
+  kernelTransfer,
+  oursTransfer,
+  startAgent,
+  startRxSampler,
+  stopAgent,
+} from '../../../bench/lib/transfer';
 import { caps } from '../../helpers/caps';
 
 function python(): boolean {
@@ -76,6 +88,46 @@ describe.skipIf(!caps.netns || !caps.kernelMptcp || !python())(
       const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
       expect(left).not.toContain(h.nsA);
       expect(left).not.toContain(h.nsB);
+    });
+
+    it("times our stack's transfer on the same clock as the interface counters", async () => {
+      const h = await twoHosts(238, [{ via: 'veth', rateMbps: 20 }]);
+      const procs = new Procs();
+      const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-test-'));
+      const agents: Agent[] = [];
+      try {
+        const js = await bundleAgent(dir);
+        agents.push(await startAgent(procs, js, dir, h.nsA, 'a'));
+        agents.push(await startAgent(procs, js, dir, h.nsB, 'b'));
+        const rx = await startRxSampler(procs, h.nsB, [h.paths[0]!.ifB], 10);
+        const r = await oursTransfer(agents[0]!, agents[1]!, h.paths[0]!.b, {
+          seconds: 3,
+          port: 4000,
+          intervalMs: 10,
+        });
+        const end = now();
+        const [p1] = await rx.stop();
+        // samples lie between the sender's start and now, in order
+        for (const s of r.samples) {
+          expect(s.t).toBeGreaterThanOrEqual(r.t0);
+          expect(s.t).toBeLessThanOrEqual(end);
+        }
+        for (let i = 1; i < r.samples.length; i++)
+          expect(r.samples[i]!.t).toBeGreaterThanOrEqual(r.samples[i - 1]!.t);
+        const app = goodputMbps(r.samples, r.t0 + 1, r.t0 + 2.8);
+        const wire = goodputMbps(p1!, r.t0 + 1, r.t0 + 2.8);
+        expect(app).toBeGreaterThan(8);
+        expect(app).toBeLessThan(21);
+        // the application's bytes and the interface's agree (headers and retransmissions aside)
+        expect(wire).toBeGreaterThan(app * 0.9);
+        expect(wire).toBeLessThan(app * 1.35);
+        expect(r.bytes).toBe(r.samples.at(-1)!.bytes);
+      } finally {
+        for (const a of agents) await stopAgent(a).catch(() => {});
+        await procs.killAll();
+        await h.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   },
 );
