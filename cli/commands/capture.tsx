@@ -47,10 +47,10 @@ export const capture: CommandModule = {
       if (opts.filter) o.filter = opts.filter;
       if (opts.stack) o.stack = true;
       const h = await openLab(opts).capture(endpoint, opts.output ?? '', o);
-      if (!opts.json)
-        process.stderr.write(
-          `capturing on ${endpoint} into ${h.file}${o.seconds ? ` for ${o.seconds} s` : ' (Ctrl-C to stop)'}\n`,
-        );
+      // On stderr even with --json: a script (or a test) waits for this line before sending.
+      process.stderr.write(
+        `capturing on ${endpoint} into ${h.file}${o.seconds ? ` for ${o.seconds} s` : ' (Ctrl-C to stop)'}\n`,
+      );
       const stop = () => void h.stop();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

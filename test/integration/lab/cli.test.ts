@@ -117,15 +117,30 @@ describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {
       name,
       '-o',
       pcap,
+      '--count',
+      '5',
+      '--filter',
+      'udp port 9999',
       '--time',
-      '2',
+      '30',
       '--json',
     ]);
     let capOut = '';
     cap.stdout?.setEncoding('utf8').on('data', (d: string) => {
       capOut += d;
     });
-    await new Promise((r) => setTimeout(r, 700));
+    // send once dumpcap is capturing (the command says so on stderr)
+    let capErr = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`capture did not start: ${capErr}`)), 20_000);
+      cap.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        capErr += d;
+        if (capErr.includes('capturing on')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
     const send = await mplab([
       'exec',
       'a',
@@ -139,7 +154,7 @@ describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {
     expect(send.code).toBe(0);
     await new Promise<void>((r) => cap.on('close', () => r()));
     const c = JSON.parse(capOut) as { packets: number; file: string };
-    expect(c.packets).toBeGreaterThanOrEqual(5);
+    expect(c.packets).toBe(5);
     const magic = readFileSync(pcap).readUInt32LE(0);
     expect(magic).toBe(0xa1b2c3d4);
     if (caps.tshark) {
