@@ -21,6 +21,7 @@ import type { StackReport as CoreReport } from './report';
 import { type BuiltCore, type CoreKind, createCore } from './runtime/core-factory';
 import { Driver } from './runtime/driver';
 import { SynGuard, type SynGuardOptions, tupleKey } from './runtime/syn-guard';
+import { TunPhy, tunMaxSegmentFor } from './runtime/tun-phy';
 import { DEFAULT_UDP_PORT, maxSegmentFor, UdpPhy, type UdpPhyCounters } from './runtime/udp-phy';
 import { type KnobValue, Sysctl } from './sysctl';
 import type { TcbConfig } from './tcp/tcb';
@@ -30,6 +31,13 @@ export interface StackOptions {
   addresses?: string[];
   /** Use loopback addresses too when learning from the host. */
   includeLoopback?: boolean;
+  /**
+   * 'udp' (default): segments in UDP datagrams. 'tun': whole IP packets through a TUN device, the
+   * stack's TCP steered to it by policy routing (root; see stack/runtime/tun-phy.ts, docs/phy.md).
+   */
+  phy?: 'udp' | 'tun';
+  /** TUN device name with phy 'tun' (default mptun0). */
+  tunName?: string;
   /** UDP port of the phy (bound on each address, and the peers' port). Default 8684. */
   udpPort?: number;
   /** Interface poll period (ms) for following addresses; 0 disables. Default 200. */
@@ -336,7 +344,7 @@ export class Stack {
   constructor(
     readonly core: NetCore,
     readonly coreKind: CoreKind | 'custom',
-    readonly phy: UdpPhy,
+    readonly phy: UdpPhy | TunPhy,
     sysctl: Sysctl,
     private readonly coreReport?: () => CoreReport,
     private readonly coreDropped?: () => number,
@@ -501,12 +509,15 @@ function halfOpenKeys(core: NetCore): Set<string> {
 /** Builds a stack: core, driver and UDP phy bound on the local addresses. */
 export async function createStack(options: StackOptions = {}): Promise<Stack> {
   const sysctl = new Sysctl(options.sysctl);
-  const phy = new UdpPhy({
-    port: options.udpPort ?? DEFAULT_UDP_PORT,
-    addresses: options.addresses,
-    includeLoopback: options.includeLoopback,
-    pollMs: options.pollMs,
-  });
+  const tun = options.phy === 'tun';
+  const phy = tun
+    ? new TunPhy({ name: options.tunName, addresses: options.addresses, pollMs: options.pollMs })
+    : new UdpPhy({
+        port: options.udpPort ?? DEFAULT_UDP_PORT,
+        addresses: options.addresses,
+        includeLoopback: options.includeLoopback,
+        pollMs: options.pollMs,
+      });
   if (options.log) phy.onLog = options.log;
   let addresses = await phy.start();
   const following = (options.pollMs ?? 200) > 0;
@@ -534,7 +545,8 @@ export async function createStack(options: StackOptions = {}): Promise<Stack> {
   // lever for large segments (fewer datagrams, fewer system calls per byte).
   const mssByAddress: Record<string, number> = {};
   const pathMssFor = (a: string) =>
-    options.mss ?? Math.max(536, Math.min(options.maxMss ?? 16384, maxSegmentFor(a) - 20));
+    options.mss ??
+    Math.max(536, Math.min(options.maxMss ?? 16384, (tun ? tunMaxSegmentFor(a) : maxSegmentFor(a)) - 20));
   const mssFor = (a: string) => {
     const shared = sysctl.getInt('net.mptcp.mptcp_mss');
     // TCP timestamps (12) and the DSS reserve (28) come out of the MSS before the payload.

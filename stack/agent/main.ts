@@ -1,7 +1,7 @@
 /**
  * The node agent's entry (bundled to dist/agent.js; runs with `node agent.js` alone).
  *
- *   node agent.js --socket PATH --log FILE [--addresses a,b] [--udp-port 8684] [--proxy-port 8685]
+ *   node agent.js --socket PATH --log FILE [--addresses a,b] [--phy udp|tun] [--udp-port 8684] [--proxy-port 8685]
  *                 [--include-loopback] [--version] [--help]
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +16,9 @@ Usage: node agent.js --socket PATH --log FILE [options]
   --socket PATH         control socket (unix, mode 0600; newline-delimited JSON-RPC 2.0)
   --log FILE            log file (appended)
   --addresses a,b       local addresses to use (default: every non-loopback address, followed)
+  --phy udp|tun         udp (default): segments in UDP datagrams; tun: real IP packets through a TUN
+                        device, TCP to the stack's addresses steered to it (root; needs koffi)
+  --tun-name NAME       TUN device name with --phy tun (default mptun0)
   --udp-port N          UDP port of the phy (default ${DEFAULT_UDP_PORT})
   --proxy-port N        stack port for incoming TCP-proxy connections (default ${DEFAULT_PROXY_PORT}; 0 = off)
   --include-loopback    also use loopback addresses when learning them from the host
@@ -62,6 +65,8 @@ async function main(): Promise<void> {
         log: { type: 'string' },
         addresses: { type: 'string' },
         'udp-port': { type: 'string' },
+        phy: { type: 'string' },
+        'tun-name': { type: 'string' },
         'proxy-port': { type: 'string' },
         'include-loopback': { type: 'boolean' },
         'user-timeout': { type: 'string' },
@@ -87,6 +92,9 @@ async function main(): Promise<void> {
   if (!socketPath) fail('--socket is required (see --help)');
   const addresses =
     typeof values.addresses === 'string' ? values.addresses.split(',').filter(Boolean) : undefined;
+  const phy = (values.phy as string | undefined) ?? 'udp';
+  if (phy !== 'udp' && phy !== 'tun') fail(`--phy must be udp or tun, got "${phy}"`);
+  const tunName = values['tun-name'] as string | undefined;
   const agent = new Agent({
     socketPath,
     logFile: values.log as string | undefined,
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
     userTimeoutMs: msArg(values['user-timeout'] as string | undefined),
     mss: mssArg(values.mss as string | undefined),
     onShutdown: () => process.exit(0),
+    ...(phy === 'tun' ? { stack: { phy, ...(tunName ? { tunName } : {}) } } : {}),
   });
   let exiting = false;
   const onSignal = (sig: string) => {

@@ -16,21 +16,58 @@
  * the calling thread there (setns) for the open+ioctl only: the fd stays bound to that namespace's
  * device afterwards. (lab/emulator/sys.ts has the same calls for TAP; it could reuse this file.)
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
+import type { LibraryHandle } from 'koffi';
 
-const libc = koffi.load('libc.so.6');
+type KoffiModule = typeof Koffi;
+type Fn = ReturnType<LibraryHandle['func']>;
 
-const sys = {
-  open: libc.func('int open(const char *path, int flags)'),
-  close: libc.func('int close(int fd)'),
-  read: libc.func('long read(int fd, void *buf, unsigned long n)'),
-  write: libc.func('long write(int fd, void *buf, unsigned long n)'),
-  ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
-  setns: libc.func('int setns(int fd, int nstype)'),
-  poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
-  eventfd: libc.func('int eventfd(unsigned int initval, int flags)'),
-  strerror: libc.func('const char *strerror(int errnum)'),
-};
+interface Sys {
+  koffi: KoffiModule;
+  open: Fn;
+  close: Fn;
+  read: Fn;
+  write: Fn;
+  ioctl: Fn;
+  setns: Fn;
+  poll: Fn;
+  eventfd: Fn;
+  strerror: Fn;
+}
+
+let loaded: Sys | undefined;
+
+/**
+ * libc through koffi, loaded on first use: koffi is a native addon, which the agent bundle cannot
+ * inline (dist/agent.js runs alone); it resolves from the node_modules above the bundle or the
+ * sources, so only a stack that asks for the TUN phy needs it.
+ */
+function libc(): Sys {
+  if (loaded) return loaded;
+  let koffi: KoffiModule;
+  try {
+    // A require of our own, which bundlers leave alone (koffi must stay external).
+    const load = createRequire(import.meta.url);
+    koffi = load('koffi') as KoffiModule;
+  } catch (e) {
+    throw new Error(`the TUN phy needs the koffi package installed beside mplab: ${(e as Error).message}`);
+  }
+  const lib = koffi.load('libc.so.6');
+  loaded = {
+    koffi,
+    open: lib.func('int open(const char *path, int flags)'),
+    close: lib.func('int close(int fd)'),
+    read: lib.func('long read(int fd, void *buf, unsigned long n)'),
+    write: lib.func('long write(int fd, void *buf, unsigned long n)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long req, void *arg)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    strerror: lib.func('const char *strerror(int errnum)'),
+  };
+  return loaded;
+}
 
 const O_RDONLY = 0;
 const O_RDWR = 2;
@@ -47,11 +84,13 @@ export const EAGAIN = 11;
 const EINTR = 4;
 
 export function tunErrno(): number {
-  return koffi.errno();
+  return libc().koffi.errno();
 }
 
-export function tunSysError(what: string, err = koffi.errno()): Error & { errno: number } {
-  const e = new Error(`${what}: ${sys.strerror(err) as string} (errno ${err})`) as Error & { errno: number };
+export function tunSysError(what: string, err = tunErrno()): Error & { errno: number } {
+  const e = new Error(`${what}: ${libc().strerror(err) as string} (errno ${err})`) as Error & {
+    errno: number;
+  };
   e.errno = err;
   return e;
 }
@@ -59,6 +98,7 @@ export function tunSysError(what: string, err = koffi.errno()): Error & { errno:
 /** Runs `fn` with the calling thread in network namespace `netns` (a name or a path), then back. */
 export function withNetns<T>(netns: string | undefined, fn: () => T): T {
   if (!netns) return fn();
+  const sys = libc();
   const path = netns.startsWith('/') ? netns : `/run/netns/${netns}`;
   const self = sys.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
   if (self < 0) throw tunSysError('open /proc/thread-self/ns/net');
@@ -133,6 +173,7 @@ export class TunDevice {
   onPackets: ((packets: Uint8Array[]) => void) | undefined;
   onError: ((err: Error) => void) | undefined;
 
+  private readonly sys: Sys;
   private readonly wakeFd: number;
   private readonly pollSet: Buffer;
   private readonly maxPacket: number;
@@ -150,6 +191,8 @@ export class TunDevice {
     if (Buffer.byteLength(want) > 15) throw new Error(`interface name "${want}" longer than 15 bytes`);
     this.maxPacket = options.maxPacket ?? 65535;
     this.batch = options.batch ?? 256;
+    const sys = libc();
+    this.sys = sys;
     const { fd, name } = withNetns(options.netns, () => {
       const fd = sys.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC) as number;
       if (fd < 0) throw tunSysError('open /dev/net/tun');
@@ -194,7 +237,7 @@ export class TunDevice {
   /** Writes one whole IP packet (`len` bytes of `buf`). Returns false on error (counted). */
   write(buf: Uint8Array, len = buf.length): boolean {
     if (this.closed) return false;
-    const n = sys.write(this.fd, buf, len) as number;
+    const n = this.sys.write(this.fd, buf, len) as number;
     if (n < 0) {
       this.counters.writeErrors++;
       return false;
@@ -222,7 +265,7 @@ export class TunDevice {
     }
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(1n);
-    sys.write(this.wakeFd, one, 8);
+    this.sys.write(this.wakeFd, one, 8);
     return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
 
@@ -231,8 +274,8 @@ export class TunDevice {
   }
 
   private release(): void {
-    sys.close(this.fd);
-    sys.close(this.wakeFd);
+    this.sys.close(this.fd);
+    this.sys.close(this.wakeFd);
     const w = this.closeWaiters;
     this.closeWaiters = [];
     for (const r of w) r();
@@ -244,7 +287,7 @@ export class TunDevice {
     // revents are written by the kernel; clear them first. A 1 s timeout bounds a lost wake-up.
     this.pollSet.writeInt16LE(0, 6);
     this.pollSet.writeInt16LE(0, 14);
-    sys.poll.async(this.pollSet, 2, 1000, this.boundPolled);
+    this.sys.poll.async(this.pollSet, 2, 1000, this.boundPolled);
   }
 
   private polled(err: unknown, _n: number): void {
@@ -278,7 +321,7 @@ export class TunDevice {
       }
       const slab = this.slab;
       const at = this.slabOff;
-      const n = sys.read(this.fd, at === 0 ? slab : slab.subarray(at), max) as number;
+      const n = this.sys.read(this.fd, at === 0 ? slab : slab.subarray(at), max) as number;
       if (n < 0) {
         const e = tunErrno();
         if (e !== EAGAIN && e !== EINTR) {

@@ -28,7 +28,7 @@ import { formatIPv4, formatIPv6, ipBytes } from '../wire/ip';
 import { fold, sum16 } from '../wire/checksum';
 import type { PhySink } from './driver';
 import { TunDevice } from './tun-device';
-import { hostAddresses, plausibleTcpSegment } from './udp-phy';
+import { hostAddresses, mtuOf, plausibleTcpSegment } from './udp-phy';
 
 const execFileAsync = promisify(execFile);
 
@@ -60,9 +60,10 @@ export interface TunPhyOptions {
   batch?: number;
 }
 
+/** The UDP phy's counters (a "datagram" is one IP packet here), and what only the TUN phy drops. */
 export interface TunPhyCounters {
-  packetsIn: number;
-  packetsOut: number;
+  datagramsIn: number;
+  datagramsOut: number;
   bytesIn: number;
   bytesOut: number;
   /** Not TCP (ICMPv6, MLD, router solicitations the kernel sends to the device), or not IP. */
@@ -221,6 +222,11 @@ export function tunMss(mtu: number, family: 4 | 6): number {
   return mtu - (family === 6 ? 60 : 40);
 }
 
+/** Largest TCP segment (header + options + payload) in one unfragmented packet from `address`. */
+export function tunMaxSegmentFor(address: string, fallbackMtu = 1500): number {
+  return Math.min(mtuOf(address) ?? fallbackMtu, 65535) - (isIPv6(address) ? 40 : 20);
+}
+
 function ipCmd(netns: string | undefined, family: '-4' | '-6', lines: string[]): void {
   if (lines.length === 0) return;
   const args = [...(netns ? ['-n', netns] : []), family, '-batch', '-'];
@@ -260,8 +266,8 @@ export function addressesFromIpJson(json: string, exclude: string): string[] {
 
 export class TunPhy implements PhySink {
   readonly counters: TunPhyCounters = {
-    packetsIn: 0,
-    packetsOut: 0,
+    datagramsIn: 0,
+    datagramsOut: 0,
     bytesIn: 0,
     bytesOut: 0,
     notTcp: 0,
@@ -367,7 +373,7 @@ export class TunPhy implements PhySink {
         continue;
       }
       if (dev.write(buf, len)) {
-        c.packetsOut++;
+        c.datagramsOut++;
         c.bytesOut += p.data.length;
       } else c.sendErrors++;
     }
@@ -405,7 +411,7 @@ export class TunPhy implements PhySink {
         else c.garbageDropped++;
         continue;
       }
-      c.packetsIn++;
+      c.datagramsIn++;
       c.bytesIn += r.data.length;
       on?.(r);
     }
