@@ -473,6 +473,8 @@ export class PathManager {
         if (familyOf(local) !== familyOf(remote.address)) continue;
         if (c.rows.some((r) => r.endpoint.srcAddr === local && r.endpoint.dstAddr === remote.address))
           continue;
+        // The same address announced under two ids: one row.
+        if (candidates.some((x) => x.ep.srcAddr === local && x.ep.dstAddr === remote.address)) continue;
         // Most diverse paths first: those sharing no address with the master, then those that
         // change the remote address, then those that change only the local one.
         const sameLocal = local === m.srcAddr;
