@@ -6,7 +6,8 @@
  *   goodput over a trailing 100 ms window stays under 10% of the surviving path's rate (5 Mbit/s);
  * - resume: the time from the link coming back until the returning path carries data again (its
  *   receiving interface takes ≥ 5 Mbit/s over 100 ms);
- * - up gap: the longest such goodput gap after it comes back (the dip the return causes).
+ * - up gap: the longest such goodput gap after it comes back (the dip the return causes);
+ * - outage goodput: the mean goodput while the path is down, from 0.5 s after it went.
  * Ours (two node agents, fullmesh PM) beside the kernel's MPTCP (subflow endpoint) in the same run.
  * The path that goes down is the second one: both stacks' initial subflow rides the first.
  */
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
-import { longestGap, timeToReach } from './lib/series';
+import { goodputMbps, longestGap, timeToReach } from './lib/series';
 import { onInterrupt, Procs, type TwoHosts, twoHosts } from './lib/topo';
 import {
   type Agent,
@@ -40,6 +41,8 @@ interface Outcome {
   /** True when the path never carried data again before the end (resume is then a lower bound). */
   censored: boolean;
   upGap: number;
+  /** Goodput while the path is down, from 0.5 s after it went (the surviving path's share). */
+  outage: number;
 }
 
 async function once(
@@ -75,6 +78,7 @@ async function once(
     resume: resume ?? end - up,
     censored: resume === undefined,
     upGap: longestGap(r.samples, up, end, THRESHOLD),
+    outage: goodputMbps(r.samples, down + 0.5, up),
   };
 }
 
@@ -136,6 +140,14 @@ const mod: BenchModule = {
           baseline: { label: 'kernel MPTCP', unit: 's', values: kernel.map((x) => x.downGap) },
           higherIsBetter: false,
           note: `${base}; 0 = never under the threshold (resolution ${STEP_MS} ms)`,
+        },
+        {
+          id: 'failover.outage_goodput',
+          title: `Goodput while the path is down (from 0.5 s after; one ${RATE} Mbit/s path left)`,
+          ours: { label: 'our MPTCP', unit: 'Mbit/s', values: ours.map((x) => x.outage) },
+          baseline: { label: 'kernel MPTCP', unit: 'Mbit/s', values: kernel.map((x) => x.outage) },
+          higherIsBetter: true,
+          note: base,
         },
         {
           id: 'failover.up_resume_s',
