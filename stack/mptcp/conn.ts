@@ -1424,10 +1424,22 @@ export class MpConn {
       }
       if (this.state === 'ESTABLISHED') this.state = 'CLOSE_WAIT';
       else if (this.state === 'FIN_WAIT') this.state = 'CLOSING';
+      return;
     }
-    void sf;
+    // The peer closed one subflow (not the connection: that is DATA_FIN): close our side of it
+    // too, after what it holds, and send nothing new on it; what it carried goes on the others.
+    if (this.state !== 'CLOSED' && !sf.closing) {
+      sf.closing = true;
+      sf.closeReason = 'peer closed the subflow (FIN)';
+      if (this.subflows.some((s) => s !== sf && s.established)) this.strand(sf);
+      this.pendingCloses.push(sf);
+      this.wantPump = true;
+    }
     void now;
   }
+
+  /** Subflows to close gracefully (FIN) once the current input is processed. */
+  readonly pendingCloses: Subflow[] = [];
 
   subflowClosed(sf: Subflow, error: CloseError | undefined, now: number): void {
     if (sf.closed) return;

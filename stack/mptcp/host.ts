@@ -649,7 +649,12 @@ export class MptcpHost implements NetCore, ConnHost {
 
   /** Runs what a connection deferred (aborts) and lets it send. */
   private after(c: MpConn, now: number): void {
-    for (let i = 0; i < 4 && (c.pendingAborts.length > 0 || c.wantPump); i++) {
+    for (let i = 0; i < 4 && (c.pendingAborts.length > 0 || c.pendingCloses.length > 0 || c.wantPump); i++) {
+      for (const sf of c.pendingCloses.splice(0)) {
+        if (sf.closed) continue;
+        sf.tcb.close(now);
+        this.dirty(sf);
+      }
       const aborts = c.pendingAborts.splice(0);
       for (const sf of aborts) {
         if (sf.closed) continue;

@@ -621,3 +621,25 @@ describe('writing and ending before the handshake completes', () => {
     }
   });
 });
+
+describe('a subflow closed by the peer (FIN, no DATA_FIN)', () => {
+  it('our side of it closes too; the connection goes on over the others, bytes intact', () => {
+    const { sim, client, server } = twoPaths();
+    const t = startBulk(sim, { client, server, bytes: 6_000_000 });
+    sim.at(1000, () => {
+      const conn = hostOf(server.core).connection(t.serverConn)!;
+      const join = conn.subflows.find((s) => s.role === 'join')!;
+      join.tcb.close(sim.now);
+      server.pump();
+    });
+    sim.runWhile(() => !t.done, 60_000);
+    expect(t.ok).toBe(true);
+    const subs = hostOf(client.core).report().connections[0]!.subflows;
+    const closedJoin = subs.find((s) => s.pathIndex === 2)!;
+    expect(closedJoin.closeReason).toBe('peer closed the subflow (FIN)');
+    expect(['FIN_WAIT_1', 'FIN_WAIT_2', 'LAST_ACK', 'TIME_WAIT', 'CLOSED', 'CLOSING']).toContain(
+      closedJoin.state,
+    );
+    expect(subs.find((s) => s.pathIndex === 1)!.bytesAcked).toBeGreaterThan(3_000_000);
+  });
+});
