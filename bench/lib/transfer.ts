@@ -59,6 +59,8 @@ export interface Agent {
   proc: ChildProcess;
   client: AgentClient;
   name: string;
+  /** Its log file. */
+  log: string;
 }
 
 /** Bundles the agent entry (stack/agent/main.ts) into `dir`/agent.js. */
@@ -100,7 +102,7 @@ export async function startAgent(
     throw new Error(`agent ${name}: ${e.message}`);
   });
   const client = await AgentClient.connect(sock);
-  return { proc, client, name };
+  return { proc, client, name, log: join(dir, `${name}.log`) };
 }
 
 export async function stopAgent(a: Agent): Promise<void> {
@@ -113,10 +115,11 @@ export async function stopAgent(a: Agent): Promise<void> {
   }
 }
 
-/** The agent's log tail, for error messages. */
-export function agentLog(dir: string, name: string): string {
-  const f = join(dir, `${name}.log`);
-  return existsSync(f) ? readFileSync(f, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+/** The last lines of an agent's log, for error messages. */
+export function logTail(a: Agent, lines = 10): string {
+  return existsSync(a.log)
+    ? readFileSync(a.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    : '(no log)';
 }
 
 /** A sends to B's address `host` for `seconds` over our stack; B's sink reports every intervalMs. */
@@ -172,6 +175,9 @@ export async function oursTransfer(
     if (last.bytes < result.bytes)
       samples.push({ t: Math.max(last.t, doneAt || now()), bytes: result.bytes });
     return { t0, samples, events, bytes: result.bytes };
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new Error(`${msg}\n--- ${a.name} log:\n${logTail(a)}\n--- ${b.name} log:\n${logTail(b)}`);
   } finally {
     for (const off of offs) off();
   }
