@@ -51,7 +51,7 @@ else:
     host, port, nbytes, dur, interval = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
     s = socket.socket(fam(host), socket.SOCK_STREAM, proto)
     if len(sys.argv) > 8 and sys.argv[8]: s.bind((sys.argv[8], 0))
-    s.connect((host, port))
+    s.settimeout(15); s.connect((host, port)); s.settimeout(None)
     blk = os.urandom(1 << 20); h = hashlib.sha256(); n = 0
     t0 = time.monotonic(); nxt = t0 + interval; end = t0 + dur if dur > 0 else None
     out({"connected": True})
