@@ -180,6 +180,11 @@ export function labApplier(
       .catch(() => {});
   };
   const emulatorSocket = lab.state.processes.find((p) => p.kind === 'emulator')?.socket;
+  // loaded now, not on the timed path
+  let emuModule: Promise<typeof import('../emulator/index')> | undefined = emulatorSocket
+    ? import('../emulator/index')
+    : undefined;
+  emuModule?.catch(() => {});
   // parameters as this applier last set them (the state file catches up off the timed path)
   const current = new Map<string, DirParams>();
   const viaOf = (id: string) => lab.state.links.find((l) => l.id === id)?.via;
@@ -192,7 +197,7 @@ export function labApplier(
     const change: LinkChangeRequest =
       e.action === 'link-set' ? { ...pick(e.params), dir: dirFor(lab, e) } : { up: e.action === 'link-up' };
     if (viaOf(e.link) === 'emulator' && emulatorSocket) {
-      const emu = await import('../emulator/index');
+      const emu = await (emuModule ??= import('../emulator/index'));
       if (e.action === 'link-set') {
         const model = lab.model.links.find((l) => l.id === e.link);
         if (model) {
