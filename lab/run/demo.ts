@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sysctl } from '../../stack/sysctl';
-import { UsageError } from '../errors';
+import { RuntimeFailure, UsageError } from '../errors';
 import { Lab } from '../lab';
 import { formatReport } from '../report';
 import { simulateRun } from '../sim/run';
@@ -152,13 +152,17 @@ export async function runDemo(demo: DemoName, options: DemoOptions = {}): Promis
   const lab = await Lab.up(model);
   let down = false;
   const teardown = async () => {
-    if (down || options.keep) return;
+    if (down) return;
     down = true;
+    if (options.keep) {
+      phase(`the lab ${lab.name} stays up (--keep); 'mplab down ${lab.name}' removes it`);
+      return;
+    }
     phase(`tearing the lab ${lab.name} down…`);
     await lab.down();
   };
   try {
-    if (options.signal?.aborted) throw new UsageError('interrupted');
+    if (options.signal?.aborted) throw new RuntimeFailure('interrupted');
     const knobs = (await lab.sysctl('client', DEMO_KNOBS)).map((r) => ({
       node: r.node,
       name: r.name,
