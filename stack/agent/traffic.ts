@@ -123,6 +123,9 @@ abstract class Job {
 
   protected finish(result: TrafficResult, state: TrafficStatus['state'], notify = true): void {
     if (this.finished) return;
+    // A last progress notification with the final per-subflow figures, so even a transfer shorter
+    // than one interval reports them.
+    if (this.intervalMs > 0 && this.startedAt >= 0) this.tick();
     this.stopTicking();
     if (this.endedAt < 0) this.endedAt = performance.now();
     this.result = result;
@@ -176,6 +179,11 @@ export class SendJob extends Job {
     });
     // The sender ignores what the peer might send back, but must read it for the window to move.
     sock.on('data', () => {});
+    // The peer's end of stream comes before the connection is gone: keep its final figures.
+    sock.on('end', () => {
+      const st = sock.stats();
+      if (st) this.lastFigures = figures(st, 'send');
+    });
     sock.on('error', (e: Error & { code?: string }) => {
       this.fail(e.code ?? 'EIO', e.message);
     });

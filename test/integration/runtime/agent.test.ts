@@ -149,6 +149,9 @@ describe('node agent (bundled, loopback)', () => {
     const last = progress.at(-1)!;
     expect(last.subflows.length).toBeGreaterThanOrEqual(2);
     expect(last.subflows.every((s) => typeof s.cwnd === 'number' && s.local.includes(':'))).toBe(true);
+    // The last notification carries the final figures: every byte went out on some subflow.
+    expect(last.bytes).toBe(20_000_000);
+    expect(last.subflows.reduce((n, s) => n + s.bytes, 0)).toBeGreaterThanOrEqual(20_000_000);
     // The capture holds the traffic, as a real pcap.
     // Loopback MTU is 64 KiB: the derived MSS is the 16384 cap.
     expect(cap.packets).toBeGreaterThan(20_000_000 / 16_384);
