@@ -4,7 +4,13 @@
  * (per-subflow bytes, cwnd, RTT) become the timeline while the scenario scheduler applies events.
  */
 import type { AgentClient } from '../../stack/agent/client';
-import type { AgentReport, TrafficDone, TrafficProgress, TrafficResult } from '../../stack/agent/protocol';
+import type {
+  AgentReport,
+  ParamsOf,
+  TrafficDone,
+  TrafficProgress,
+  TrafficResult,
+} from '../../stack/agent/protocol';
 import { RuntimeFailure, UsageError } from '../errors';
 import type { Lab } from '../lab';
 import { labApplier, ScenarioScheduler } from '../scenario/scheduler';
@@ -56,7 +62,13 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
   const startedAt = new Date().toISOString();
 
   const sink = await lab.agent(spec.to);
-  const src = await lab.agent(spec.from);
+  let src: AgentClient;
+  try {
+    src = await lab.agent(spec.from);
+  } catch (e) {
+    await sink.close();
+    throw e;
+  }
   const { apply, settle, close: closeApplier } = labApplier(lab, spec.events ?? []);
   const scheduler = new ScenarioScheduler(spec.events ?? [], apply, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
@@ -103,11 +115,11 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     srcDone.catch(() => {});
     t0 = performance.now();
     lastProgress = t0;
-    const params: Parameters<AgentClient['call']>[1] & object = { host, port, id: jobId, intervalMs };
-    if (source !== undefined) (params as { localAddress?: string }).localAddress = source;
-    if (spec.bytes !== undefined) (params as { bytes?: number }).bytes = spec.bytes;
-    else (params as { durationMs?: number }).durationMs = timeMs;
-    await src.call('traffic.send', params as never);
+    const params: ParamsOf<'traffic.send'> = { host, port, id: jobId, intervalMs };
+    if (source !== undefined) params.localAddress = source;
+    if (spec.bytes !== undefined) params.bytes = spec.bytes;
+    else params.durationMs = timeMs;
+    await src.call('traffic.send', params);
     scheduler.start(t0);
 
     // reports while the connection is up
