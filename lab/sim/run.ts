@@ -281,6 +281,10 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     versions: { mplab: VERSION, node: process.version, kernel: 'simulator' },
   };
   if (integrity === 'ok') result.sha256 = sentSha;
+  if (integrity === 'ok' && seconds === 0)
+    notes.push(
+      'the transfer took no virtual time (no link on the path has a rate or a delay): goodput is not defined',
+    );
   if (notes.length > 0) result.notes = notes;
   return { result, reports, virtualMs: sim.now, wallMs: performance.now() - wall0 };
 }

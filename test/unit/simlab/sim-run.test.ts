@@ -209,3 +209,26 @@ describe('simulated runs', () => {
     );
   });
 });
+
+describe('every shipped topology in the simulator', () => {
+  it('moves 1 MB between its first and last host with integrity', async () => {
+    const { readdirSync } = await import('node:fs');
+    const dir = join(root, 'topologies');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const f of files) {
+      const m = await loadTopology(join(dir, f));
+      const hosts = m.nodes.filter((n) => n.kind === 'host');
+      const { result } = simulateRun(m, {
+        from: hosts[0]!.name,
+        to: hosts[hosts.length - 1]!.name,
+        bytes: 1_000_000,
+        stack: 'ts',
+        events: [],
+      });
+      expect([f, result.integrity]).toEqual([f, 'ok']);
+      expect(result.bytes).toBe(1_000_000);
+      expect(result.subflows.length).toBeGreaterThanOrEqual(1);
+    }
+  });
+});
