@@ -249,6 +249,67 @@ describe('node agent (bundled, loopback)', () => {
     echo.close();
   });
 
+  it('proxy: a refused target closes the client connection, and both directions run at once', async () => {
+    const listenPort = 30000 + Math.floor(Math.random() * 20000);
+    // A port nobody listens on (bind then close to get a free one).
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const deadPort = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    await a!.client.call('proxy.start', {
+      listenPort,
+      peer: '127.0.0.3',
+      targetHost: '127.0.0.1',
+      targetPort: deadPort,
+    });
+    const t0 = performance.now();
+    const outcome = await new Promise<string>((resolve) => {
+      const k = netConnect({ port: listenPort, host: '127.0.0.1' });
+      k.on('error', (e: Error & { code?: string }) => resolve(e.code ?? 'error'));
+      k.on('close', () => resolve('closed'));
+      k.resume();
+    });
+    expect(['closed', 'ECONNRESET']).toContain(outcome);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    await a!.client.call('proxy.stop', { listenPort });
+
+    // Both directions at once: the target sends 4 MB while receiving 4 MB from the client.
+    const up = randomBytes(4_000_000);
+    const down = randomBytes(4_000_000);
+    let upHash = '';
+    const target: Server = createServer({ allowHalfOpen: true }, (s) => {
+      const h = createHash('sha256');
+      s.on('data', (d) => h.update(d));
+      s.on('end', () => {
+        upHash = h.digest('hex');
+      });
+      s.end(down);
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    const targetPort = (target.address() as { port: number }).port;
+    await a!.client.call('proxy.start', {
+      listenPort,
+      peer: '127.0.0.3',
+      targetHost: '127.0.0.1',
+      targetPort,
+    });
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const k = netConnect({ port: listenPort, host: '127.0.0.1', allowHalfOpen: true });
+      const parts: Buffer[] = [];
+      k.on('data', (d) => parts.push(d));
+      k.on('end', () => resolve(Buffer.concat(parts)));
+      k.on('error', reject);
+      k.end(up);
+    });
+    for (let i = 0; i < 50 && !upHash; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(createHash('sha256').update(got).digest('hex')).toBe(
+      createHash('sha256').update(down).digest('hex'),
+    );
+    expect(upHash).toBe(createHash('sha256').update(up).digest('hex'));
+    await a!.client.call('proxy.stop', { listenPort });
+    target.close();
+  });
+
   it('drops and counts garbage datagrams on the UDP port', async () => {
     const before = (await b!.client.call('report')).phy.garbageDropped;
     const s = createSocket('udp4');
