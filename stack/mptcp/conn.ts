@@ -826,12 +826,19 @@ export class MpConn {
       dss.dataFin = true;
       need = this.checksum ? 28 : 26;
     }
-    if (need <= room) opts.push({ kind: 'mptcp', mp: dss });
-    else if (room >= 12) {
-      delete dss.mapping;
-      dss.dataFin = false;
-      opts.push({ kind: 'mptcp', mp: dss });
+    if (!dss.mapping) {
+      // A bare ACK: a 4-octet data ACK (RFC 8684 3.3; the peer infers the upper half) leaves room
+      // for two SACK blocks beside the timestamps.
+      dss.dataAck8 = false;
+      dss.dataAck &= 0xffff_ffffn;
+      need = 8;
     }
+    if (need <= room) opts.push({ kind: 'mptcp', mp: dss });
+    else if (dss.mapping && room >= need - 8) {
+      // Short of room: the mapping matters more than the data ACK (data must never go unmapped).
+      delete dss.dataAck;
+      opts.push({ kind: 'mptcp', mp: dss });
+    } else if (!dss.mapping && room >= 8) opts.push({ kind: 'mptcp', mp: dss });
   }
 
   private mpc(sender: bigint | undefined, receiver: bigint | undefined) {

@@ -102,7 +102,12 @@ describe('on the wire (RFC 8684)', () => {
     const lastAck = acks.at(-1)!.mp.find((m) => m.subtype === 'DSS');
     if (lastAck?.subtype !== 'DSS') throw new Error('no DSS');
     // 300 000 bytes and the DATA_FIN.
-    expect(lastAck.dataAck).toBe((idsnA + 1n + 300_000n + 1n) & 0xffff_ffff_ffff_ffffn);
+    const want = (idsnA + 1n + 300_000n + 1n) & 0xffff_ffff_ffff_ffffn;
+    // Bare ACKs carry the 4-octet form (the lower half), data segments the 8-octet one.
+    expect(lastAck.dataAck).toBe(lastAck.dataAck8 ? want : want & 0xffff_ffffn);
+    expect(
+      acks.some((s) => s.mp.some((m) => m.subtype === 'DSS' && m.dataAck !== undefined && !m.dataAck8)),
+    ).toBe(true);
     // 7. DATA_FIN: a DSS with F, mapping of length 1 at DSN IDSN + 1 + 300000, subflow seq 0.
     const fin = seen.find((s) => !fromServer(s) && s.mp.some((m) => m.subtype === 'DSS' && m.dataFin))!;
     const fd = fin.mp.find((m) => m.subtype === 'DSS');
