@@ -209,6 +209,24 @@ describe('node agent (bundled, loopback)', () => {
     expect(msgs[4]).toMatchObject({ id: 'last', result: { pong: true } });
   });
 
+  it('listen (discard, echo) and unlisten on stack ports', async () => {
+    const ca = a!.client;
+    const cb = b!.client;
+    expect(await cb.call('listen', { port: 7101 })).toEqual({ port: 7101 });
+    expect(await cb.call('listen', { port: 7102, mode: 'echo' })).toEqual({ port: 7102 });
+    await expect(cb.call('listen', { port: 7101 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    for (const port of [7101, 7102]) {
+      const r = await ca.call('traffic.send', { host: '127.0.0.3', port, bytes: 1_000_000, wait: true });
+      expect(r.status!.state).toBe('done');
+      expect(r.status!.result!.bytes).toBe(1_000_000);
+    }
+    expect(await cb.call('unlisten', { port: 7101 })).toEqual({ port: 7101 });
+    await expect(cb.call('unlisten', { port: 7101 })).rejects.toMatchObject({ code: 'ENOENT' });
+    const refused = await ca.call('traffic.send', { host: '127.0.0.3', port: 7101, bytes: 10, wait: true });
+    expect(refused.status!.result!.error!.code).toBe('ECONNREFUSED');
+    await cb.call('unlisten', { port: 7102 });
+  });
+
   it('reports a refused connection as a failed job with ECONNREFUSED', async () => {
     const r = await a!.client.call('traffic.send', {
       host: '127.0.0.3',
