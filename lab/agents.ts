@@ -34,11 +34,14 @@ export interface AgentSpec {
   handle: string;
   socket: string;
   log: string;
+  /** The node's phy (default udp); tun starts the agent with --phy tun. */
+  phy?: 'udp' | 'tun';
 }
 
 /** Starts an agent inside its node; returns the pid. */
 export function spawnAgent(backend: Backend, spec: AgentSpec, script: string): number | Promise<number> {
   const argv = [process.execPath, script, '--socket', spec.socket, '--log', spec.log];
+  if (spec.phy === 'tun') argv.push('--phy', 'tun');
   if (backend.spawnDetachedAsync) return backend.spawnDetachedAsync(spec.handle, argv, spec.log);
   return backend.spawnDetached(spec.handle, argv, spec.log);
 }

@@ -27,11 +27,13 @@ import {
   waitAgent,
   withAgent,
 } from './agents';
+import { allLabContainers, DockerBackend, dockerAvailable, removeContainers } from './backends/docker';
 import { NetnsBackend, parallel } from './backends/netns';
 import type { Backend } from './backends/types';
 import { wireSpecOf } from './backends/types';
 import { type CaptureHandle, type CaptureOptions, startCapture, startStackCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
+import { buildImage, imageTag, projectRoot, readDefinition } from './images/build';
 import type { RunResult } from './exec';
 import type { RunResult as TrafficResult } from './run/result';
 import type { RunSpec as TrafficSpec } from './run/spec';
@@ -64,6 +66,7 @@ import type { DirParams, LabModel, LinkModel, NodeModel } from './topology/model
 export type UpStep =
   | 'load'
   | 'check'
+  | 'image'
   | 'nodes'
   | 'links'
   | 'configure'
@@ -167,9 +170,34 @@ export interface NodeReport {
   report: AgentReport;
 }
 
-function backendFor(kind: string): Backend {
-  if (kind === 'netns') return new NetnsBackend();
-  throw new UsageError(`backend '${kind}' is not available yet (only netns)`);
+/**
+ * The backend of a lab: namespaces, or — as soon as one node is a container — the Docker backend,
+ * which runs container nodes and namespace nodes side by side (it attaches each container's
+ * namespace under the node's usual name, so everything done through `ip -n` is shared).
+ */
+function backendFor(lab: string, nodes: readonly NodeModel[]): Backend {
+  const containers = nodes.filter((n) => n.backend === 'docker');
+  if (containers.length === 0) return new NetnsBackend();
+  const def = readDefinition(projectRoot());
+  return new DockerBackend({
+    lab,
+    dockerHandles: containers.map((n) => `mplab-${lab}-${n.name}`),
+    image: imageTag(def),
+    agentPath: def.agentPath,
+  });
+}
+
+/** Docker nodes need a Docker engine and the node image (built here, offline, when missing). */
+async function prepareDocker(model: LabModel, onStep: (p: UpProgress) => void): Promise<void> {
+  if (!model.nodes.some((n) => n.backend === 'docker')) return;
+  if (!(await dockerAvailable()))
+    throw new UsageError(
+      `lab '${model.name}' has Docker nodes, but no Docker engine answers on /var/run/docker.sock (start dockerd)`,
+    );
+  const t0 = now();
+  onStep({ step: 'image', state: 'start' });
+  await buildImage({ root: projectRoot() });
+  onStep({ step: 'image', state: 'done', ms: now() - t0 });
 }
 
 const now = () => performance.now();
@@ -235,6 +263,7 @@ export class Lab {
 
     // Everything that can be checked without creating anything.
     const { backend, plans, script } = await step('check', undefined, () => Lab.check(model));
+    await prepareDocker(model, progress);
     const nodes = new Map(model.nodes.map((n) => [n.name, n]));
     const handleOf = (n: string) => backend.handleOf(model.name, n);
 
@@ -264,10 +293,16 @@ export class Lab {
       if (script) {
         progress({ step: 'agents', state: 'start', count: tsNodes.length });
         sf.record((s) => s.processes.push(...agentsStarted));
-        for (const rec of agentsStarted) {
+        for (const [i, rec] of agentsStarted.entries()) {
           rec.pid = await spawnAgent(
             backend,
-            { node: rec.owner, handle: rec.ns ?? '', socket: rec.socket ?? '', log: rec.log ?? '' },
+            {
+              node: rec.owner,
+              handle: rec.ns ?? '',
+              socket: rec.socket ?? '',
+              log: rec.log ?? '',
+              phy: tsNodes[i]?.phy,
+            },
             script,
           );
         }
@@ -434,10 +469,7 @@ export class Lab {
   }> {
     if (typeof process.getuid === 'function' && process.getuid() !== 0)
       throw new UsageError('mplab up needs root (it creates network namespaces): run it with sudo');
-    const kinds = new Set(model.nodes.map((n) => n.backend));
-    if (kinds.size > 1)
-      throw new UsageError(`lab '${model.name}' mixes backends (${[...kinds].join(', ')}); one per lab`);
-    const backend = backendFor([...kinds][0] ?? 'netns');
+    const backend = backendFor(model.name, model.nodes);
     if (existsSync(labDir(model.name)))
       throw new UsageError(
         `lab '${model.name}' already exists (${labDir(model.name)}); run 'mplab down ${model.name}' first`,
@@ -451,9 +483,9 @@ export class Lab {
         `namespaces of lab '${model.name}' already exist (${clash.join(', ')}); run 'mplab down ${model.name}'`,
       );
     for (const n of model.nodes) {
-      if (n.stack === 'ts' && n.phy !== 'udp')
+      if (n.stack === 'ts' && n.phy === 'tun' && !existsSync('/dev/net/tun'))
         throw new UsageError(
-          `node '${n.name}': phy '${n.phy}' is not available in the node agent yet (only udp)`,
+          `node '${n.name}': phy 'tun' needs /dev/net/tun, which this machine does not have`,
         );
       if (n.stack === 'kernel' && !existsSync('/proc/sys/net/mptcp'))
         throw new UsageError(`node '${n.name}' asks for the kernel's MPTCP, which this kernel does not have`);
@@ -482,7 +514,7 @@ export class Lab {
     const lab = name ?? Lab.only();
     const state = readState(lab);
     if (!state) throw new UsageError(`no lab named '${lab}' (known: ${listLabs().join(', ') || 'none'})`);
-    return new Lab(lab, backendFor(state.backend), state);
+    return new Lab(lab, backendFor(lab, state.model?.nodes ?? []), state);
   }
 
   /** Names of the labs that have state on this machine. */
@@ -532,10 +564,12 @@ export class Lab {
       ...(await pidsIn(backend, stray)),
       ...markers.flatMap((m) => scanProcesses(m)),
     ]);
+    const strayContainers = await allLabContainers(undefined, keep);
+    await removeContainers(strayContainers);
     await backend.destroy(stray);
     const files = readdirSafe(runDir()).filter(keep);
     for (const f of files) rmSync(join(runDir(), f), { recursive: true, force: true });
-    if (stray.length > 0 || killed.length > 0 || files.length > 0)
+    if (stray.length > 0 || killed.length > 0 || files.length > 0 || strayContainers.length > 0)
       out.push({ lab: '*', existed: true, namespaces: stray, killed, ms: now() - t0 });
     return out;
   }
@@ -560,7 +594,11 @@ export class Lab {
     }
     const present = new Set(await backend.findAll('mplab-'));
     const nsList = [...namespaces].filter((h) => present.has(h));
-    const existed = state !== undefined || nsList.length > 0 || existsSync(labDir(lab));
+    // Ask Docker only when this lab may have containers (a netns lab's down stays fast).
+    const mayHaveContainers = !state?.model || state.model.nodes.some((n) => n.backend === 'docker');
+    const containers = mayHaveContainers ? await allLabContainers(lab) : [];
+    const existed =
+      state !== undefined || nsList.length > 0 || containers.length > 0 || existsSync(labDir(lab));
     if (!existed) return { lab, existed: false, namespaces: [], killed: [], ms: now() - t0 };
 
     // Processes: those recorded, those inside the namespaces, those pointing into the lab dir.
@@ -583,6 +621,8 @@ export class Lab {
       );
     }
     const killed = await killAll([...pids]);
+    // Containers go before their attached namespaces (found by label, whatever the state says).
+    await removeContainers(mayHaveContainers ? await allLabContainers(lab) : []);
     await backend.destroy(nsList);
     for (const f of state?.files ?? []) rmSync(f, { force: true });
     removeLabDir(lab);
