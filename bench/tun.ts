@@ -144,7 +144,7 @@ const tunBench: BenchModule = {
             values: udp.map((r) => r.cpuUsPerPacket),
           },
           higherIsBetter: false,
-          note: 'CPU of the whole bench process over the flood (the sender is another process); the packet rates above are bounded by the one python3 sender, this figure is the reader's cost',
+          note: 'CPU of the whole bench process over the flood (the sender is another process); the packet rates above are bounded by the one python3 sender, this figure is what the reader costs',
         },
       ];
     } finally {
