@@ -330,6 +330,24 @@ describe.skipIf(!ready)(`interop with the Linux kernel's MPTCP (${ready ? kernel
       event: { ms: 300, run: (p) => linkDown(p, 0) },
     });
     checkCommon(r, 'link 1 down mid-transfer (40 Mbit/s links)', { mptcp: true, minSubflows: 2 });
+    // The link went down while data was still moving (at 300 ms of a transfer that lasts longer).
+    expect(r.ms).toBeGreaterThan(450);
+  }, 60_000);
+
+  it('a link goes down mid-transfer (kernel server sending to our client)', async () => {
+    const r = await runCase({
+      flow: 'ours-down',
+      bytes: 4 * MB,
+      follow: true,
+      shape: '40mbit',
+      kernelMptcp: (p) => ['limits set subflows 4 add_addr_accepted 4', `endpoint add ${p.b[1]} signal`],
+      event: { ms: 300, run: (p) => linkDown(p, 0) },
+    });
+    checkCommon(r, 'link 1 down mid-download (kernel sending, 40 Mbit/s links)', {
+      mptcp: true,
+      minSubflows: 2,
+    });
+    expect(r.ms).toBeGreaterThan(450);
   }, 60_000);
 
   it('ndiffports against the kernel: several subflows over one address pair', async () => {
