@@ -15,8 +15,7 @@ async function action(verb: string, opts: ImageOpts): Promise<void> {
   if (verb === 'status') {
     const def = readDefinition(root);
     const tag = imageTag(def);
-    const Docker = (await import('dockerode')).default;
-    const found = await findImage(new Docker(), tag);
+    const found = await findImage(new (await import('dockerode')).default(), tag);
     if (opts.json) printJson({ tag, present: !!found, id: found?.id, inputs: found?.inputs });
     else printView(<Text>{found ? `${tag} present (${found.id.slice(7, 19)})` : `${tag} not built`}</Text>);
     return;

@@ -5,6 +5,7 @@ import { fmtMs } from './output';
 const LABELS: Record<UpStep, string> = {
   load: 'topology',
   check: 'checks',
+  image: 'node image',
   nodes: 'nodes',
   links: 'links',
   emulator: 'emulated links',

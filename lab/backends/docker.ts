@@ -6,20 +6,20 @@
  * run in namespaces, in containers, or in both at once. Only what touches the node's own filesystem
  * differs: `exec` and the agent run inside the container (the image carries node and the agent).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { RuntimeFailure } from '../errors';
 import type { RunResult } from '../exec';
 import { ipBatch } from '../exec';
+import { runDir } from '../state';
 import { NetnsBackend, parallel } from './netns';
 import type { NodeModel } from '../topology/model';
 import type { Backend, ExecOptions, WireSpec } from './types';
 
 export const LAB_LABEL = 'mplab.lab';
 export const NODE_LABEL = 'mplab.node';
-/** Where agent sockets and logs live; mounted at the same path inside containers. */
-export const RUN_DIR = '/run/mplab';
+const DOCKER_SOCKET = '/var/run/docker.sock';
 
 export interface DockerBackendOptions {
   lab: string;
@@ -32,16 +32,27 @@ export interface DockerBackendOptions {
   docker?: Docker;
 }
 
+/** dockerode, loaded on first use so commands that never touch Docker don't pay for it. */
+export async function dockerApi(): Promise<Docker> {
+  const { default: Dockerode } = await import('dockerode');
+  return new Dockerode();
+}
+
 export class DockerBackend implements Backend {
   readonly kind = 'docker';
-  readonly docker: Docker;
+  private client: Docker | undefined;
   private readonly dockerHandles: Set<string>;
   /** Everything done through `ip -n` is the same for both kinds of node. */
   private readonly ns = new NetnsBackend();
 
   constructor(private readonly options: DockerBackendOptions) {
-    this.docker = options.docker ?? new Docker();
+    this.client = options.docker;
     this.dockerHandles = new Set(options.dockerHandles);
+  }
+
+  private async docker(): Promise<Docker> {
+    this.client ??= await dockerApi();
+    return this.client;
   }
 
   handleOf(lab: string, node: string): string {
@@ -82,11 +93,13 @@ export class DockerBackend implements Backend {
     const containers = handles.filter((h) => this.isContainer(h));
     if (namespaces.length) await this.ns.createNodes(namespaces);
     if (containers.length === 0) return;
-    mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
+    // Agent sockets and logs live in the run directory, mounted at the same path inside containers.
+    const dir = runDir();
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     const pids = new Map<string, number>();
     await parallel(containers, 4, async (handle) => {
       const node = handle.slice(`mplab-${this.options.lab}-`.length);
-      const c = await this.docker.createContainer({
+      const c = await (await this.docker()).createContainer({
         name: handle,
         Hostname: node.slice(0, 63),
         Image: this.options.image,
@@ -94,7 +107,7 @@ export class DockerBackend implements Backend {
         HostConfig: {
           NetworkMode: 'none',
           CapAdd: ['NET_ADMIN', 'NET_RAW'],
-          Binds: [`${RUN_DIR}:${RUN_DIR}`],
+          Binds: [`${dir}:${dir}`],
           Init: false,
         },
       });
@@ -113,7 +126,8 @@ export class DockerBackend implements Backend {
 
   async exec(handle: string, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
     if (!this.isContainer(handle)) return this.ns.exec(handle, argv, options);
-    const container = this.docker.getContainer(handle);
+    const docker = await this.docker();
+    const container = docker.getContainer(handle);
     const exec = await container.exec({
       Cmd: argv,
       AttachStdin: options.input !== undefined,
@@ -132,7 +146,7 @@ export class DockerBackend implements Backend {
     const inherit = options.stdio === 'inherit';
     out.on('data', (d: Buffer) => (inherit ? process.stdout.write(d) : (stdout += d.toString('utf8'))));
     err.on('data', (d: Buffer) => (inherit ? process.stderr.write(d) : (stderr += d.toString('utf8'))));
-    this.docker.modem.demuxStream(stream, out, err);
+    docker.modem.demuxStream(stream, out, err);
     if (options.input !== undefined) stream.end(options.input);
     const done = new Promise<void>((res, rej) => {
       stream.on('end', res);
@@ -175,14 +189,16 @@ export class DockerBackend implements Backend {
   async spawnDetachedAsync(handle: string, argv: string[], logFile: string): Promise<number> {
     if (!this.isContainer(handle)) return this.ns.spawnDetached(handle, argv, logFile);
     const cmd = this.inContainer(argv);
-    const container = this.docker.getContainer(handle);
+    const container = (await this.docker()).getContainer(handle);
     // The shell redirects output to the log (a bind-mounted path) and execs the command, so the pid
     // docker reports is the command's own.
     const quoted = cmd.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const exec = await container.exec({
       Cmd: ['/bin/sh', '-c', `exec ${quoted} >>'${logFile}' 2>&1`],
     });
-    await exec.start({ Detach: true });
+    // A detached start still answers with a stream; left open it would keep the CLI alive.
+    const started = (await exec.start({ Detach: true })) as unknown as { destroy?: () => void } | undefined;
+    started?.destroy?.();
     for (let i = 0; i < 200; i++) {
       const info = await exec.inspect();
       if (info.Pid) return info.Pid;
@@ -206,13 +222,8 @@ export class DockerBackend implements Backend {
   }
 
   async destroy(handles: string[]): Promise<void> {
-    const containers = await this.containersOf(handles);
-    await parallel(containers, 4, async (id) => {
-      await this.docker
-        .getContainer(id)
-        .remove({ force: true, v: true })
-        .catch(() => {});
-    });
+    if (this.dockerHandles.size > 0)
+      await removeContainers(await this.containersOf(handles), await this.docker());
     // Drop the attachments (and the namespaces of namespace nodes).
     await this.ns.destroy(handles);
   }
@@ -220,25 +231,31 @@ export class DockerBackend implements Backend {
   /** Ids of existing containers named like the handles (or any of this lab's, when labelled). */
   private async containersOf(handles: string[]): Promise<string[]> {
     const wanted = new Set(handles);
-    const list = await this.docker.listContainers({ all: true, filters: { label: [LAB_LABEL] } });
+    const list = await (await this.docker()).listContainers({ all: true, filters: { label: [LAB_LABEL] } });
     return list.filter((c) => c.Names.some((n) => wanted.has(n.replace(/^\//, '')))).map((c) => c.Id);
   }
 }
 
 /** Every container any mplab lab made (for `down --all`), as ids. */
-export async function allLabContainers(docker = new Docker(), lab?: string): Promise<string[]> {
+export async function allLabContainers(lab?: string, filter?: (lab: string) => boolean): Promise<string[]> {
+  if (!existsSync(DOCKER_SOCKET)) return [];
   try {
-    const filter = lab ? `${LAB_LABEL}=${lab}` : LAB_LABEL;
-    const list = await docker.listContainers({ all: true, filters: { label: [filter] } });
-    return list.map((c) => c.Id);
+    const docker = await dockerApi();
+    const list = await docker.listContainers({
+      all: true,
+      filters: { label: [lab ? `${LAB_LABEL}=${lab}` : LAB_LABEL] },
+    });
+    return list.filter((c) => !filter || filter(c.Labels[LAB_LABEL] ?? '')).map((c) => c.Id);
   } catch {
     return []; // no dockerd: there can be no containers either
   }
 }
 
-export async function removeContainers(ids: string[], docker = new Docker()): Promise<void> {
+export async function removeContainers(ids: string[], docker?: Docker): Promise<void> {
+  if (ids.length === 0) return;
+  const api = docker ?? (await dockerApi());
   await parallel(ids, 4, async (id) => {
-    await docker
+    await api
       .getContainer(id)
       .remove({ force: true, v: true })
       .catch(() => {});
@@ -246,9 +263,10 @@ export async function removeContainers(ids: string[], docker = new Docker()): Pr
 }
 
 /** True when a Docker engine answers on its socket. */
-export async function dockerAvailable(docker = new Docker()): Promise<boolean> {
+export async function dockerAvailable(): Promise<boolean> {
+  if (!existsSync(DOCKER_SOCKET)) return false;
   try {
-    await docker.ping();
+    await (await dockerApi()).ping();
     return true;
   } catch {
     return false;

@@ -24,7 +24,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { RuntimeFailure, UsageError } from '../errors';
 import { VERSION } from '../../stack/version';
@@ -249,7 +249,7 @@ export async function findImage(
 /** Builds (or finds up to date) the node image. */
 export async function buildImage(options: BuildOptions): Promise<BuiltImage> {
   const started = performance.now();
-  const docker = options.docker ?? new Docker();
+  const docker = options.docker ?? new (await import('dockerode')).default();
   const progress = options.onProgress ?? (() => {});
   const def = readDefinition(options.root);
   const tag = imageTag(def);
