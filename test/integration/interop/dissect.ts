@@ -85,6 +85,9 @@ export interface Dissection {
   /** Who sent the first DATA_FIN on the wire. */
   firstDataFin: 'fromOurs' | 'fromKernel' | undefined;
   addAddr: { fromOurs: number; fromKernel: number };
+  /** When (ms into the capture) each side first announced an address, and first echoed one. */
+  addAddrFirstMs: { fromOurs?: number; fromKernel?: number };
+  addAddrEchoFirstMs: { fromOurs?: number; fromKernel?: number };
   /** Data-level bytes covered per direction (union of DSS mappings, relative DSN), and holes. */
   dataCoverage: {
     fromOurs: { covered: number; gaps: number };
@@ -105,6 +108,7 @@ export interface Dissection {
 
 const FIELDS = [
   'frame.number',
+  'frame.time_relative',
   'ip.src',
   'ipv6.src',
   'ip.dst',
@@ -197,6 +201,8 @@ export function dissect(file: string, ours: string[]): Dissection {
     joinDst: { fromOurs: [], fromKernel: [] },
     firstDataFin: undefined,
     addAddr: { fromOurs: 0, fromKernel: 0 },
+    addAddrFirstMs: {},
+    addAddrEchoFirstMs: {},
     dataCoverage: { fromOurs: { covered: 0, gaps: 0 }, fromKernel: { covered: 0, gaps: 0 } },
     dataStart: {},
     gapList: [],
@@ -259,7 +265,11 @@ export function dissect(file: string, ours: string[]): Dissection {
     let addAddrIndex = 0;
     for (const st of subtypes) {
       if (st !== 3) continue;
-      if (echoes[addAddrIndex] !== '1') d.addAddr[dir]++;
+      const t = Number(get('frame.time_relative')) * 1000;
+      if (echoes[addAddrIndex] !== '1') {
+        d.addAddr[dir]++;
+        d.addAddrFirstMs[dir] ??= t;
+      } else d.addAddrEchoFirstMs[dir] ??= t;
       addAddrIndex++;
     }
     if (get('mptcp.connection.echoed_key_mismatch')) d.echoedKeyMismatches++;
