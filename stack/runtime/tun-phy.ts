@@ -115,6 +115,18 @@ export function localRuleLines(existing: string): string[] {
   return out;
 }
 
+/**
+ * Lines that put the local table back first, when no steering rule of `table` is left (so no
+ * other stack in this namespace still needs it moved). Also undoes what a stack that died left.
+ */
+export function restoreLocalLines(existing: string, table = TUN_TABLE): string[] {
+  if (new RegExp(`ipproto tcp lookup ${table}\\b`).test(existing)) return [];
+  const moved = new RegExp(`^${LOCAL_PREF}:\\s+from all lookup local`, 'm').test(existing);
+  if (!moved) return [];
+  const hasZero = /^0:\s+from all lookup local/m.test(existing);
+  return [...(hasZero ? [] : ['rule add pref 0 lookup local']), `rule del pref ${LOCAL_PREF} lookup local`];
+}
+
 const PROTO_TCP = 6;
 
 /** Parses one IP packet read from the device into a Packet; a string says why it was dropped. */
@@ -227,10 +239,14 @@ export function tunMaxSegmentFor(address: string, fallbackMtu = 1500): number {
   return Math.min(mtuOf(address) ?? fallbackMtu, 65535) - (isIPv6(address) ? 40 : 20);
 }
 
-function ipCmd(netns: string | undefined, family: '-4' | '-6', lines: string[]): void {
+function ipCmd(netns: string | undefined, family: '-4' | '-6', lines: string[], tolerant = false): void {
   if (lines.length === 0) return;
-  const args = [...(netns ? ['-n', netns] : []), family, '-batch', '-'];
-  execFileSync('ip', args, { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  const args = [...(netns ? ['-n', netns] : []), family, ...(tolerant ? ['-force'] : []), '-batch', '-'];
+  try {
+    execFileSync('ip', args, { input: `${lines.join('\n')}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  } catch (e) {
+    if (!tolerant) throw e;
+  }
 }
 
 function ipOut(netns: string | undefined, args: string[]): string {
@@ -294,7 +310,6 @@ export class TunPhy implements PhySink {
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
-  private movedLocal = false;
 
   constructor(private readonly options: TunPhyOptions = {}) {
     this.name = options.name ?? DEFAULT_TUN_NAME;
@@ -308,17 +323,28 @@ export class TunPhy implements PhySink {
     this.device = dev;
     dev.onError = (e) => this.onLog?.(e.message);
     dev.onPackets = (pkts) => this.received(pkts);
-    ipCmd(o.netns, '-4', [`link set ${dev.name} mtu ${o.mtu ?? 1500} up`]);
-    this.addrs = o.addresses ? [...o.addresses] : await this.learn();
-    if (o.steer !== false) {
-      const cfg = steeringConfig(dev.name, [], this.table);
-      sysctlCmd(o.netns, cfg.sysctls);
-      const lines = localRuleLines(ipOut(o.netns, ['-4', 'rule', 'show']));
-      const lines6 = localRuleLines(ipOut(o.netns, ['-6', 'rule', 'show']));
-      ipCmd(o.netns, '-4', [...cfg.v4, ...lines]);
-      ipCmd(o.netns, '-6', [...cfg.v6, ...lines6]);
-      this.movedLocal = lines.length > 0 || lines6.length > 0;
-      this.steer(this.addrs);
+    try {
+      ipCmd(o.netns, '-4', [`link set ${dev.name} mtu ${o.mtu ?? 1500} up`]);
+      this.addrs = o.addresses ? [...o.addresses] : await this.learn();
+      if (o.steer !== false) {
+        const cfg = steeringConfig(dev.name, [], this.table);
+        sysctlCmd(o.netns, cfg.sysctls);
+        const lines = localRuleLines(ipOut(o.netns, ['-4', 'rule', 'show']));
+        const lines6 = localRuleLines(ipOut(o.netns, ['-6', 'rule', 'show']));
+        ipCmd(o.netns, '-4', [...cfg.v4, ...lines]);
+        ipCmd(o.netns, '-6', [...cfg.v6, ...lines6]);
+        this.steer(this.addrs);
+      }
+    } catch (e) {
+      // Half set up: take down what exists (the device, with its routes; our rules) and report.
+      this.closed = true;
+      try {
+        if (o.steer !== false) this.steer([]);
+      } catch {
+        // best effort
+      }
+      await dev.close();
+      throw e;
     }
     dev.start();
     const pollMs = o.pollMs ?? 200;
@@ -387,11 +413,9 @@ export class TunPhy implements PhySink {
     if (o.steer !== false) {
       try {
         this.steer([]);
-        if (this.movedLocal) {
-          // Back as it was: the local table first again.
-          ipCmd(o.netns, '-4', ['rule add pref 0 lookup local', `rule del pref ${LOCAL_PREF} lookup local`]);
-          ipCmd(o.netns, '-6', ['rule add pref 0 lookup local', `rule del pref ${LOCAL_PREF} lookup local`]);
-        }
+        // Back as it was: the local table first again, unless another stack here still steers.
+        ipCmd(o.netns, '-4', restoreLocalLines(ipOut(o.netns, ['-4', 'rule', 'show']), this.table));
+        ipCmd(o.netns, '-6', restoreLocalLines(ipOut(o.netns, ['-6', 'rule', 'show']), this.table));
       } catch (e) {
         this.onLog?.(`unsteer: ${(e as Error).message}`);
       }
@@ -424,10 +448,30 @@ export class TunPhy implements PhySink {
     const v6: string[] = [];
     for (const a of this.steered)
       if (!want.has(a)) (isIPv6(a) ? v6 : v4).push(steerRule('del', a, this.table));
+    // Deleting a rule someone already removed is not an error.
+    ipCmd(o.netns, '-4', v4, true);
+    ipCmd(o.netns, '-6', v6, true);
+    const add4: string[] = [];
+    const add6: string[] = [];
     for (const a of want)
-      if (!this.steered.has(a)) (isIPv6(a) ? v6 : isIPv4(a) ? v4 : []).push(steerRule('add', a, this.table));
-    ipCmd(o.netns, '-4', v4);
-    ipCmd(o.netns, '-6', v6);
+      if (!this.steered.has(a))
+        (isIPv6(a) ? add6 : isIPv4(a) ? add4 : []).push(steerRule('add', a, this.table));
+    // A rule left by a stack that died without closing would make `rule add` fail (File exists):
+    // delete any such one first, quietly.
+    ipCmd(
+      o.netns,
+      '-4',
+      add4.map((l) => l.replace('rule add', 'rule del')),
+      true,
+    );
+    ipCmd(
+      o.netns,
+      '-6',
+      add6.map((l) => l.replace('rule add', 'rule del')),
+      true,
+    );
+    ipCmd(o.netns, '-4', add4);
+    ipCmd(o.netns, '-6', add6);
     this.steered = want;
   }
 

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { caps } from '../../helpers/caps';
 import { netnsScope, tag } from '../../helpers/netns';
 import { dissect, startCapture, tmpDir } from './dissect';
+import { TunPhy } from '../../../stack/runtime/tun-phy';
 import { hasMptcpPython, makePair, startOurStack } from './harness';
 
 const execFileAsync = promisify(execFile);
@@ -106,6 +107,22 @@ describe.skipIf(!caps.netns || !caps.tun || !caps.tshark || !hasMptcpPython)('TU
     expect(rules).not.toMatch(/ipproto tcp/);
     expect(rules).toMatch(/^0:\s+from all lookup local/m);
   }, 60_000);
+
+  it('a stack that died without closing leaves rules a new one takes over; close removes them', async () => {
+    const pair = makePair(tag(), { links: 1 });
+    const rules = () => execFileSync('ip', ['-n', pair.ts, 'rule'], { encoding: 'utf8' });
+    const first = new TunPhy({ netns: pair.ts, addresses: pair.a, name: 'mptunx' });
+    await first.start();
+    expect(rules()).toMatch(/to 10\.\d+\.1\.1 ipproto tcp lookup 8684/);
+    // "Crash": the device goes (its fd closed), the rules and the moved local rule stay.
+    await first.device?.close();
+    const second = new TunPhy({ netns: pair.ts, addresses: pair.a, name: 'mptuny' });
+    await second.start();
+    expect(rules().match(/ipproto tcp/g)).toHaveLength(1);
+    await second.close();
+    expect(rules()).not.toMatch(/ipproto tcp/);
+    expect(rules()).toMatch(/^0:\s+from all lookup local/m);
+  }, 30_000);
 
   it('control: without the steering the kernel answers the SYN with a RST', async () => {
     const pair = makePair(tag(), { links: 1 });

@@ -6,6 +6,7 @@ import {
   IpParser,
   LOCAL_PREF,
   localRuleLines,
+  restoreLocalLines,
   STEER_PREF,
   steeringConfig,
   steerRule,
@@ -137,6 +138,21 @@ describe('steering configuration', () => {
     const moved = `${LOCAL_PREF}:\tfrom all lookup local\n32766:\tfrom all lookup main\n`;
     expect(localRuleLines(moved)).toEqual([]);
     expect(STEER_PREF).toBeLessThan(LOCAL_PREF);
+  });
+
+  it('puts the local table back first once no steering rule is left', () => {
+    const moved = `${LOCAL_PREF}:\tfrom all lookup local\n32766:\tfrom all lookup main\n`;
+    expect(restoreLocalLines(moved)).toEqual([
+      'rule add pref 0 lookup local',
+      `rule del pref ${LOCAL_PREF} lookup local`,
+    ]);
+    const stillSteered = `${STEER_PREF}:\tfrom all to 10.0.0.1 ipproto tcp lookup 8684\n${moved}`;
+    expect(restoreLocalLines(stillSteered)).toEqual([]);
+    expect(restoreLocalLines(stillSteered, 9000)).toHaveLength(2);
+    expect(restoreLocalLines('0:\tfrom all lookup local\n')).toEqual([]);
+    expect(restoreLocalLines(`0:\tfrom all lookup local\n${moved}`)).toEqual([
+      `rule del pref ${LOCAL_PREF} lookup local`,
+    ]);
   });
 
   it('learns global addresses of interfaces that are up with carrier, not the TUN device', () => {
