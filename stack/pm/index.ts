@@ -93,6 +93,11 @@ interface ConnPm {
   open: boolean;
   /** The peer set the C flag (RFC 8684 3.1): no new subflows to its initial address. */
   noJoinToInitial: boolean;
+  /**
+   * The master's local address went away (its id 0 withdrawn). If it comes back it is an ordinary
+   * address again: announced under its own non-zero id, so the peer can join it (WiFi lost and back).
+   */
+  masterAddrGone: boolean;
 }
 
 export function familyOf(addr: string): 4 | 6 {
@@ -131,7 +136,7 @@ export class PathManager {
   /** The address id this connection uses for a local address (0 for the master's). */
   localIdFor(token: number, address: string): number {
     const c = this.conns.get(token);
-    if (c && c.master.srcAddr === address) return 0;
+    if (c && c.master.srcAddr === address && !c.masterAddrGone) return 0;
     return this.addressId(address);
   }
 
@@ -173,6 +178,7 @@ export class PathManager {
       actions: [],
       open: opts.open ?? true,
       noJoinToInitial: opts.noJoinToInitial ?? false,
+      masterAddrGone: false,
     };
     this.conns.set(token, c);
     c.rows.push({
@@ -224,10 +230,17 @@ export class PathManager {
         'remote-removed',
       );
     }
-    // Rows removed earlier for this remote come back.
+    // Rows removed earlier towards this address come back, under the id it is announced with now
+    // (an initial address withdrawn as id 0 returns under an id of its own).
     for (const r of c.rows) {
-      if (r.state === 'removed' && r.remoteId === remote.id && r.endpoint.dstAddr === remote.address) {
-        if (this.locals.includes(r.endpoint.srcAddr)) this.reset(r);
+      if (
+        r.state === 'removed' &&
+        r.endpoint.dstAddr === remote.address &&
+        this.locals.includes(r.endpoint.srcAddr)
+      ) {
+        r.remoteId = remote.id;
+        if (remote.port !== undefined) r.endpoint.dstPort = remote.port;
+        this.reset(r);
       }
     }
     this.plan(c);
@@ -262,6 +275,7 @@ export class PathManager {
         const id = this.localIdFor(c.token, a);
         this.dropRows(c, (r) => r.endpoint.srcAddr === a, 'address-removed');
         if (c.announced.delete(id) || id === 0) c.actions.push({ type: 'withdraw', id });
+        if (a === c.master.srcAddr) c.masterAddrGone = true;
       }
       for (const r of c.rows) {
         if (r.state === 'removed' && this.locals.includes(r.endpoint.srcAddr)) {
@@ -441,7 +455,7 @@ export class PathManager {
   private announceAll(c: ConnPm): void {
     if (c.strategy === 'ndiffports') return;
     for (const a of this.locals) {
-      if (a === c.master.srcAddr) continue;
+      if (a === c.master.srcAddr && !c.masterAddrGone) continue;
       const id = this.addressId(a);
       if (c.announced.has(id)) continue;
       c.announced.add(id);

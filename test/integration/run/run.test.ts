@@ -185,9 +185,7 @@ describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
     expect(leftovers(name)).toEqual(NOTHING);
   }, 120_000);
 
-  // Known stack defect (see test/unit/simlab): a returning address is not announced again, so the
-  // WiFi subflow never comes back. Flip to `it` when the path manager is fixed.
-  it.fails('the demo: WiFi carries data again after it is back', () => {
+  it('the demo: WiFi carries data again after it is back', () => {
     expect(demo).toBeDefined();
     expect(pathMbpsBetween(demo!.result.timeline, 1, 7, 10)).toBeGreaterThan(1);
   });

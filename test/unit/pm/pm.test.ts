@@ -170,4 +170,39 @@ describe('the C flag', () => {
     });
     expect(nd.rows(9)).toHaveLength(1);
   });
+
+  it('the initial address lost and back: withdrawn as id 0, announced again under its own id', () => {
+    // The passive side (the client of the live-CD demo): its WiFi address carried the master.
+    const pm = new PathManager({ strategy: 'fullmesh', ndiffports: 1 }, ['W', 'G']);
+    pm.addConnection(7, { srcAddr: 'W', dstAddr: 'S', srcPort: 5001, dstPort: 4000 }, false);
+    expect(pm.takeActions(7)).toEqual([{ type: 'announce', id: pm.addressId('G'), address: 'G' }]);
+    pm.setLocalAddresses(['G']);
+    expect(pm.takeActions(7)).toContainEqual({ type: 'withdraw', id: 0 });
+    pm.setLocalAddresses(['G', 'W']);
+    const back = pm.addressId('W');
+    expect(back).not.toBe(0);
+    expect(pm.takeActions(7)).toEqual([{ type: 'announce', id: back, address: 'W' }]);
+    expect(pm.localIdFor(7, 'W')).toBe(back);
+    // lost again: now it is the announced id that is withdrawn
+    pm.setLocalAddresses(['G']);
+    expect(pm.takeActions(7)).toContainEqual({ type: 'withdraw', id: back });
+  });
+
+  it('the peer withdraws its initial address (id 0) and announces it again: the row comes back', () => {
+    // The initiator (the server of the demo) whose master went to the client's WiFi address.
+    const pm = new PathManager({ strategy: 'fullmesh', ndiffports: 1 }, ['S']);
+    pm.addConnection(8, { srcAddr: 'S', dstAddr: 'W', srcPort: 4000, dstPort: 5001 }, true);
+    pm.addRemoteAddress(8, { id: 2, address: 'G' });
+    for (const r of pm.nextToBuild(8, 0)) {
+      pm.built(8, r.pathIndex, 4001);
+      pm.established(8, r.pathIndex);
+    }
+    pm.removeRemoteAddress(8, 0);
+    expect(pm.rows(8).find((r) => r.pathIndex === 1)?.state).toBe('removed');
+    pm.addRemoteAddress(8, { id: 9, address: 'W' });
+    const again = pm.nextToBuild(8, 0);
+    expect(again.map((r) => [r.pathIndex, r.remoteId, r.endpoint.dstAddr, r.endpoint.srcPort])).toEqual([
+      [1, 9, 'W', 0],
+    ]);
+  });
 });
