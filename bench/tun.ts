@@ -12,7 +12,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
+import { createCore } from '../stack/runtime/core-factory';
+import { Driver } from '../stack/runtime/driver';
 import { TunDevice } from '../stack/runtime/tun-device';
+import { TunPhy, tunMss } from '../stack/runtime/tun-phy';
+import { Sysctl } from '../stack/sysctl';
 import { type BenchFigure, type BenchModule, type BenchOptions, repeat } from './harness';
 
 const PACKETS = 150_000;
@@ -93,6 +97,162 @@ async function udpRun(): Promise<Run> {
   );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bulk transfer to the kernel's MPTCP over the TUN phy, beside the kernel's own MPTCP client.
+
+const SINK = String.raw`
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(1); print('ready', flush=True)
+c, _ = s.accept(); n = 0
+while True:
+    d = c.recv(262144)
+    if not d: break
+    n += len(d)
+print(n, flush=True)
+`;
+const SOURCE = String.raw`
+import socket, sys, time
+b = b'x' * 65536; n = int(sys.argv[3]); t0 = time.monotonic()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for i in range(n // 65536): s.sendall(b)
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+print(time.monotonic() - t0, flush=True)
+`;
+const BULK = 64 << 20;
+
+function sinkIn(ns: string, port: number): Promise<{ ready: Promise<void>; done: Promise<number> }> {
+  const p = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', SINK, String(port)]);
+  let out = '';
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    onReady = r;
+  });
+  p.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    if (out.includes('ready')) onReady();
+  });
+  const done = new Promise<number>((resolve, reject) =>
+    p.on('exit', (c) =>
+      c === 0 ? resolve(Number(out.split('\n')[1])) : reject(new Error(`sink exited ${c}`)),
+    ),
+  );
+  return Promise.resolve({ ready, done });
+}
+
+/** Our stack (TUN phy in `ns`) sends BULK bytes to host:port; resolves with seconds (connect to closed). */
+async function oursBulk(ns: string, local: string, host: string, port: number): Promise<number> {
+  const sysctl = new Sysctl();
+  const phy = new TunPhy({ netns: ns, addresses: [local], name: 'mpbench1' });
+  const core = createCore({ sysctl, tcb: { mss: tunMss(1500, 4) } }).core;
+  const driver = new Driver(core, phy);
+  phy.onPacket = (p) => driver.receive(p);
+  await phy.start();
+  core.setAddresses([local], driver.now());
+  const chunk = new Uint8Array(65536).fill(120);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      let sent = 0;
+      const conn = core.connect({ host, port, localAddress: local }, driver.now());
+      const pump = () => {
+        while (sent < BULK) {
+          const n = core.write(conn, chunk.subarray(0, Math.min(chunk.length, BULK - sent)), driver.now());
+          if (n <= 0) return;
+          sent += n;
+        }
+        core.end(conn, driver.now());
+      };
+      driver.onEvents = (events) => {
+        for (const e of events) {
+          if (e.conn !== conn) continue;
+          if (e.type === 'connected' || e.type === 'writable') pump();
+          if (e.type === 'data') core.consumed(conn, e.data.length, driver.now());
+          if (e.type === 'closed') {
+            if (e.error) reject(new Error(e.error.message));
+            else resolve((performance.now() - t0) / 1000);
+          }
+        }
+        driver.kick();
+      };
+      driver.kick();
+    });
+  } finally {
+    driver.stop();
+    await phy.close();
+  }
+}
+
+/** The kernel's client sends BULK bytes; resolves with the seconds it measured (connect to close). */
+async function kernelBulk(ns: string, host: string, port: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const p = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', SOURCE, host, String(port), String(BULK)]);
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    p.on('exit', (c) => (c === 0 ? resolve(Number(out.trim())) : reject(new Error(`source exited ${c}`))));
+  });
+}
+
+async function bulkFigure(reps: number): Promise<BenchFigure> {
+  const t = randomBytes(2).toString('hex');
+  const a = `mplab-bench-ta${t}`;
+  const k = `mplab-bench-tk${t}`;
+  execFileSync('ip', ['netns', 'add', a]);
+  execFileSync('ip', ['netns', 'add', k]);
+  try {
+    execFileSync('ip', [
+      'link',
+      'add',
+      `mpb${t}a`,
+      'netns',
+      a,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      `mpb${t}k`,
+      'netns',
+      k,
+    ]);
+    execFileSync('ip', ['-n', a, '-batch', '-'], {
+      input: `link set lo up\naddr add 10.98.1.1/24 dev mpb${t}a\nlink set mpb${t}a up\n`,
+    });
+    execFileSync('ip', ['-n', k, '-batch', '-'], {
+      input: `link set lo up\naddr add 10.98.1.2/24 dev mpb${t}k\nlink set mpb${t}k up\n`,
+    });
+    const ours: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      let s = await sinkIn(k, 5301);
+      await s.ready;
+      const secs = await oursBulk(a, '10.98.1.1', '10.98.1.2', 5301);
+      if ((await s.done) !== BULK) throw new Error('ours: the kernel did not receive everything');
+      ours.push((BULK * 8) / secs / 1e6);
+      s = await sinkIn(k, 5301);
+      await s.ready;
+      const ks = await kernelBulk(a, '10.98.1.2', 5301);
+      if ((await s.done) !== BULK) throw new Error('kernel: the sink did not receive everything');
+      base.push((BULK * 8) / ks / 1e6);
+    }
+    return {
+      id: 'tun.bulk_to_kernel_mbps',
+      title:
+        "bulk MPTCP transfer to the kernel's MPTCP over one veth: our stack (TUN phy) vs the kernel's own client",
+      ours: { label: 'our stack, TUN phy, 1 subflow', unit: 'Mbit/s', values: ours },
+      baseline: { label: 'kernel MPTCP client (python3 sendall)', unit: 'Mbit/s', values: base },
+      higherIsBetter: true,
+      note: `${BULK >> 20} MiB, unshaped veth, MSS 1460, same python3 MPTCP sink for both`,
+    };
+  } finally {
+    execFileSync('ip', ['netns', 'del', a]);
+    execFileSync('ip', ['netns', 'del', k]);
+  }
+}
+
 const tunBench: BenchModule = {
   name: 'tun',
   async available() {
@@ -121,7 +281,9 @@ const tunBench: BenchModule = {
       const note = `${PACKETS} packets of 1028 bytes (IPv4+UDP+1000) from a python3 sender; received ${tun
         .map((r) => r.received)
         .join('/')} (TUN) and ${udp.map((r) => r.received).join('/')} (UDP)`;
+      const bulk = await bulkFigure(options.quick ? 1 : Math.max(3, options.repetitions));
       return [
+        bulk,
         {
           id: 'tun.read_packets_per_second',
           title: 'packets per second the TUN phy reads (poll on a worker + synchronous drain via koffi)',
