@@ -1204,7 +1204,8 @@ async function countersOf(handles: string[]): Promise<Map<string, Map<string, If
       const docs = r.stdout.split('\n').filter((l) => l.startsWith('['));
       if (r.code !== 0 || docs.length !== lines.length) return false;
       try {
-        part.forEach((h, i) => out.set(h, parseCounters(docs[2 * i] as string, docs[2 * i + 1] as string)));
+        for (const [i, h] of part.entries())
+          out.set(h, parseCounters(docs[2 * i] as string, docs[2 * i + 1] as string));
         return true;
       } catch {
         return false;

@@ -18,7 +18,7 @@ async function connectRtt(lab: Lab, node: string, dst: string, n = 5): Promise<n
     'import socket,time,statistics',
     'def once():',
     '  s=socket.socket(); s.settimeout(1); t=time.perf_counter()',
-    '  try: s.connect(("' + dst + '",9))',
+    `  try: s.connect(("${dst}",9))`,
     '  except ConnectionRefusedError: pass',
     '  except OSError: return -1',
     '  finally: s.close()',
