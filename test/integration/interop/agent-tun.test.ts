@@ -81,6 +81,7 @@ describe.skipIf(!caps.netns || !caps.tun || !caps.kernelMptcp || !hasMptcpPython
         expect(rep.phy.garbageDropped, 'phy garbage + core drops').toBe(0);
         await client.call('shutdown').catch(() => undefined);
         await cap.stop();
+        expect(cap.dropped(), `capture drops: ${cap.stats()}`).toBe(0);
         const d = dissect(cap.file, pair.a);
         expect(d.malformed, 'malformed').toBe(0);
         expect(d.mptcpStreams.size).toBe(1);
