@@ -169,7 +169,7 @@ export class TunDevice {
     wakeups: 0,
     fullBatches: 0,
   };
-  /** Receives each batch of packets read (views into a shared slab; each one is never reused). */
+  /** Receives each batch of packets read (each in a buffer of its own, owned by the receiver). */
   onPackets: ((packets: Uint8Array[]) => void) | undefined;
   onError: ((err: Error) => void) | undefined;
 
@@ -178,8 +178,7 @@ export class TunDevice {
   private readonly pollSet: Buffer;
   private readonly maxPacket: number;
   private readonly batch: number;
-  private slab: Buffer;
-  private slabOff = 0;
+  private readonly scratch: Buffer;
   private polling = false;
   private reading = false;
   private closed = false;
@@ -222,7 +221,7 @@ export class TunDevice {
     this.pollSet.writeInt16LE(POLLIN, 4);
     this.pollSet.writeInt32LE(wake, 8);
     this.pollSet.writeInt16LE(POLLIN, 12);
-    this.slab = Buffer.allocUnsafeSlow(this.slabSize());
+    this.scratch = Buffer.allocUnsafeSlow(this.maxPacket);
   }
 
   /** Starts reading: `onPackets` is called with each drained batch. */
@@ -269,10 +268,6 @@ export class TunDevice {
     return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
 
-  private slabSize(): number {
-    return Math.max(256 * 1024, this.maxPacket * 4);
-  }
-
   private release(): void {
     this.sys.close(this.fd);
     this.sys.close(this.wakeFd);
@@ -314,14 +309,9 @@ export class TunDevice {
   private readInto(out: Uint8Array[]): void {
     const max = this.maxPacket;
     const c = this.counters;
+    const scratch = this.scratch;
     for (let i = 0; i < this.batch; i++) {
-      if (this.slab.length - this.slabOff < max) {
-        this.slab = Buffer.allocUnsafeSlow(this.slabSize());
-        this.slabOff = 0;
-      }
-      const slab = this.slab;
-      const at = this.slabOff;
-      const n = this.sys.read(this.fd, at === 0 ? slab : slab.subarray(at), max) as number;
+      const n = this.sys.read(this.fd, scratch, max) as number;
       if (n < 0) {
         const e = tunErrno();
         if (e !== EAGAIN && e !== EINTR) {
@@ -334,9 +324,11 @@ export class TunDevice {
       if (n === 0) return;
       c.packetsIn++;
       c.bytesIn += n;
-      // 8-byte alignment keeps later views cheap; the slab is never rewritten under a view.
-      this.slabOff = at + ((n + 7) & ~7);
-      out.push(slab.subarray(at, at + n));
+      // Copied out of the scratch buffer into a buffer of its own size (small ones come from
+      // Node's 8 KiB pool): a packet the core keeps (reassembly) pins only that, not a large slab.
+      const pkt = Buffer.allocUnsafe(n);
+      scratch.copy(pkt, 0, 0, n);
+      out.push(pkt);
     }
     c.fullBatches++;
   }
