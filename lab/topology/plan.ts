@@ -38,7 +38,7 @@ import type {
   StackKind,
 } from './model';
 import type { Issues, Path } from './positions';
-import { ifName, labName, type RawDirParams, type RawTopology } from './schema';
+import { ifName, labName, type RawDirParams, type RawEvent, type RawTopology } from './schema';
 import { didYouMean } from './suggest';
 import { parsePercent, parseQueue, parseRate, parseTime } from './units';
 
@@ -806,7 +806,7 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
   }
 
   // ------------------------------------------------------------------------------------ events
-  const events = planEvents(raw, issues, links, nodeModels, fileDir);
+  const events = planEvents(raw.events ?? [], ['events'], issues, links, nodeModels, fileDir);
 
   if (issues.count > startCount) return undefined;
   return {
@@ -968,11 +968,17 @@ function needsNetem(d: DirParams): boolean {
 
 // -------------------------------------------------------------------------------------- events
 
-function planEvents(
-  raw: RawTopology,
+/**
+ * Resolves raw events against a lab's links and nodes: the one planner for a topology's `events:`
+ * and for a separate events file (lab/scenario). `prefix` is where the list stands in its YAML file;
+ * problems go to `issues`. Returns the events sorted by time (stable).
+ */
+export function planEvents(
+  raw: readonly RawEvent[],
+  prefix: Path,
   issues: Issues,
-  links: LinkModel[],
-  nodes: NodeModel[],
+  links: readonly LinkModel[],
+  nodes: readonly NodeModel[],
   fileDir: string,
 ): ScenarioEvent[] {
   const out: ScenarioEvent[] = [];
@@ -983,8 +989,8 @@ function planEvents(
     byEndpoint.set(`${l.a.node}:${l.a.iface}`, { link: l, side: 'a' });
     byEndpoint.set(`${l.b.node}:${l.b.iface}`, { link: l, side: 'b' });
   }
-  const one = (e: NonNullable<RawTopology['events']>[number], i: number): undefined => {
-    const ep: Path = ['events', i];
+  const one = (e: RawEvent, i: number): undefined => {
+    const ep: Path = [...prefix, i];
     const at = parseTime(e.at);
     if (!at.ok) return; // reported by the schema
     const actions = (['down', 'up', 'set', 'sysctl'] as const).filter((k) => e[k] !== undefined);
@@ -1083,7 +1089,7 @@ function planEvents(
     const params = dirParams([{ obj: setObj, path: [...ep, 'set'] }], issues, fileDir, false);
     out.push({ at: at.value, action: 'link-set', link: link.id, target: e.link, dir, params });
   };
-  (raw.events ?? []).forEach((e, i) => {
+  raw.forEach((e, i) => {
     one(e, i);
   });
   return out
