@@ -20,14 +20,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap } from 'yaml';
 import * as z from 'zod';
 import type { RunStack } from '../run/result';
 import type { RunSpec } from '../run/spec';
 import { checkKnob } from '../topology/knobs';
 import type { DirParams, LabModel, LinkModel } from '../topology/model';
 import { TopologyError } from '../topology/model';
-import { Issues, type Path, SourceMap } from '../topology/positions';
+import { needsNetem } from '../topology/plan';
+import { type Path, parseYaml } from '../topology/positions';
 import { didYouMean } from '../topology/suggest';
 import { parsePercent, parseQueue, parseRate, parseSize, parseTime } from '../topology/units';
 import type { AxisValue } from './matrix';
@@ -103,19 +104,7 @@ export function loadCampaign(file: string): LoadedCampaign {
 }
 
 export function parseCampaign(source: string, file: string): LoadedCampaign {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const src = new SourceMap(file, doc, lc);
-  const issues = new Issues(src);
-  for (const err of doc.errors) {
-    const p = src.linePos(err.pos[0]);
-    issues.list.push({
-      file,
-      line: p.line,
-      col: p.col,
-      message: `YAML syntax: ${err.message.split('\n')[0]}`,
-    });
-  }
+  const { doc, src, issues } = parseYaml(source, file);
   if (issues.count > 0) throw new TopologyError(issues.sorted());
   const data: unknown = doc.toJS();
   if (!isMap(doc.contents))
@@ -265,18 +254,6 @@ function linkParam(param: LinkParam, v: AxisValue): P<Partial<DirParams>> {
       return r.ok ? { ok: true, value: { queue: r.value } } : r;
     }
   }
-}
-
-function needsNetem(d: DirParams): boolean {
-  return (
-    (d.delayMs ?? 0) > 0 ||
-    (d.jitterMs ?? 0) > 0 ||
-    (d.lossPct ?? 0) > 0 ||
-    d.burstLoss !== undefined ||
-    (d.reorderPct ?? 0) > 0 ||
-    (d.duplicatePct ?? 0) > 0 ||
-    d.trace !== undefined
-  );
 }
 
 /**

@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap } from 'yaml';
 import * as z from 'zod';
 import type { LabModel, ScenarioEvent } from '../topology/model';
 import { TopologyError } from '../topology/model';
 import { planEvents } from '../topology/plan';
-import { Issues, type Path, SourceMap } from '../topology/positions';
+import { type Path, parseYaml } from '../topology/positions';
 import { eventSchema } from '../topology/schema';
 import { didYouMean } from '../topology/suggest';
 
@@ -37,19 +37,7 @@ export function loadEvents(file: string, model: LabModel): ScenarioEvent[] {
 }
 
 export function parseEvents(source: string, file: string, model: LabModel): ScenarioEvent[] {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const src = new SourceMap(file, doc, lc);
-  const issues = new Issues(src);
-  for (const err of doc.errors) {
-    const p = src.linePos(err.pos[0]);
-    issues.list.push({
-      file,
-      line: p.line,
-      col: p.col,
-      message: `YAML syntax: ${err.message.split('\n')[0]}`,
-    });
-  }
+  const { doc, issues } = parseYaml(source, file);
   if (issues.count > 0) throw new TopologyError(issues.sorted());
   const data: unknown = doc.toJS();
   let prefix: Path = [];

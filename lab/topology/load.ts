@@ -4,12 +4,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar } from 'yaml';
 import type * as z from 'zod';
 import type { BackendKind, LabModel, LoadOverrides } from './model';
 import { TopologyError } from './model';
 import { plan } from './plan';
-import { Issues, type Path, SourceMap } from './positions';
+import { type Issues, type Path, parseYaml } from './positions';
 import { type RawTopology, topologySchema } from './schema';
 import { didYouMean } from './suggest';
 
@@ -31,30 +31,7 @@ export async function loadTopology(file: string, overrides: LoadOverrides = {}):
  * and anchors relative paths (traces); LabModel.file is its absolute form.
  */
 export function parseTopology(source: string, file: string, overrides: LoadOverrides = {}): LabModel {
-  const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, merge: true });
-  const src = new SourceMap(file, doc, lc);
-  const issues = new Issues(src);
-  for (const err of doc.errors) {
-    let offset = err.pos[0];
-    let message = err.message.split('\n')[0]!;
-    const flow = /^Flow (sequence|mapping)/.exec(message);
-    if (flow) {
-      // The parser notices an unclosed [ or { where the text ends; point at the opener instead.
-      const opener = flow[1] === 'sequence' ? '[' : '{';
-      const at = unclosedOpener(source, offset, opener);
-      if (at >= 0) {
-        offset = at;
-        message = `unclosed "${opener}": this flow ${flow[1]} must end with "${opener === '[' ? ']' : '}'}"`;
-      }
-    }
-    const p = src.linePos(offset);
-    if (err.code === 'DUPLICATE_KEY') {
-      const key = source.slice(err.pos[0], err.pos[1]).trim();
-      message = `duplicate key "${key}": each key (and each node name) may appear once in a mapping`;
-    }
-    issues.list.push({ file, line: p.line, col: p.col, message: `YAML syntax: ${message}` });
-  }
+  const { doc, issues } = parseYaml(source, file, { merge: true });
   if (issues.count > 0) throw new TopologyError(issues.sorted());
 
   let data: unknown;
@@ -104,21 +81,6 @@ export function parseTopology(source: string, file: string, overrides: LoadOverr
   });
   if (!model || issues.count > 0) throw new TopologyError(issues.sorted());
   return model;
-}
-
-/** Offset of the last `opener` before `end` that is not closed before `end`, or -1. */
-function unclosedOpener(source: string, end: number, opener: '[' | '{'): number {
-  const closer = opener === '[' ? ']' : '}';
-  let depth = 0;
-  for (let i = Math.min(end, source.length) - 1; i >= 0; i--) {
-    const c = source[i];
-    if (c === closer) depth++;
-    else if (c === opener) {
-      if (depth === 0) return i;
-      depth--;
-    }
-  }
-  return -1;
 }
 
 // ------------------------------------------------------------------------------------ zod issues

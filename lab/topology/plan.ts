@@ -954,7 +954,8 @@ export function dirParams(layers: Layer[], issues: Issues, fileDir: string, chec
   return out;
 }
 
-function needsNetem(d: DirParams): boolean {
+/** Whether a direction's parameters need netem (delay, jitter, loss, reorder, duplicate or a trace). */
+export function needsNetem(d: DirParams): boolean {
   return (
     (d.delayMs ?? 0) > 0 ||
     (d.jitterMs ?? 0) > 0 ||

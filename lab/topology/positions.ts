@@ -1,7 +1,7 @@
 // Maps a path in the parsed data (["links", 0, "rate"]) back to a line and column of the YAML
 // source, so every problem names file:line:col.
 
-import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { TopologyIssue } from './model';
 
 export type Path = readonly PropertyKey[];
@@ -98,4 +98,64 @@ export class Issues {
     }
     return out.sort((a, b) => a.line - b.line || a.col - b.col);
   }
+}
+
+/** A YAML file parsed with positions kept: the document, its source map and the issues found so far. */
+export interface ParsedYaml {
+  readonly doc: Document;
+  readonly src: SourceMap;
+  readonly issues: Issues;
+}
+
+/**
+ * Parses YAML text keeping positions (unique keys; `merge` enables `<<:` merge keys). Every syntax
+ * error is recorded in `issues` as "YAML syntax: …" at its file:line:col (an unclosed `[`/`{` at its
+ * opener; a duplicate key by name); the caller throws when `issues.count > 0`.
+ */
+export function parseYaml(source: string, file: string, opts: { merge?: boolean } = {}): ParsedYaml {
+  const lc = new LineCounter();
+  const doc = parseDocument(source, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: true,
+    ...(opts.merge ? { merge: true } : {}),
+  });
+  const src = new SourceMap(file, doc, lc);
+  const issues = new Issues(src);
+  for (const err of doc.errors) {
+    let offset = err.pos[0];
+    let message = err.message.split('\n')[0]!;
+    const flow = /^Flow (sequence|mapping)/.exec(message);
+    if (flow) {
+      // The parser notices an unclosed [ or { where the text ends; point at the opener instead.
+      const opener = flow[1] === 'sequence' ? '[' : '{';
+      const at = unclosedOpener(source, offset, opener);
+      if (at >= 0) {
+        offset = at;
+        message = `unclosed "${opener}": this flow ${flow[1]} must end with "${opener === '[' ? ']' : '}'}"`;
+      }
+    }
+    const p = src.linePos(offset);
+    if (err.code === 'DUPLICATE_KEY') {
+      const key = source.slice(err.pos[0], err.pos[1]).trim();
+      message = `duplicate key "${key}": each key (and each node name) may appear once in a mapping`;
+    }
+    issues.list.push({ file, line: p.line, col: p.col, message: `YAML syntax: ${message}` });
+  }
+  return { doc, src, issues };
+}
+
+/** Offset of the last `opener` before `end` that is not closed before `end`, or -1. */
+function unclosedOpener(source: string, end: number, opener: '[' | '{'): number {
+  const closer = opener === '[' ? ']' : '}';
+  let depth = 0;
+  for (let i = Math.min(end, source.length) - 1; i >= 0; i--) {
+    const c = source[i];
+    if (c === closer) depth++;
+    else if (c === opener) {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return -1;
 }
