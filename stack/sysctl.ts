@@ -5,6 +5,8 @@
  * applies `mptcp_scheduler` and `mptcp_cc` to live connections (see `liveKnobs`).
  */
 
+import { editDistance } from './suggest';
+
 export type KnobValue = number | string;
 
 interface KnobBase {
@@ -251,21 +253,6 @@ export class SysctlError extends Error {
 
 export type KnobListener = (name: string, value: KnobValue, previous: KnobValue) => void;
 
-function levenshtein(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
-}
-
 function shortName(name: string): string {
   const i = name.lastIndexOf('.');
   return i < 0 ? name : name.slice(i + 1);
@@ -393,7 +380,7 @@ export class Sysctl {
   private unknown(name: string): SysctlError {
     const n = normalizeKnobName(name);
     const scored = this.names()
-      .map((k) => ({ k, d: Math.min(levenshtein(n, k), levenshtein(shortName(n), shortName(k))) }))
+      .map((k) => ({ k, d: Math.min(editDistance(n, k), editDistance(shortName(n), shortName(k))) }))
       .sort((a, b) => a.d - b.d);
     const best = scored[0];
     const hint =
