@@ -3,43 +3,28 @@
  * the client API the lab calls (index.ts). See docs/emulator.md for the design.
  */
 
-/** Gilbert-Elliott burst loss, all values in percent (as netem's `loss gemodel p r 1-h 1-k`). */
-export interface BurstLoss {
-  /** Probability (%) per frame of moving from the Good to the Bad state. */
-  p: number;
-  /** Probability (%) per frame of moving from the Bad back to the Good state. */
-  r: number;
-  /** Loss probability (%) while in the Bad state (netem's 1-h). Default 100. */
+import type { DirParams, BurstLoss as ModelBurstLoss, QueueLimit } from '../topology/model';
+
+export type { QueueLimit };
+
+/**
+ * Gilbert-Elliott burst loss in percent (netem's `loss gemodel p r 1-h 1-k`): the topology model's
+ * BurstLoss with the two state loss probabilities optional (lossBad default 100, lossGood default 0).
+ */
+export interface BurstLoss extends Omit<ModelBurstLoss, 'lossBad' | 'lossGood'> {
   lossBad?: number;
-  /** Loss probability (%) while in the Good state (netem's 1-k). Default 0. */
   lossGood?: number;
 }
 
-/** Drop-tail queue limit in front of the rate limiter: the first given of bytes, ms, packets. */
-export interface QueueLimit {
-  bytes?: number;
-  /** Time-sized: converted to bytes at the current rate (for trace links: at 12 Mbit/s per 1500 B/ms). */
-  ms?: number;
-  packets?: number;
-}
-
 /**
- * One direction of a link. Structurally the topology model's DirParams (lab/topology/model.ts);
- * every field optional, absent = no effect.
+ * One direction of a link: the topology model's DirParams (lab/topology/model.ts), every field
+ * optional, absent = no effect; burst loss with its defaults optional. In the emulator, delay varies
+ * uniformly in [delay - jitter, delay + jitter] without reordering unless reorderPct (the percent of
+ * frames that skip the delay stage; needs delayMs > 0); a queue given in ms is converted to bytes at
+ * the current rate (for trace links at 12 Mbit/s per 1500 B/ms); a trace replaces rateMbps.
  */
-export interface EmuDirParams {
-  rateMbps?: number;
-  delayMs?: number;
-  /** Delay varies uniformly in [delay - jitter, delay + jitter]; no reordering unless reorderPct. */
-  jitterMs?: number;
-  lossPct?: number;
+export interface EmuDirParams extends Omit<DirParams, 'burstLoss'> {
   burstLoss?: BurstLoss;
-  /** Percent of frames that skip the delay stage (netem-like reordering); needs delayMs > 0. */
-  reorderPct?: number;
-  duplicatePct?: number;
-  queue?: QueueLimit;
-  /** Mahimahi packet-delivery trace file path (absolute); replaces rateMbps. */
-  trace?: string;
 }
 
 export interface EmuLinkEnd {
