@@ -14,11 +14,10 @@ import { createInterface } from 'node:readline';
 import { RuntimeFailure } from '../errors';
 import type { Lab } from '../lab';
 import { labApplier, ScenarioScheduler } from '../scenario/scheduler';
-import type { RunResult } from './result';
 import { DEFAULT_INTERVAL_MS, DEFAULT_RUN_MS, type RunSpec, resolveEndpoints } from './spec';
 import type { LabRunOptions, LabRunOutput } from './ts';
 import { type SubflowFigure, TimelineBuilder } from './timeline';
-import { integrityOf, round, runMeta } from './util';
+import { integrityOf, liveRunResult } from './util';
 
 export const TRAFFIC_PY = String.raw`
 import hashlib, json, os, socket, sys, time
@@ -306,22 +305,15 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
       );
     const seconds = sinkDone?.seconds ?? (tEnd - t0) / 1000;
     const bytes = sinkDone?.bytes ?? sinkBytes;
-    const result: RunResult = {
-      lab: lab.name,
-      from: spec.from,
-      to: spec.to,
-      stack: spec.stack,
-      sim: false,
-      bytes,
-      seconds: round(seconds, 6),
-      goodputMbps: seconds > 0 ? round((bytes * 8) / seconds / 1e6, 3) : 0,
-      integrity,
-      subflows: tl.subflows(),
-      timeline: tl.points,
-      events: scheduler.applied,
+    const result = await liveRunResult(
+      lab,
+      spec,
+      spec.stack,
+      { bytes, seconds, integrity },
+      tl,
+      scheduler.applied,
       startedAt,
-      ...(await runMeta(lab, [spec.from, spec.to])),
-    };
+    );
     if (integrity === 'ok' && sinkDone?.sha256) result.sha256 = sinkDone.sha256;
     for (const e of scheduler.errors) notes.push(`event failed: ${e}`);
     if (notes.length > 0) result.notes = notes;

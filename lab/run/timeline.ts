@@ -61,40 +61,14 @@ export class TimelineBuilder {
     sender: readonly SubflowFigure[],
   ): TimelinePoint {
     for (const f of sender) {
-      const key = `${f.local}|${f.remote}`;
-      let tr = this.tracks.get(key);
-      if (!tr) {
-        tr = {
-          key,
-          pathIndex: f.pathIndex,
-          local: f.local,
-          remote: f.remote,
-          bytes: 0,
-          fromSink: false,
-          lastBytes: 0,
-        };
-        this.tracks.set(key, tr);
-      }
+      const tr = this.track(f.pathIndex, f.local, f.remote, false);
       tr.pathIndex = f.pathIndex;
       if (f.cwnd !== undefined) tr.cwnd = f.cwnd;
       if (f.srttMs !== undefined) tr.srttMs = f.srttMs;
       if (!tr.fromSink && sink.length === 0) tr.bytes = Math.max(tr.bytes, f.bytes);
     }
     for (const f of sink) {
-      const key = `${f.remote}|${f.local}`;
-      let tr = this.tracks.get(key);
-      if (!tr) {
-        tr = {
-          key,
-          pathIndex: f.pathIndex,
-          local: f.remote,
-          remote: f.local,
-          bytes: 0,
-          fromSink: true,
-          lastBytes: 0,
-        };
-        this.tracks.set(key, tr);
-      }
+      const tr = this.track(f.pathIndex, f.remote, f.local, true);
       tr.fromSink = true;
       tr.bytes = Math.max(tr.bytes, f.bytes);
     }
@@ -127,28 +101,45 @@ export class TimelineBuilder {
     return point;
   }
 
+  /** The track of one subflow by the sender's local and remote address:port, made on first sight. */
+  private track(pathIndex: number, local: string, remote: string, fromSink: boolean): Track {
+    const key = `${local}|${remote}`;
+    let tr = this.tracks.get(key);
+    if (!tr) {
+      tr = { key, pathIndex, local, remote, bytes: 0, fromSink, lastBytes: 0 };
+      this.tracks.set(key, tr);
+    }
+    return tr;
+  }
+
+  /** The tracks in path-index order (then by 4-tuple). */
+  private sortedTracks(): Track[] {
+    return [...this.tracks.values()].sort((a, b) => a.pathIndex - b.pathIndex || a.key.localeCompare(b.key));
+  }
+
   /** Every subflow seen (one per 4-tuple), in path-index order. */
   subflows(): RunSubflow[] {
-    return [...this.tracks.values()]
-      .sort((a, b) => a.pathIndex - b.pathIndex || a.key.localeCompare(b.key))
-      .map((t) => ({ pathIndex: t.pathIndex, local: t.local, remote: t.remote, bytes: t.bytes }));
+    return this.sortedTracks().map((t) => ({
+      pathIndex: t.pathIndex,
+      local: t.local,
+      remote: t.remote,
+      bytes: t.bytes,
+    }));
   }
 
   /** Latest cwnd / RTT per subflow (for live views). */
   live(): LiveSubflow[] {
-    return [...this.tracks.values()]
-      .sort((a, b) => a.pathIndex - b.pathIndex || a.key.localeCompare(b.key))
-      .map((t) => {
-        const o: LiveSubflow = {
-          pathIndex: t.pathIndex,
-          local: t.local,
-          remote: t.remote,
-          bytes: t.bytes,
-        };
-        if (t.cwnd !== undefined) o.cwnd = t.cwnd;
-        if (t.srttMs !== undefined) o.srttMs = t.srttMs;
-        return o;
-      });
+    return this.sortedTracks().map((t) => {
+      const o: LiveSubflow = {
+        pathIndex: t.pathIndex,
+        local: t.local,
+        remote: t.remote,
+        bytes: t.bytes,
+      };
+      if (t.cwnd !== undefined) o.cwnd = t.cwnd;
+      if (t.srttMs !== undefined) o.srttMs = t.srttMs;
+      return o;
+    });
   }
 }
 

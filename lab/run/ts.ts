@@ -17,7 +17,7 @@ import { labApplier, ScenarioScheduler } from '../scenario/scheduler';
 import type { RunEvent, RunResult, TimelinePoint } from './result';
 import { DEFAULT_INTERVAL_MS, DEFAULT_RUN_MS, type RunSpec, resolveEndpoints } from './spec';
 import { type LiveSubflow, TimelineBuilder } from './timeline';
-import { integrityOf, round, runMeta } from './util';
+import { integrityOf, liveRunResult } from './util';
 
 export interface LabRunOptions {
   /** Each timeline point as it is made, with the latest per-subflow figures. */
@@ -189,22 +189,15 @@ export async function runTs(lab: Lab, spec: RunSpec, options: LabRunOptions = {}
     const bytes = sinkResult?.bytes ?? sinkBytes;
     const integrity = failure ?? integrityOf(srcResult, sinkResult);
     const errors = scheduler.errors;
-    const result: RunResult = {
-      lab: lab.name,
-      from: spec.from,
-      to: spec.to,
-      stack: 'ts',
-      sim: false,
-      bytes,
-      seconds: round(seconds, 6),
-      goodputMbps: seconds > 0 ? round((bytes * 8) / seconds / 1e6, 3) : 0,
-      integrity,
-      subflows: tl.subflows(),
-      timeline: tl.points,
-      events: scheduler.applied,
+    const result = await liveRunResult(
+      lab,
+      spec,
+      'ts',
+      { bytes, seconds, integrity },
+      tl,
+      scheduler.applied,
       startedAt,
-      ...(await runMeta(lab, [spec.from, spec.to])),
-    };
+    );
     if (integrity === 'ok' && sinkResult) result.sha256 = sinkResult.sha256;
     if (errors.length > 0) result.notes = errors.map((e) => `event failed: ${e}`);
     return { result, reports };

@@ -3,7 +3,8 @@ import { release } from 'node:os';
 import type { TrafficResult } from '../../stack/agent/protocol';
 import { VERSION } from '../../stack/version';
 import type { Lab } from '../lab';
-import type { RunResult } from './result';
+import type { RunEvent, RunResult, RunSubflow, TimelinePoint } from './result';
+import type { RunSpec } from './spec';
 
 export function round(v: number, digits: number): number {
   const k = 10 ** digits;
@@ -46,4 +47,36 @@ export async function runMeta(lab: Lab, nodes: string[]): Promise<Pick<RunResult
     }
   }
   return { knobs, versions: versions() };
+}
+
+/**
+ * The RunResult of a live run (either driver): the figures measured, the timeline and its subflows,
+ * the events applied, and the knobs and versions of the two ends.
+ */
+export async function liveRunResult(
+  lab: Lab,
+  spec: Pick<RunSpec, 'from' | 'to'>,
+  stack: RunResult['stack'],
+  measured: { bytes: number; seconds: number; integrity: string },
+  timeline: { subflows(): RunSubflow[]; readonly points: TimelinePoint[] },
+  events: RunEvent[],
+  startedAt: string,
+): Promise<RunResult> {
+  const { bytes, seconds, integrity } = measured;
+  return {
+    lab: lab.name,
+    from: spec.from,
+    to: spec.to,
+    stack,
+    sim: false,
+    bytes,
+    seconds: round(seconds, 6),
+    goodputMbps: seconds > 0 ? round((bytes * 8) / seconds / 1e6, 3) : 0,
+    integrity,
+    subflows: timeline.subflows(),
+    timeline: timeline.points,
+    events,
+    startedAt,
+    ...(await runMeta(lab, [spec.from, spec.to])),
+  };
 }
