@@ -5,6 +5,7 @@
  * Same RunResult as a run in a lab. Same model, spec and seed: the same result, byte for byte.
  */
 import { createHash } from 'node:crypto';
+import { subflowFigures } from '../../stack/agent/traffic';
 import type { CoreEvent } from '../../stack/core/contract';
 import type { MptcpHost } from '../../stack/mptcp/host';
 import { formatReport } from '../../stack/report';
@@ -18,7 +19,7 @@ import {
   type RunSpec,
   resolveEndpoints,
 } from '../run/spec';
-import { type LiveSubflow, type SubflowFigure, TimelineBuilder } from '../run/timeline';
+import { type LiveSubflow, TimelineBuilder } from '../run/timeline';
 import { describeEvent } from '../scenario/describe';
 import type { LabModel, ScenarioEvent } from '../topology/model';
 import { buildSimLab, type SimLab, simParams } from './map';
@@ -77,21 +78,6 @@ export function applySimEvent(lab: SimLab, model: LabModel, e: ScenarioEvent): v
     const p = simParams(e.params, mtu);
     link.set(p, e.dir);
   }
-}
-
-function figures(
-  stats: ReturnType<MptcpHost['connStats']>[number] | undefined,
-  role: 'send' | 'sink',
-): SubflowFigure[] {
-  if (!stats) return [];
-  return stats.subflows.map((s) => ({
-    pathIndex: s.pathIndex,
-    local: `${s.local.address}:${s.local.port}`,
-    remote: `${s.remote.address}:${s.remote.port}`,
-    bytes: role === 'send' ? s.bytesSent : s.bytesReceived,
-    cwnd: s.cwnd,
-    srttMs: s.srttMs,
-  }));
 }
 
 export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptions = {}): SimRunOutput {
@@ -198,8 +184,8 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     const p = tl.sample(
       (now - t0) / 1000,
       received,
-      figures(statsOf(sink, serverConn), 'sink'),
-      figures(statsOf(sender, clientConn), 'send'),
+      subflowFigures(statsOf(sink, serverConn), 'sink'),
+      subflowFigures(statsOf(sender, clientConn), 'send'),
     );
     options.onPoint?.(p, tl.live());
   };

@@ -27,7 +27,8 @@ function sendBlock(): Buffer {
   return block;
 }
 
-function figures(stats: ConnStats | undefined, role: TrafficRole): TrafficSubflowFigures[] {
+/** Per-subflow figures of a connection as one end sees it: bytes sent by a sender, received by a sink. */
+export function subflowFigures(stats: ConnStats | undefined, role: TrafficRole): TrafficSubflowFigures[] {
   if (!stats) return [];
   return stats.subflows.map((s) => ({
     pathIndex: s.pathIndex,
@@ -107,7 +108,7 @@ abstract class Job {
   protected tick(): void {
     const now = performance.now();
     const st = this.currentStats();
-    if (st) this.lastFigures = figures(st, this.role);
+    if (st) this.lastFigures = subflowFigures(st, this.role);
     this.events.progress({
       id: this.id,
       role: this.role,
@@ -182,7 +183,7 @@ export class SendJob extends Job {
     // The peer's end of stream comes before the connection is gone: keep its final figures.
     sock.on('end', () => {
       const st = sock.stats();
-      if (st) this.lastFigures = figures(st, 'send');
+      if (st) this.lastFigures = subflowFigures(st, 'send');
     });
     sock.on('error', (e: Error & { code?: string }) => {
       this.fail(e.code ?? 'EIO', e.message);
@@ -295,7 +296,7 @@ export class SinkJob extends Job {
     const end = (error?: { code: string; message: string }) => {
       if (!this.live.has(c)) return;
       const st = sock.stats();
-      if (st) this.lastFigures = figures(st, 'sink');
+      if (st) this.lastFigures = subflowFigures(st, 'sink');
       this.live.delete(c);
       const t1 = performance.now();
       const result: TrafficResult = {
