@@ -6,29 +6,12 @@
  * same run. Goodput is the receiving application's bytes over the steady part of the transfer
  * (slow start left out).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
-import { goodputMbps } from './lib/series';
-import { onInterrupt, Procs, type TwoHosts, twoHosts } from './lib/topo';
-import {
-  type Agent,
-  bundleAgent,
-  kernelMptcp,
-  kernelTransfer,
-  oursTransfer,
-  startAgent,
-  stopAgent,
-  type TransferRun,
-} from './lib/transfer';
+import { steadyMbps as steady, withAgentBed } from './lib/bed';
+import { kernelTransfer, oursTransfer } from './lib/transfer';
 
 const RATE = 50;
-
-function steady(r: TransferRun, warm: number, seconds: number): number {
-  return goodputMbps(r.samples, r.t0 + warm, r.t0 + seconds);
-}
 
 const mod: BenchModule = {
   name: 'aggregation',
@@ -38,27 +21,13 @@ const mod: BenchModule = {
   async run(options: BenchOptions): Promise<BenchFigure[]> {
     const seconds = options.quick ? 5 : 8;
     const warm = options.quick ? 1.5 : 2;
-    const procs = new Procs();
-    const agents: Agent[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-agg-'));
-    const unhook = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
-    let h: TwoHosts | undefined;
-    try {
-      h = await twoHosts(233, [
-        { via: 'veth', rateMbps: RATE },
-        { via: 'veth', rateMbps: RATE },
-      ]);
-      kernelMptcp(
-        h.nsA,
-        h.nsB,
-        h.paths.map((p) => p.a),
-        h.paths.map((p) => p.ifA),
-      );
-      const js = await bundleAgent(dir);
-      const a = await startAgent(procs, js, dir, h.nsA, 'a');
-      agents.push(a);
-      const b = await startAgent(procs, js, dir, h.nsB, 'b');
-      agents.push(b);
+    const paths = [
+      { via: 'veth' as const, rateMbps: RATE },
+      { via: 'veth' as const, rateMbps: RATE },
+    ];
+    return withAgentBed('agg', 233, paths, async ({ h, procs, start }) => {
+      const a = await start(h.nsA, 'a');
+      const b = await start(h.nsB, 'b');
       const ours: number[] = [];
       const kernel: number[] = [];
       let port = 7000;
@@ -81,13 +50,7 @@ const mod: BenchModule = {
           note: `2 veth pairs, tbf ${RATE} Mbit/s each direction (queue 100 ms), MTU 1500; ${seconds} s transfers, goodput from ${warm} s on; ours MSS 1452 (UDP phy: MTU − IP/UDP/TCP headers) fullmesh LIA, kernel MPTCP its own MSS on the 1500 MTU`,
         },
       ];
-    } finally {
-      for (const a of agents) await stopAgent(a).catch(() => {});
-      await procs.killAll();
-      await h?.close();
-      rmSync(dir, { recursive: true, force: true });
-      unhook();
-    }
+    });
   },
 };
 

@@ -11,22 +11,15 @@
  * Ours (two node agents, fullmesh PM) beside the kernel's MPTCP (subflow endpoint) in the same run.
  * The path that goes down is the second one: both stacks' initial subflow rides the first.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
+import { withAgentBed } from './lib/bed';
 import { goodputMbps, longestGap, timeToReach } from './lib/series';
-import { onInterrupt, Procs, type TwoHosts, twoHosts } from './lib/topo';
+import type { Procs, TwoHosts } from './lib/topo';
 import {
-  type Agent,
-  bundleAgent,
-  kernelMptcp,
   kernelTransfer,
   oursTransfer,
-  startAgent,
   startRxSampler,
-  stopAgent,
   type TransferOptions,
   type TransferRun,
 } from './lib/transfer';
@@ -89,28 +82,14 @@ const mod: BenchModule = {
   },
   async run(options: BenchOptions): Promise<BenchFigure[]> {
     const t = options.quick ? { pre: 2.5, down: 3, post: 4.5 } : { pre: 3, down: 4, post: 6 };
-    const procs = new Procs();
-    const agents: Agent[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-fo-'));
-    const unhook = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
-    let h: TwoHosts | undefined;
-    try {
-      h = await twoHosts(235, [
-        { via: 'veth', rateMbps: RATE },
-        { via: 'veth', rateMbps: RATE },
-      ]);
+    const paths = [
+      { via: 'veth' as const, rateMbps: RATE },
+      { via: 'veth' as const, rateMbps: RATE },
+    ];
+    return withAgentBed('fo', 235, paths, async ({ h, procs, start }) => {
       const hosts = h;
-      kernelMptcp(
-        h.nsA,
-        h.nsB,
-        h.paths.map((p) => p.a),
-        h.paths.map((p) => p.ifA),
-      );
-      const js = await bundleAgent(dir);
-      const a = await startAgent(procs, js, dir, h.nsA, 'a');
-      agents.push(a);
-      const b = await startAgent(procs, js, dir, h.nsB, 'b');
-      agents.push(b);
+      const a = await start(h.nsA, 'a');
+      const b = await start(h.nsB, 'b');
       const dst = h.paths[0]!.b;
       let port = 7100;
       // warm-up (JIT, ARP), not measured
@@ -166,13 +145,7 @@ const mod: BenchModule = {
           note: `${base}; 0 = never under the threshold`,
         },
       ];
-    } finally {
-      for (const a of agents) await stopAgent(a).catch(() => {});
-      await procs.killAll();
-      await h?.close();
-      rmSync(dir, { recursive: true, force: true });
-      unhook();
-    }
+    });
   },
 };
 

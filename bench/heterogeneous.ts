@@ -7,30 +7,13 @@
  * over 1 means the slow path adds goodput instead of dragging the fast one down. Second figure: our
  * MPTCP beside the kernel's MPTCP over the same two paths.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
-import { goodputMbps } from './lib/series';
-import { onInterrupt, Procs, type TwoHosts, twoHosts } from './lib/topo';
-import {
-  type Agent,
-  bundleAgent,
-  kernelMptcp,
-  kernelTransfer,
-  oursTransfer,
-  startAgent,
-  stopAgent,
-  type TransferRun,
-} from './lib/transfer';
+import { steadyMbps as steady, withAgentBed } from './lib/bed';
+import { kernelTransfer, oursTransfer } from './lib/transfer';
 
 const FAST = { rateMbps: 20, rttMs: 20 };
 const SLOW = { rateMbps: 2, rttMs: 150 };
-
-function steady(r: TransferRun, warm: number, seconds: number): number {
-  return goodputMbps(r.samples, r.t0 + warm, r.t0 + seconds);
-}
 
 const mod: BenchModule = {
   name: 'heterogeneous',
@@ -40,28 +23,11 @@ const mod: BenchModule = {
   async run(options: BenchOptions): Promise<BenchFigure[]> {
     const seconds = options.quick ? 8 : 12;
     const warm = options.quick ? 2.5 : 3;
-    const procs = new Procs();
-    const agents: Agent[] = [];
-    const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-het-'));
-    const unhook = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
-    let h: TwoHosts | undefined;
-    try {
-      h = await twoHosts(236, [
-        { via: 'emulator', rateMbps: FAST.rateMbps, delayMs: FAST.rttMs / 2 },
-        { via: 'emulator', rateMbps: SLOW.rateMbps, delayMs: SLOW.rttMs / 2 },
-      ]);
-      kernelMptcp(
-        h.nsA,
-        h.nsB,
-        h.paths.map((p) => p.a),
-        h.paths.map((p) => p.ifA),
-      );
-      const js = await bundleAgent(dir);
-      const start = async (ns: string, name: string, extra: string[] = []) => {
-        const ag = await startAgent(procs, js, dir, ns, name, extra);
-        agents.push(ag);
-        return ag;
-      };
+    const paths = [
+      { via: 'emulator' as const, rateMbps: FAST.rateMbps, delayMs: FAST.rttMs / 2 },
+      { via: 'emulator' as const, rateMbps: SLOW.rateMbps, delayMs: SLOW.rttMs / 2 },
+    ];
+    return withAgentBed('het', 236, paths, async ({ h, procs, start }) => {
       const fast = h.paths[0]!;
       const a = await start(h.nsA, 'a');
       const b = await start(h.nsB, 'b');
@@ -101,13 +67,7 @@ const mod: BenchModule = {
           note,
         },
       ];
-    } finally {
-      for (const a of agents) await stopAgent(a).catch(() => {});
-      await procs.killAll();
-      await h?.close();
-      rmSync(dir, { recursive: true, force: true });
-      unhook();
-    }
+    });
   },
 };
 

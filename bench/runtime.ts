@@ -11,14 +11,14 @@
  * /proc/<pid>/stat; the kernel's count both python processes' rusage (softirq work done in their
  * context included, so it is a lower bound for the kernel).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { AgentClient } from '../stack/agent/client';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { repeat } from './harness';
+import { Procs } from './lib/topo';
+import { bundleAgent, type Agent as LibAgent, startAgent as startLibAgent, stopAgent } from './lib/transfer';
 
 const TAG = Math.random().toString(16).slice(2, 8);
 const NS_A = `mplab-b${TAG}-a`;
@@ -80,76 +80,14 @@ function teardown(): void {
   }
 }
 
-async function bundle(dir: string): Promise<string> {
-  const out = join(dir, 'agent.js');
-  await build({
-    entryPoints: [new URL('../stack/agent/main.ts', import.meta.url).pathname],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    outfile: out,
-    define: { __MPLAB_VERSION__: '"bench"' },
-    logLevel: 'warning',
-  });
-  return out;
-}
-
-interface Agent {
-  proc: ChildProcess;
-  client: AgentClient;
+/** An agent and its process id (for its CPU time). */
+interface Agent extends LibAgent {
   pid: number;
 }
 
-async function startAgent(
-  js: string,
-  dir: string,
-  ns: string,
-  name: string,
-  extra: string[] = [],
-): Promise<Agent> {
-  const sock = join(dir, `${name}.sock`);
-  const proc = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      js,
-      '--socket',
-      sock,
-      '--log',
-      join(dir, `${name}.log`),
-      ...extra,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`agent ${name} did not start`)), 15_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.once('exit', (c) => reject(new Error(`agent ${name} exited ${c}`)));
-  });
-  const client = await AgentClient.connect(sock);
-  const pid = (await client.call('version')).pid;
-  return { proc, client, pid };
-}
-
-async function stopAgent(a: Agent): Promise<void> {
-  await a.client.call('shutdown').catch(() => {});
-  await a.client.close().catch(() => {});
-  if (a.proc.exitCode === null) {
-    const t = setTimeout(() => a.proc.kill('SIGKILL'), 5000);
-    await new Promise((r) => a.proc.once('exit', r));
-    clearTimeout(t);
-  }
+async function startAgent(procs: Procs, js: string, dir: string, ns: string, name: string): Promise<Agent> {
+  const a = await startLibAgent(procs, js, dir, ns, name);
+  return { ...a, pid: (await a.client.call('version')).pid };
 }
 
 /** utime + stime of a process, seconds. */
@@ -270,13 +208,14 @@ const mod: BenchModule = {
     const seconds = options.quick ? 4 : 8;
     const dir = mkdtempSync(join(tmpdir(), 'mplab-bench-rt-'));
     const agents: Agent[] = [];
+    const procs = new Procs();
     try {
       setupNetns();
       kernelEndpoints();
-      const js = await bundle(dir);
-      const a = await startAgent(js, dir, NS_A, 'a');
+      const js = await bundleAgent(dir);
+      const a = await startAgent(procs, js, dir, NS_A, 'a');
       agents.push(a);
-      const b = await startAgent(js, dir, NS_B, 'b');
+      const b = await startAgent(procs, js, dir, NS_B, 'b');
       agents.push(b);
       let port = 6000;
       const ours1452: Run[] = [];
@@ -340,6 +279,7 @@ const mod: BenchModule = {
       ];
     } finally {
       for (const a of agents) await stopAgent(a);
+      await procs.killAll();
       teardown();
       rmSync(dir, { recursive: true, force: true });
     }
