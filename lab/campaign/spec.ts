@@ -28,7 +28,7 @@ import { checkKnob } from '../topology/knobs';
 import type { DirParams, LabModel, LinkModel } from '../topology/model';
 import { TopologyError } from '../topology/model';
 import { needsNetem } from '../topology/plan';
-import { type Path, parseYaml } from '../topology/positions';
+import { type Path, parseYaml, readSource } from '../topology/positions';
 import { didYouMean } from '../topology/suggest';
 import { parsePercent, parseQueue, parseRate, parseSize, parseTime } from '../topology/units';
 import type { AxisValue } from './matrix';
@@ -86,20 +86,7 @@ function str(v: unknown): string {
 
 /** Reads a campaign file; throws TopologyError (file:line:col) on any problem. */
 export function loadCampaign(file: string): LoadedCampaign {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TopologyError([
-      {
-        file,
-        line: 1,
-        col: 1,
-        message: `cannot read the campaign file: ${code === 'ENOENT' ? 'no such file' : String(e)}`,
-      },
-    ]);
-  }
+  const source = readSource(file, 'campaign');
   return parseCampaign(source, file);
 }
 

@@ -4,14 +4,13 @@
  * `events:` key. Links and nodes are resolved against the lab's model; every problem names
  * file:line:col, and all are thrown at once as a TopologyError (the CLI turns it into exit 2).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap } from 'yaml';
 import * as z from 'zod';
 import type { LabModel, ScenarioEvent } from '../topology/model';
 import { TopologyError } from '../topology/model';
 import { planEvents } from '../topology/plan';
-import { type Path, parseYaml } from '../topology/positions';
+import { type Path, parseYaml, readSource } from '../topology/positions';
 import { eventSchema } from '../topology/schema';
 import { didYouMean } from '../topology/suggest';
 
@@ -19,20 +18,7 @@ const eventsSchema = z.array(eventSchema);
 
 /** Reads and resolves an events file against a lab model. */
 export function loadEvents(file: string, model: LabModel): ScenarioEvent[] {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new TopologyError([
-      {
-        file,
-        line: 1,
-        col: 1,
-        message: `cannot read the events file: ${code === 'ENOENT' ? 'no such file' : String(e)}`,
-      },
-    ]);
-  }
+  const source = readSource(file, 'events');
   return parseEvents(source, file, model);
 }
 

@@ -2,28 +2,19 @@
 // Every problem becomes a TopologyIssue naming file:line:col; all are collected, then thrown as
 // one TopologyError.
 
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import type * as z from 'zod';
 import type { BackendKind, LabModel, LoadOverrides } from './model';
 import { TopologyError } from './model';
 import { plan } from './plan';
-import { type Issues, type Path, parseYaml } from './positions';
+import { type Issues, type Path, parseYaml, readSource } from './positions';
 import { type RawTopology, topologySchema } from './schema';
 import { didYouMean } from './suggest';
 
 /** Reads, validates and plans a topology file. Throws TopologyError on any bad input. */
 export async function loadTopology(file: string, overrides: LoadOverrides = {}): Promise<LabModel> {
-  let source: string;
-  try {
-    source = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(e);
-    throw new TopologyError([{ file, line: 1, col: 1, message: `cannot read the topology file: ${why}` }]);
-  }
-  return parseTopology(source, file, overrides);
+  return parseTopology(readSource(file, 'topology'), file, overrides);
 }
 
 /**

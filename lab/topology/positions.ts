@@ -2,7 +2,8 @@
 // source, so every problem names file:line:col.
 
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type { TopologyIssue } from './model';
+import { readFileSync } from 'node:fs';
+import { TopologyError, type TopologyIssue } from './model';
 
 export type Path = readonly PropertyKey[];
 
@@ -97,6 +98,20 @@ export class Issues {
       out.push(i);
     }
     return out.sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+}
+
+/**
+ * The text of an input file (`what`: "topology", "campaign", "events"); a file that cannot be read
+ * throws a TopologyError at file:1:1 saying why.
+ */
+export function readSource(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(e);
+    throw new TopologyError([{ file, line: 1, col: 1, message: `cannot read the ${what} file: ${why}` }]);
   }
 }
 
