@@ -7,16 +7,6 @@
  */
 import type { RunSubflow, TimelinePoint } from './result';
 
-/** Latest figures of one subflow, for live views. */
-export interface LiveSubflow {
-  pathIndex: number;
-  local: string;
-  remote: string;
-  bytes: number;
-  cwnd?: number;
-  srttMs?: number;
-}
-
 /** One subflow as one end sees it; bytes are cumulative (sent by a sender, received by a sink). */
 export interface SubflowFigure {
   pathIndex: number;
@@ -27,6 +17,9 @@ export interface SubflowFigure {
   cwnd?: number;
   srttMs?: number;
 }
+
+/** Latest figures of one subflow, for live views: a SubflowFigure from the sender's side. */
+export type LiveSubflow = SubflowFigure;
 
 interface Track {
   key: string;
