@@ -106,23 +106,56 @@ interface ProbeFlow {
   shared: Uint8Array | null;
 }
 
+/**
+ * What both test cores share: the output and event queues the driver drains, the listening ports
+ * and the local addresses.
+ */
+abstract class QueueingCore {
+  protected out: Packet[] = [];
+  protected events: CoreEvent[] = [];
+  protected listening = new Set<number>();
+  protected addrs: string[] = [];
+
+  takeOutput(): Packet[] {
+    const o = this.out;
+    if (o.length === 0) return o;
+    this.out = [];
+    return o;
+  }
+
+  takeEvents(): CoreEvent[] {
+    const e = this.events;
+    if (e.length === 0) return e;
+    this.events = [];
+    return e;
+  }
+
+  listen(port: number): void {
+    this.listening.add(port);
+  }
+
+  unlisten(port: number): void {
+    this.listening.delete(port);
+  }
+
+  setAddresses(addresses: string[]): void {
+    this.addrs = [...addresses];
+  }
+}
+
 /** Datagram prober: sends what it is told, records what arrives. */
-export class ProbeCore implements NetCore {
+export class ProbeCore extends QueueingCore implements NetCore {
   /** Every packet received (unless recording is off; then only `receivedCount`). */
   readonly received: ProbeReceipt[] = [];
   receivedCount = 0;
   private readonly record: boolean;
   readonly sent: { t: number; src: string; dst: string; length: number; seq: number }[] = [];
-  private out: Packet[] = [];
-  private events: CoreEvent[] = [];
   private flows: ProbeFlow[] = [];
   private conns = new Map<
     number,
     { local: string; port: number; remote: string; rport: number; seq: number }
   >();
   private nextConn = 1;
-  private addrs: string[] = [];
-  private listening = new Set<number>();
   private deadline = Number.POSITIVE_INFINITY;
 
   /**
@@ -130,6 +163,7 @@ export class ProbeCore implements NetCore {
    * (every packet the same bytes, seq 0): receivers must not modify packet data.
    */
   constructor(options: { record?: boolean } = {}) {
+    super();
     this.record = options.record ?? true;
   }
 
@@ -208,28 +242,6 @@ export class ProbeCore implements NetCore {
     return this.deadline;
   }
 
-  takeOutput(): Packet[] {
-    const o = this.out;
-    if (o.length === 0) return o;
-    this.out = [];
-    return o;
-  }
-
-  takeEvents(): CoreEvent[] {
-    const e = this.events;
-    if (e.length === 0) return e;
-    this.events = [];
-    return e;
-  }
-
-  listen(port: number): void {
-    this.listening.add(port);
-  }
-
-  unlisten(port: number): void {
-    this.listening.delete(port);
-  }
-
   /** A datagram "connection": writes become single packets to the remote. */
   connect(o: ConnectOptions, _now: number): number {
     const id = this.nextConn++;
@@ -269,10 +281,6 @@ export class ProbeCore implements NetCore {
       remote: { address: c.remote, port: c.rport },
       mode: 'tcp',
     };
-  }
-
-  setAddresses(addresses: string[]): void {
-    this.addrs = [...addresses];
   }
 
   get addresses(): readonly string[] {
@@ -395,23 +403,20 @@ interface WConn {
 }
 
 /** A reliable, windowed, go-back-N transport: honest enough to carry a bulk transfer. */
-export class WindowCore implements NetCore {
+export class WindowCore extends QueueingCore implements NetCore {
   readonly mss: number;
   readonly window: number;
   readonly sendBuffer: number;
   readonly rto: number;
   readonly paceBitsPerMs: number;
   readonly ackEvery: number;
-  private out: Packet[] = [];
-  private events: CoreEvent[] = [];
   private conns = new Map<number, WConn>();
   private byKey = new Map<string, WConn>();
-  private listening = new Set<number>();
-  private addrs: string[] = [];
   private nextId = 1;
   private nextPort = 49152;
 
   constructor(options: WindowCoreOptions = {}) {
+    super();
     this.mss = options.mss ?? 1460;
     this.window = options.windowBytes ?? 65536;
     this.sendBuffer = options.sendBufferBytes ?? 262144;
@@ -640,28 +645,6 @@ export class WindowCore implements NetCore {
     return d;
   }
 
-  takeOutput(): Packet[] {
-    const o = this.out;
-    if (o.length === 0) return o;
-    this.out = [];
-    return o;
-  }
-
-  takeEvents(): CoreEvent[] {
-    const e = this.events;
-    if (e.length === 0) return e;
-    this.events = [];
-    return e;
-  }
-
-  listen(port: number): void {
-    this.listening.add(port);
-  }
-
-  unlisten(port: number): void {
-    this.listening.delete(port);
-  }
-
   connect(o: ConnectOptions, now: number): number {
     const local = o.localAddress ?? this.addrs[0];
     if (local === undefined) throw new Error('WindowCore.connect: no local address');
@@ -731,10 +714,6 @@ export class WindowCore implements NetCore {
       remote: { address: c.remote, port: c.rport },
       mode: 'tcp',
     };
-  }
-
-  setAddresses(addresses: string[]): void {
-    this.addrs = [...addresses];
   }
 
   connStats(): ConnStats[] {
