@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { repeat } from './harness';
-import { Procs } from './lib/topo';
+import { ip, Procs } from './lib/topo';
 import { bundleAgent, type Agent as LibAgent, startAgent as startLibAgent, stopAgent } from './lib/transfer';
 
 const TAG = Math.random().toString(16).slice(2, 8);
@@ -27,10 +27,6 @@ const A1 = '10.231.1.1';
 const B1 = '10.231.1.2';
 const A2 = '10.231.2.1';
 const B2 = '10.231.2.2';
-
-function ip(args: string[], input?: string): string {
-  return execFileSync('ip', args, { encoding: 'utf8', input });
-}
 
 function setupNetns(): void {
   ip(['netns', 'add', NS_A]);
@@ -44,30 +40,19 @@ function setupNetns(): void {
       .join('\n')
       .concat('\n'),
   );
-  ip(
-    ['-n', NS_A, '-batch', '-'],
-    [
+  for (const [ns, side, x1, x2] of [
+    [NS_A, 'a', A1, A2],
+    [NS_B, 'b', B1, B2],
+  ] as const) {
+    const lines = [
       'link set lo up',
-      `addr add ${A1}/24 dev ra1${TAG}`,
-      `addr add ${A2}/24 dev ra2${TAG}`,
-      `link set ra1${TAG} up`,
-      `link set ra2${TAG} up`,
-    ]
-      .join('\n')
-      .concat('\n'),
-  );
-  ip(
-    ['-n', NS_B, '-batch', '-'],
-    [
-      'link set lo up',
-      `addr add ${B1}/24 dev rb1${TAG}`,
-      `addr add ${B2}/24 dev rb2${TAG}`,
-      `link set rb1${TAG} up`,
-      `link set rb2${TAG} up`,
-    ]
-      .join('\n')
-      .concat('\n'),
-  );
+      `addr add ${x1}/24 dev r${side}1${TAG}`,
+      `addr add ${x2}/24 dev r${side}2${TAG}`,
+      `link set r${side}1${TAG} up`,
+      `link set r${side}2${TAG} up`,
+    ];
+    ip(['-n', ns, '-batch', '-'], `${lines.join('\n')}\n`);
+  }
 }
 
 function teardown(): void {
