@@ -10,7 +10,7 @@
  * Decoding returns a TcpSegment or a ParseError. The payload (and `unknown` option data) are views
  * onto the input bytes, not copies: copy them if the input buffer is reused.
  */
-import { IPPROTO_TCP, fold, pseudoHeaderSum, sum16 } from './checksum';
+import { IPPROTO_TCP, fold, pseudoHeaderSum, sum16, tcpChecksum, verifyTcpChecksum } from './checksum';
 import { ipBytes } from './ip';
 import { decodeMptcpOption, encodeMptcpOptionInto, mptcpOptionLength } from './mptcp';
 import {
@@ -302,11 +302,9 @@ export function setTcpChecksum(
   off = 0,
   len = seg.length - off,
 ): number {
-  const s = ipBytes(src);
-  const d = ipBytes(dst);
   seg[off + 16] = 0;
   seg[off + 17] = 0;
-  const ck = ~fold(sum16(seg, off, len, pseudoHeaderSum(s, d, IPPROTO_TCP, len))) & 0xffff;
+  const ck = tcpChecksum(ipBytes(src), ipBytes(dst), seg, off, len);
   w16(seg, off + 16, ck);
   return ck;
 }
@@ -319,9 +317,7 @@ export function verifySegmentChecksum(
   off = 0,
   len = seg.length - off,
 ): boolean {
-  const s = ipBytes(src);
-  const d = ipBytes(dst);
-  return (~fold(sum16(seg, off, len, pseudoHeaderSum(s, d, IPPROTO_TCP, len))) & 0xffff) === 0;
+  return verifyTcpChecksum(ipBytes(src), ipBytes(dst), seg, off, len);
 }
 
 /**
