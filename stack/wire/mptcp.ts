@@ -4,7 +4,7 @@
  * tcp.ts lays options out in the header.
  */
 import { formatIPv4, formatIPv6, ipBytes } from './ip';
-import { viewOf } from './view';
+import { r32, viewOf, w32 } from './view';
 import {
   type AddAddr,
   type Dss,
@@ -64,16 +64,6 @@ function u64(v: bigint, what: string): bigint {
   return v;
 }
 
-/** Writes a u32 big-endian. */
-function w32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-function r32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
 // 64-bit fields go through a DataView (the fastest path in V8: no intermediate BigInt arithmetic).
 function w64(b: Uint8Array, o: number, v: bigint): void {
   viewOf(b).setBigUint64(o, v);

@@ -12,6 +12,7 @@
  */
 import { IPPROTO_TCP, fold, pseudoHeaderSum, sum16, tcpChecksum, verifyTcpChecksum } from './checksum';
 import { ipBytes } from './ip';
+import { r32, w16, w32 } from './view';
 import { decodeMptcpOption, encodeMptcpOptionInto, mptcpOptionLength } from './mptcp';
 import {
   EncodeError,
@@ -85,20 +86,6 @@ export function headerLength(options: readonly TcpOption[]): number {
 /** Total encoded length of a segment. */
 export function encodedLength(seg: TcpSegment): number {
   return TCP_HEADER_MIN + optionsLength(seg.options) + seg.payload.length;
-}
-
-function w16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 0xff;
-  b[o + 1] = v & 0xff;
-}
-function w32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-function r32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 // `(v & 0xffff) === v` is false for negatives, fractions, NaN and values over 16 bits; likewise
