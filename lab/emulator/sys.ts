@@ -1,10 +1,12 @@
 /**
  * The few libc calls the emulator needs, through koffi (no compiler, no helper process): TAP
- * creation (open /dev/net/tun + TUNSETIFF) inside a namespace (setns), non-blocking read/write,
- * epoll with a nanosecond timeout (epoll_pwait2) and an eventfd to wake the data plane. Linux x86-64
- * and aarch64 (the ioctl numbers are the generic ones; struct epoll_event is packed on x86-64 only).
+ * creation (open /dev/net/tun + TUNSETIFF) inside a namespace (the runtime's withNetns),
+ * non-blocking read/write, epoll with a nanosecond timeout (epoll_pwait2) and an eventfd to wake the
+ * data plane. Linux x86-64 and aarch64 (the ioctl numbers are the generic ones; struct epoll_event
+ * is packed on x86-64 only).
  */
 import koffi from 'koffi';
+import { withNetns } from '../../stack/runtime/tun-device';
 
 const libc = koffi.load('libc.so.6');
 
@@ -14,7 +16,6 @@ export const sys = {
   read: libc.func('long read(int fd, void *buf, unsigned long n)'),
   write: libc.func('long write(int fd, void *buf, unsigned long n)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
-  setns: libc.func('int setns(int fd, int nstype)'),
   epollCreate1: libc.func('int epoll_create1(int flags)'),
   epollCtl: libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)'),
   epollPwait2: libc.func(
@@ -25,11 +26,9 @@ export const sys = {
   schedSetscheduler: libc.func('int sched_setscheduler(int pid, int policy, void *param)'),
 };
 
-export const O_RDONLY = 0;
 export const O_RDWR = 2;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
-export const CLONE_NEWNET = 0x40000000;
 export const TUNSETIFF = 0x400454ca;
 export const TUNSETCARRIER = 0x400454e2;
 export const IFF_TAP = 0x0002;
@@ -55,44 +54,13 @@ export function sysError(what: string, err = koffi.errno()): Error {
   return e;
 }
 
-/** The file of a network namespace: an `ip netns` name, or an absolute path (/proc/PID/ns/net). */
-export function netnsPath(netns: string): string {
-  return netns.startsWith('/') ? netns : `/run/netns/${netns}`;
-}
-
 /**
- * Runs `fn` with the calling thread inside namespace `netns` (null = stay), then switches back.
- * setns(2) only moves the calling thread; a child spawned synchronously meanwhile starts there too.
+ * Runs `fn` with the calling thread inside namespace `netns` (an `ip netns` name or an absolute path
+ * such as /proc/PID/ns/net; null = stay), then switches back: the runtime's withNetns. setns(2) only
+ * moves the calling thread; a child spawned synchronously meanwhile starts there too.
  */
 export function inNetns<T>(netns: string | null, fn: () => T): T {
-  if (!netns) return fn();
-  const selfNs = sys.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
-  if (selfNs < 0) throw sysError('open /proc/thread-self/ns/net');
-  const targetNs = sys.open(netnsPath(netns), O_RDONLY | O_CLOEXEC) as number;
-  if (targetNs < 0) {
-    const err = errno();
-    sys.close(selfNs);
-    throw sysError(`open namespace ${netns}`, err);
-  }
-  if ((sys.setns(targetNs, CLONE_NEWNET) as number) < 0) {
-    const err = errno();
-    sys.close(selfNs);
-    sys.close(targetNs);
-    throw sysError(`setns ${netns}`, err);
-  }
-  let back = 0;
-  try {
-    return fn();
-  } finally {
-    if ((sys.setns(selfNs, CLONE_NEWNET) as number) < 0) back = errno();
-    sys.close(selfNs);
-    sys.close(targetNs);
-    // Staying in the wrong namespace would silently misplace every later device: die loudly.
-    if (back !== 0) {
-      process.stderr.write(`emulator: cannot return to its own namespace: errno ${back}\n`);
-      process.exit(70);
-    }
-  }
+  return withNetns(netns ?? undefined, fn);
 }
 
 /**
