@@ -1,6 +1,7 @@
 // IPv4/IPv6 address and prefix arithmetic for the addressing plan. Addresses are bigints so both
 // families share one code path; formatting follows RFC 5952 for IPv6.
 
+import { formatIPv6 } from '../../stack/wire/ip';
 import type { Family } from './model';
 
 export interface Ip {
@@ -132,30 +133,11 @@ export function formatIpv4(v: bigint): string {
   return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
 }
 
-/** RFC 5952: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as "::". */
+/** RFC 5952 text (the wire codec's formatter): lower case, the longest zero run as "::". */
 export function formatIpv6(v: bigint): string {
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((v >> BigInt(i * 16)) & 0xffffn));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  const left = hex.slice(0, bestStart).join(':');
-  const right = hex.slice(bestStart + bestLen).join(':');
-  return `${left}::${right}`;
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) b[i] = Number((v >> BigInt((15 - i) * 8)) & 0xffn);
+  return formatIPv6(b);
 }
 
 export function formatIp(family: Family, v: bigint): string {
