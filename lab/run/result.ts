@@ -60,10 +60,14 @@ export interface RunResult {
   notes?: string[];
 }
 
-/** Every distinct path index in a run, in ascending order. */
+/**
+ * Every distinct path index in a run, in ascending order. Path indices start at 1 (the master);
+ * a 0 stands for bytes not attributed to a subflow and is no path of its own.
+ */
 export function pathIndices(result: Pick<RunResult, 'timeline' | 'subflows'>): number[] {
   const set = new Set<number>();
   for (const s of result.subflows) set.add(s.pathIndex);
   for (const p of result.timeline) for (const s of p.subflows) set.add(s.pathIndex);
+  set.delete(0);
   return [...set].sort((a, b) => a - b);
 }
