@@ -1,9 +1,8 @@
 /**
- * Running host tools (ip, tc, dumpcap, commands inside nodes). A thin promise wrapper around
- * child_process.spawn: no shell, input on stdin, stdout/stderr collected, a clear error naming the
- * command and its stderr when it fails.
+ * Running host tools (ip, tc, dumpcap, commands inside nodes) through execa: no shell, input on
+ * stdin, stdout/stderr collected, a clear error naming the command and its stderr when it fails.
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { execa } from 'execa';
 
 export interface RunOptions {
   /** Written to stdin, then stdin is closed. */
@@ -37,39 +36,31 @@ export class CommandError extends Error {
   }
 }
 
-export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const inherit = options.stdio === 'inherit';
-    const stdio: StdioOptions = inherit
-      ? ['inherit', 'inherit', 'inherit']
-      : [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
-    const child = spawn(cmd, args, { stdio, env: options.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    let timer: NodeJS.Timeout | undefined;
-    if (options.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const result: RunResult = { code: code ?? 128, stdout, stderr };
-      if (signal) result.signal = signal;
-      if ((code === 0 && !signal) || options.allowFail) resolve(result);
-      else reject(new CommandError([cmd, ...args], result));
-    });
-    if (options.input !== undefined && child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input);
-    }
+export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const inherit = options.stdio === 'inherit';
+  const r = await execa(cmd, args, {
+    reject: false,
+    stripFinalNewline: false,
+    ...(inherit
+      ? { stdin: 'inherit' as const }
+      : options.input === undefined
+        ? { stdin: 'ignore' as const }
+        : { input: options.input }),
+    stdout: inherit ? 'inherit' : 'pipe',
+    stderr: inherit ? 'inherit' : 'pipe',
+    ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
   });
+  // A command that could not start at all (ENOENT, EACCES) is an error whatever allowFail says.
+  if (r.exitCode === undefined && !r.signal) throw r.cause instanceof Error ? r.cause : new Error(r.message);
+  const result: RunResult = {
+    code: r.exitCode ?? 128,
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    stderr: typeof r.stderr === 'string' ? r.stderr : '',
+  };
+  if (r.signal) result.signal = r.signal;
+  if ((result.code === 0 && !r.signal) || options.allowFail) return result;
+  throw new CommandError([cmd, ...args], result);
 }
 
 /** `ip [-n ns] -batch -` (with -force: keep going after an error, report the first). */
