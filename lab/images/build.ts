@@ -297,6 +297,12 @@ export async function buildImage(options: BuildOptions): Promise<BuiltImage> {
     if (!made) throw new RuntimeFailure(`docker did not keep the image ${tag}`);
     if (made.inputs !== inputsHash)
       throw new RuntimeFailure(`image ${tag} lacks its inputs label (docker ignored the changes)`);
+    // The image this one replaces lost its tag: remove it unless a container still uses it.
+    if (existing && existing.id !== made.id)
+      await docker
+        .getImage(existing.id)
+        .remove()
+        .catch(() => {});
     return {
       tag,
       id: made.id,
