@@ -17,7 +17,7 @@ import type {
   Packet,
   SubflowStats,
 } from '../core/contract';
-import { decodeSegment, encodeSegment, verifySegmentChecksum } from '../wire/tcp';
+import { decodeSegment, encodeSegment, encodeSegmentWith, verifySegmentChecksum } from '../wire/tcp';
 import { isParseError, type TcpSegment } from '../wire/types';
 import { isnFor, newIsnSecret } from './isn';
 import { RecvBuffer, SendBuffer } from './plain';
@@ -91,6 +91,47 @@ export function encodePacket(seg: TcpSegment, src: string, dst: string, checksum
   return { src, dst, data: checksums ? encodeSegment(seg, src, dst) : encodeSegment(seg) };
 }
 
+/** Bytes per slab that outgoing packets are cut from. */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Hands out packet buffers cut from 64 KiB slabs: one ArrayBuffer per few dozen packets instead of
+ * one per packet (a backing store per packet is what the garbage collector spends most time on).
+ * A slab lives while any packet (or payload view) cut from it does.
+ */
+export class PacketSlab {
+  private slab = new ArrayBuffer(0);
+  private used = SLAB_BYTES;
+  /** The allocator, bound once (no closure per packet). */
+  readonly alloc = (length: number): Uint8Array => {
+    if (length > SLAB_BYTES >> 2) return new Uint8Array(length);
+    if (this.used + length > SLAB_BYTES) {
+      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.used = 0;
+    }
+    const start = this.used;
+    // 8-byte aligned starts keep the checksum's 32-bit reads aligned
+    this.used = (start + length + 7) & ~7;
+    // (a constructor call is cheaper than subarray, which looks up the species constructor)
+    return new Uint8Array(this.slab, start, length);
+  };
+}
+
+/** Encodes a segment into a buffer cut from `slab` (see encodePacket). */
+export function encodePacketFrom(
+  slab: PacketSlab,
+  seg: TcpSegment,
+  src: string,
+  dst: string,
+  checksums: boolean,
+): Packet {
+  return {
+    src,
+    dst,
+    data: checksums ? encodeSegmentWith(seg, slab.alloc, src, dst) : encodeSegmentWith(seg, slab.alloc),
+  };
+}
+
 /** Decodes a packet's segment, or null when malformed. */
 export function decodePacket(p: Packet): TcpSegment | null {
   const seg = decodeSegment(p.data);
@@ -125,6 +166,7 @@ export class TcpHost implements NetCore {
   private readonly demux = new Map<number, Conn[]>();
   private readonly listeners = new Map<number, { halfOpen: number }>();
   private nextId = 1;
+  private readonly slab = new PacketSlab();
   private out: Packet[] = [];
   private events: CoreEvent[] = [];
   readonly counters: TcpHostCounters = {
@@ -253,12 +295,15 @@ export class TcpHost implements NetCore {
 
   takeOutput(): Packet[] {
     const o = this.out;
+    // Drivers call this after every input: hand back one shared (frozen) empty array when idle.
+    if (o.length === 0) return NO_PACKETS as Packet[];
     this.out = [];
     return o;
   }
 
   takeEvents(): CoreEvent[] {
     const e = this.events;
+    if (e.length === 0) return NO_EVENTS as CoreEvent[];
     this.events = [];
     return e;
   }
@@ -497,7 +542,7 @@ export class TcpHost implements NetCore {
 
   private emitPacket(seg: TcpSegment, src: string, dst: string): void {
     this.counters.segmentsOut++;
-    this.out.push(encodePacket(seg, src, dst, this.opts.checksums));
+    this.out.push(encodePacketFrom(this.slab, seg, src, dst, this.opts.checksums));
   }
 
   private drain(c: Conn): void {
@@ -551,6 +596,9 @@ export class TcpHost implements NetCore {
     this.events.push(error ? { type: 'closed', conn: c.id, error } : { type: 'closed', conn: c.id });
   }
 }
+
+const NO_PACKETS: readonly Packet[] = Object.freeze([]);
+const NO_EVENTS: readonly CoreEvent[] = Object.freeze([]);
 
 /** MSS values a cookie can carry (3 bits). */
 const COOKIE_MSS = [536, 1024, 1200, 1220, 1380, 1440, 1460, 8960];

@@ -5,7 +5,7 @@
  * `sum16` returns an unfolded one's-complement sum (a plain number, well below 2^53 for any
  * realistic input), so partial sums compose by addition; `fold` reduces it to 16 bits.
  */
-import { viewOf } from './view';
+import { bufferViewOf } from './view';
 
 /** Inputs at least this long are summed with 32-bit little-endian reads; shorter ones byte by byte. */
 const WIDE_MIN = 32;
@@ -21,7 +21,9 @@ export function sum16(buf: Uint8Array, off = 0, len = buf.length - off, initial 
     // Native-order (little-endian) 32-bit reads, two int32 accumulators. One's-complement sums do not
     // depend on byte order (RFC 1071 §2(B)): the folded sum of byte-swapped words is the byte-swapped
     // folded sum, so swap once at the end.
-    const v = viewOf(buf);
+    // Indexed within the whole underlying buffer, so arrays cut from one buffer share one view.
+    const v = bufferViewOf(buf);
+    const base = buf.byteOffset;
     let le = 0;
     const end8 = end - 7;
     while (i < end8) {
@@ -29,8 +31,8 @@ export function sum16(buf: Uint8Array, off = 0, len = buf.length - off, initial 
       let a = 0;
       let c = 0;
       while (i < stop) {
-        const x = v.getUint32(i, true);
-        const y = v.getUint32(i + 4, true);
+        const x = v.getUint32(base + i, true);
+        const y = v.getUint32(base + i + 4, true);
         a = (a + (x >>> 16) + (y >>> 16)) | 0;
         c = (c + (x & 0xffff) + (y & 0xffff)) | 0;
         i += 8;

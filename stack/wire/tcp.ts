@@ -198,7 +198,18 @@ function writeTimestamps(b: Uint8Array, o: number, tsval: number, tsecr: number)
  * 40 bytes, or a buffer too small.
  */
 export function encodeInto(buf: Uint8Array, off: number, seg: TcpSegment, src?: Addr, dst?: Addr): number {
-  const hl = TCP_HEADER_MIN + optionsLength(seg.options);
+  return encodeWithHeaderLength(buf, off, seg, TCP_HEADER_MIN + optionsLength(seg.options), src, dst);
+}
+
+/** encodeInto with the header length already known (from optionsLength). */
+function encodeWithHeaderLength(
+  buf: Uint8Array,
+  off: number,
+  seg: TcpSegment,
+  hl: number,
+  src: Addr | undefined,
+  dst: Addr | undefined,
+): number {
   const total = hl + seg.payload.length;
   if (off < 0 || off + total > buf.length)
     throw new EncodeError(`buffer too small: segment needs ${total} bytes`);
@@ -276,8 +287,25 @@ function writeHeader(b: Uint8Array, off: number, seg: TcpSegment, hl: number): v
 
 /** Encodes a segment into a fresh array (see encodeInto). */
 export function encodeSegment(seg: TcpSegment, src?: Addr, dst?: Addr): Uint8Array {
-  const out = new Uint8Array(encodedLength(seg));
-  encodeInto(out, 0, seg, src, dst);
+  const hl = TCP_HEADER_MIN + optionsLength(seg.options);
+  const out = new Uint8Array(hl + seg.payload.length);
+  encodeWithHeaderLength(out, 0, seg, hl, src, dst);
+  return out;
+}
+
+/**
+ * Encodes a segment into `alloc(length)`'s array (see encodeInto), for callers that hand out
+ * arrays cut from a larger buffer instead of a fresh buffer per segment.
+ */
+export function encodeSegmentWith(
+  seg: TcpSegment,
+  alloc: (length: number) => Uint8Array,
+  src?: Addr,
+  dst?: Addr,
+): Uint8Array {
+  const hl = TCP_HEADER_MIN + optionsLength(seg.options);
+  const out = alloc(hl + seg.payload.length);
+  encodeWithHeaderLength(out, 0, seg, hl, src, dst);
   return out;
 }
 

@@ -18,6 +18,24 @@ export function viewOf(b: Uint8Array): DataView {
   return lastView;
 }
 
+let lastBuf: ArrayBufferLike | undefined;
+let lastBufLen = -1;
+let lastBufView: DataView = new DataView(new ArrayBuffer(0));
+
+/**
+ * A DataView over the whole ArrayBuffer under `b` (index it at `b.byteOffset + i`), memoized for the
+ * last buffer seen: arrays cut from one larger buffer (say, packets from a slab) share it.
+ */
+export function bufferViewOf(b: Uint8Array): DataView {
+  const buf = b.buffer;
+  if (buf !== lastBuf || buf.byteLength !== lastBufLen) {
+    lastBufView = new DataView(buf);
+    lastBuf = buf;
+    lastBufLen = buf.byteLength;
+  }
+  return lastBufView;
+}
+
 /** Writes a u16 big-endian. */
 export function w16(b: Uint8Array, o: number, v: number): void {
   b[o] = (v >>> 8) & 0xff;
