@@ -34,6 +34,7 @@ import { dssChecksum } from '../wire/checksum';
 import { addAddrHmac, joinAckHmac, joinSynAckHmac, tokenAndIdsn } from '../wire/crypto';
 import {
   type AddAddr,
+  type MpCapable,
   type Dss,
   type MptcpOption,
   TCPRST_MIDDLEBOX_INTERFERENCE,
@@ -768,12 +769,30 @@ export class MpConn {
     }
     if (!this.local) return;
     const data = info.len > 0 && info.tag !== undefined;
+    const bareRoom = room;
     // Client, master: MP_CAPABLE with both keys until the server shows it has them (a DSS).
     if (this.role === 'client' && sf.role === 'master' && !this.peerSentDss && this.remoteKey !== undefined) {
       if (!data) {
-        if (room >= 20) opts.push({ kind: 'mptcp', mp: this.mpc(this.local.key, this.remoteKey) });
-        return;
+        // A pending signal (ADD_ADDR echo...) rides beside it; one too big for both goes alone with
+        // the data ACK, and the keys go on the next bare ACK (host.flush sends one while any wait).
+        const first = sf.pending[0];
+        if (first === undefined || 20 + oneShotLen(first) <= room) {
+          if (room >= 20) {
+            opts.push({ kind: 'mptcp', mp: this.mpc(this.local.key, this.remoteKey) });
+            room -= 20;
+          }
+          this.placeSignals(sf, opts, room, bareRoom);
+          return;
+        }
       }
+    }
+    if (
+      this.role === 'client' &&
+      sf.role === 'master' &&
+      !this.peerSentDss &&
+      this.remoteKey !== undefined &&
+      data
+    ) {
       const off = (info.tag as number) + ((info.seq - info.tagSeq) >>> 0);
       if (off === 0) {
         const mp = this.mpc(this.local.key, this.remoteKey);
@@ -787,16 +806,7 @@ export class MpConn {
     // After the infinite mapping: plain TCP on the wire (only that segment carries it again).
     if (this.infiniteSent && sf === this.master && !(data && info.seq === this.infiniteSeq)) return;
     // One-shot signalling options go on bare ACKs.
-    if (!data && sf.pending.length > 0) {
-      while (sf.pending.length > 0) {
-        const mp = sf.pending[0]!;
-        const need = oneShotLen(mp);
-        if (need > room) break;
-        sf.pending.shift();
-        opts.push({ kind: 'mptcp', mp });
-        room -= need;
-      }
-    }
+    if (!data && sf.pending.length > 0) room = this.placeSignals(sf, opts, room, bareRoom);
     const dss: Dss = { subtype: 'DSS', dataFin: false, dataAck8: true };
     const rxFinAcked = this.rxFinOffset >= 0 && this.rq.rcvNxt >= this.rxFinOffset;
     dss.dataAck = dsnOf(this.remoteIdsn, this.rq.rcvNxt + (rxFinAcked ? 1 : 0));
@@ -841,20 +851,32 @@ export class MpConn {
     } else if (!dss.mapping && room >= 8) opts.push({ kind: 'mptcp', mp: dss });
   }
 
+  /**
+   * Moves pending one-shot signals into a bare ACK's options while they fit; returns the room left.
+   * One that cannot fit even in an otherwise empty bare ACK (`bareRoom`) is dropped, so it never
+   * holds the queue (host.flush sends bare ACKs while signals wait).
+   */
+  private placeSignals(sf: Subflow, opts: TcpOption[], room: number, bareRoom: number): number {
+    while (sf.pending.length > 0) {
+      const mp = sf.pending[0]!;
+      const need = oneShotLen(mp);
+      if (need > room) {
+        if (need > bareRoom) {
+          sf.pending.shift();
+          this.host.mib.inc('AddAddrTxDrop');
+          continue;
+        }
+        break;
+      }
+      sf.pending.shift();
+      opts.push({ kind: 'mptcp', mp });
+      room -= need;
+    }
+    return room;
+  }
+
   private mpc(sender: bigint | undefined, receiver: bigint | undefined) {
-    const mp: {
-      subtype: 'MP_CAPABLE';
-      version: number;
-      a: boolean;
-      b: boolean;
-      c: boolean;
-      h: boolean;
-      flags: number;
-      senderKey?: bigint;
-      receiverKey?: bigint;
-      dataLength?: number;
-      checksum?: number;
-    } = {
+    const mp: MpCapable = {
       subtype: 'MP_CAPABLE',
       version: 1,
       a: sender === undefined ? this.checksumWanted : this.checksum,
@@ -1032,6 +1054,11 @@ export class MpConn {
       }
     }
     let sawDss = false;
+    // The server has the keys once it sends a DSS: known before any signal on the same segment is
+    // answered (an ADD_ADDR echo must not wait behind a repeated MP_CAPABLE).
+    if (this.role === 'client' && sf.role === 'master' && !this.peerSentDss) {
+      for (const m of mps) if (m.subtype === 'DSS') this.peerSentDss = true;
+    }
     for (const m of mps) {
       switch (m.subtype) {
         case 'DSS':

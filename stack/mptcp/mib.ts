@@ -27,6 +27,7 @@ export const MIB_NAMES = [
   'AddAddr',
   'AddAddrTx',
   'AddAddrBadHmac',
+  'AddAddrTxDrop',
   'EchoAdd',
   'RmAddr',
   'RmAddrTx',
