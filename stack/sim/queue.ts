@@ -24,11 +24,21 @@ export class SimEvent {
   daemon = false;
 }
 
+/**
+ * An empty array already in V8's object-elements kind: a fresh `[]` starts as small-integer
+ * elements, and code optimized on a previous queue's (transitioned) arrays would deoptimize on it.
+ */
+function objectArray<T>(seed: T): T[] {
+  const a = [seed];
+  a.pop();
+  return a;
+}
+
 export class EventQueue {
-  private heap: SimEvent[] = [];
+  private heap: SimEvent[] = objectArray(new SimEvent());
   private n = 0;
   private nextSeq = 0;
-  private pool: SimEvent[] = [];
+  private pool: SimEvent[] = objectArray(new SimEvent());
   /** Pending events that are not daemons. */
   live = 0;
 

@@ -290,7 +290,7 @@ export class Tcb implements CcSubflowView {
   private finSent = false;
   private finSeq = 0;
   // Chunk tags (parallel deques): start seq and tag of each pulled chunk still unacknowledged.
-  private chunkSeq: number[] = [];
+  private chunkSeq: number[] = doubleArray();
   private chunkTag: unknown[] = [];
   private chunkHead = 0;
 
@@ -303,8 +303,8 @@ export class Tcb implements CcSubflowView {
   /** Out-of-order bytes; allocated on the first out-of-order segment. */
   private rcvStore: WindowStore | null = null;
   /** Out-of-order intervals [start, end) above rcvNxt, sorted, non-overlapping. */
-  private oooStart: number[] = [];
-  private oooEnd: number[] = [];
+  private oooStart: number[] = doubleArray();
+  private oooEnd: number[] = doubleArray();
   /** Index of the interval touched last (first SACK block), -1 if none. */
   private oooLast = -1;
   private rcvFinSeq = -1;
@@ -1825,3 +1825,14 @@ export class Tcb implements CcSubflowView {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * An empty number array already in V8's double-elements kind: sequence numbers above 2^30 turn a
+ * fresh `[]` (small-integer elements) into doubles, and code optimized on an earlier connection's
+ * arrays would deoptimize on the next connection's.
+ */
+function doubleArray(): number[] {
+  const a = [0.5];
+  a.pop();
+  return a;
+}
