@@ -978,6 +978,7 @@ export class MpConn {
     // Active join waiting for the fourth ACK: any segment from the peer completes it.
     if (sf.role === 'join' && sf.active && !sf.joinReady && sf.tcb.synchronized) {
       sf.joinReady = true;
+      sf.stalled = false;
       sf.joinAckRetryAt = Number.POSITIVE_INFINITY;
       mib.inc('MPJoinAccepted');
       const row = this.host.pm.row(this.token, sf.pathIndex);
@@ -1534,6 +1535,9 @@ export class MpConn {
 
   subflowRto(sf: Subflow, backoff: number, now: number): void {
     if (this.mode !== 'mptcp' || !this.multipath) return;
+    // A SYN (or a join not yet confirmed) timing out holds no data: nothing to reinject, and a stall
+    // flag set now would never clear (only acked data clears it, and a stalled subflow gets none).
+    if (!sf.established) return;
     const others = this.subflows.some((s) => s !== sf && s.established && !s.stalled);
     if (!others) return;
     // A stalled subflow: send what it holds on the others too (the design's reinjection).

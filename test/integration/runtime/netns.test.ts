@@ -164,7 +164,7 @@ describe.skipIf(!caps.netns)('two namespaces, two veth pairs (root)', () => {
     expect(sinkSt.result!.sha256).toBe(status.result!.sha256);
   });
 
-  it('an address that comes back mid-transfer gets a new subflow, established on both ends', async () => {
+  it('an address that comes back mid-transfer gets a new subflow, established on both ends, that carries data', async () => {
     shape('50mbit');
     const total = 80_000_000;
     const progress: TrafficProgress[] = [];
@@ -224,17 +224,18 @@ describe.skipIf(!caps.netns)('two namespaces, two veth pairs (root)', () => {
       (s) => s.remote.address === A2 && newOnA.some((n) => n.local.port === s.remote.port),
     );
     expect(onB.map((s) => s.state)).toContain('ESTABLISHED');
-    // Whether it then carries data is the MPTCP core's part. Known core defect (see the runtime
-    // report): when the ACK of the MP_JOIN third ACK is lost, the joining subflow stays
-    // pre-established and is never used. Logged here rather than failed on, with both ends' state.
+    // And it carries data. It used not to, about 2 runs in 3: a core defect where an RTO of the
+    // join's SYN (or SYN/ACK), likely on a link just set up, left the joining subflow flagged
+    // stalled for good (fixed in stack/mptcp/conn.ts; test/unit/mptcp/rejoin.test.ts loses that
+    // SYN on purpose in the simulator).
     if (!fresh.some((s) => s.bytes > 100_000)) {
-      console.warn(
-        're-joined subflow carried no data (core defect); subflows',
-        JSON.stringify(last.subflows),
-      );
+      console.warn('re-joined subflow carried no data; subflows', JSON.stringify(last.subflows));
       console.warn('A at +2.5 s', JSON.stringify(midA));
       console.warn('B at +2.5 s', JSON.stringify(midB));
     }
+    expect(Math.max(0, ...fresh.map((s) => s.bytes)), 'bytes on the re-joined subflow').toBeGreaterThan(
+      100_000,
+    );
   });
 
   it.skipIf(!caps.iperf3)('iperf3 runs through the TCP proxy, and the bytes arrive', async () => {
