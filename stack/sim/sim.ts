@@ -374,6 +374,13 @@ export class Host implements EventHandler {
   /** Packets the core sent that no interface owns the source of, or that arrived for others. */
   readonly counters = { sent: 0, received: 0, noRoute: 0, notMine: 0 };
   private readonly bySrc = new Map<string, Iface>();
+  /**
+   * ifaceOf's last answer for an owned address and for a foreign one: per packet a host asks
+   * about its own source and the peer's destination, over and over. Reset on address changes.
+   */
+  private lastAddr: string | null = null;
+  private lastIface: Iface | undefined = undefined;
+  private lastForeign: string | null = null;
   private listeners: HostListener[] = [];
   private timerAt = Number.POSITIVE_INFINITY;
   private timerGen = 0;
@@ -402,8 +409,15 @@ export class Host implements EventHandler {
       this.sim.registerAddress(a, iface);
       this.bySrc.set(a, iface);
     }
+    this.forgetLookups();
     if (notify && this.core) this.notifyAddresses();
     return iface;
+  }
+
+  private forgetLookups(): void {
+    this.lastAddr = null;
+    this.lastIface = undefined;
+    this.lastForeign = null;
   }
 
   /** The interface with this name. */
@@ -424,10 +438,19 @@ export class Host implements EventHandler {
 
   /** The interface owning an address (exact text first, then its canonical form). */
   private ifaceOf(address: string): Iface | undefined {
-    const i = this.bySrc.get(address);
-    if (i !== undefined) return i;
-    const c = canonicalAddress(address);
-    return c !== null && c !== address ? this.bySrc.get(c) : undefined;
+    if (address === this.lastAddr) return this.lastIface;
+    if (address === this.lastForeign) return undefined;
+    let i = this.bySrc.get(address);
+    if (i === undefined) {
+      const c = canonicalAddress(address);
+      i = c !== null && c !== address ? this.bySrc.get(c) : undefined;
+    }
+    if (i === undefined) this.lastForeign = address;
+    else {
+      this.lastAddr = address;
+      this.lastIface = i;
+    }
+    return i;
   }
 
   /** Removes an address from its interface (say, WiFi lost) and tells the core. */
@@ -437,6 +460,7 @@ export class Host implements EventHandler {
     if (!iface) return;
     iface.addresses.splice(iface.addresses.indexOf(address), 1);
     this.bySrc.delete(address);
+    this.forgetLookups();
     this.sim.unregisterAddress(address, iface);
     this.notifyAddresses();
   }
@@ -448,6 +472,7 @@ export class Host implements EventHandler {
     if (this.bySrc.has(address)) return;
     iface.addresses.push(address);
     this.bySrc.set(address, iface);
+    this.forgetLookups();
     this.sim.registerAddress(address, iface);
     this.notifyAddresses();
   }
