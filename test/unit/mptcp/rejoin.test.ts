@@ -13,8 +13,10 @@ import { hostOf, mptcpFactory } from './helpers';
 
 const BACK_AT = 2500;
 
-/** Drops the first packet after BACK_AT on path 2 in one direction that carries MP_JOIN (a SYN). */
-function run(lose: 'syn' | 'synack' | 'none') {
+type Lose = 'none' | 'syn' | 'synack' | 'third-ack' | 'fourth-ack';
+
+/** Drops, on path 2 after the address came back, the first packet of the join's handshake named. */
+function run(lose: Lose) {
   const b = buildTwoPath({
     factory: mptcpFactory(),
     server: 'single',
@@ -24,14 +26,19 @@ function run(lose: 'syn' | 'synack' | 'none') {
     ],
   });
   const lost: number[] = [];
-  const dir = lose === 'syn' ? b.paths[1]!.ab : b.paths[1]!.ba;
+  const up = lose === 'syn' || lose === 'third-ack';
+  const syn = lose === 'syn' || lose === 'synack';
   if (lose !== 'none') {
-    dir.set({
+    (up ? b.paths[1]!.ab : b.paths[1]!.ba).set({
       middlebox: (p, ctx) => {
         if (ctx.now < BACK_AT || lost.length > 0) return p;
         const s = decodeSegment(p.data);
-        if (isParseError(s) || !(s.flags & 0x02)) return p;
-        if (!s.options.some((o) => o.kind === 'mptcp' && o.mp.subtype === 'MP_JOIN')) return p;
+        if (isParseError(s) || ((s.flags & 0x02) !== 0) !== syn) return p;
+        // The third ACK is the client's first segment with MP_JOIN and no SYN; the fourth ACK is
+        // the server's first segment after its SYN/ACK.
+        if (lose === 'third-ack' && !s.options.some((o) => o.kind === 'mptcp' && o.mp.subtype === 'MP_JOIN'))
+          return p;
+        if (syn && !s.options.some((o) => o.kind === 'mptcp' && o.mp.subtype === 'MP_JOIN')) return p;
         lost.push(ctx.now);
         return null;
       },
@@ -60,8 +67,15 @@ function run(lose: 'syn' | 'synack' | 'none') {
 }
 
 describe('an address that comes back mid-upload', () => {
-  for (const lose of ['none', 'syn', 'synack'] as const) {
-    it(`the new subflow carries data (${lose === 'none' ? 'no loss' : `its first ${lose === 'syn' ? 'SYN' : 'SYN/ACK'} lost`})`, () => {
+  const names: Record<Lose, string> = {
+    none: 'no loss',
+    syn: 'its first SYN lost',
+    synack: 'its first SYN/ACK lost',
+    'third-ack': 'its third ACK lost',
+    'fourth-ack': 'its fourth ACK lost',
+  };
+  for (const lose of Object.keys(names) as Lose[]) {
+    it(`the new subflow carries data (${names[lose]})`, () => {
       const r = run(lose);
       expect(r.ok).toBe(true);
       if (lose !== 'none') expect(r.lost).toHaveLength(1);
