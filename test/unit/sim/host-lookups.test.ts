@@ -31,5 +31,4 @@ describe('host address lookups across address changes', () => {
     mp.client.removeAddress('10.9.9.9');
     expect(mp.client.owns('10.9.9.9')).toBe(false);
   });
-  });
 });
