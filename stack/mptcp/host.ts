@@ -670,7 +670,7 @@ export class MptcpHost implements NetCore, ConnHost {
     for (const sf of this.dirtySet) {
       // A signal (ADD_ADDR or its echo, REMOVE_ADDR, MP_PRIO, MP_FAIL) still waiting: data segments
       // have no room for it (timestamps + DSS), so a bare ACK carries it now, as Linux does.
-      if (sf.pending.length > 0 && !sf.closed) sf.tcb.sendAck(now);
+      if (sf.pending.length > 0 && sf.established) sf.tcb.sendAck(now);
       const segs = sf.tcb.takeOutput();
       for (const seg of segs) {
         this.output.push({
