@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARCHITECTURE_COMMANDS } from '../helpers/commands';
 import { type Bundle, bundle, root } from './lab/bundle';
 
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -30,20 +31,7 @@ describe('the bundles', () => {
   it('dist/cli.js has a shebang and answers --help with every command of the architecture', () => {
     expect(readFileSync(built.cli, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
     const help = execFileSync(process.execPath, [built.cli, '--help'], { encoding: 'utf8' });
-    for (const c of [
-      'up',
-      'down',
-      'status',
-      'exec',
-      'sysctl',
-      'link',
-      'run',
-      'report',
-      'capture',
-      'demo',
-      'campaign',
-      'image',
-    ]) {
+    for (const c of ARCHITECTURE_COMMANDS) {
       expect(help).toMatch(new RegExp(`^\\s+${c}\\b`, 'm'));
     }
     expect(execFileSync(process.execPath, [built.cli, '--version'], { encoding: 'utf8' }).trim()).toBe(

@@ -1,20 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../cli/main';
+import { ARCHITECTURE_COMMANDS } from '../helpers/commands';
 
-const COMMANDS = [
-  'up',
-  'down',
-  'status',
-  'exec',
-  'sysctl',
-  'link',
-  'run',
-  'report',
-  'capture',
-  'demo',
-  'campaign',
-  'image',
-];
+const COMMANDS = ARCHITECTURE_COMMANDS;
 
 async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
