@@ -117,7 +117,10 @@ describe.skipIf(!caps.netns || !caps.kernelMptcp || !python())(
         const app = goodputMbps(r.samples, r.t0 + 1, r.t0 + 2.8);
         const wire = goodputMbps(p1!, r.t0 + 1, r.t0 + 2.8);
         expect(app).toBeGreaterThan(8);
-        expect(app).toBeLessThan(21);
+        // The link's rate bounds the application's over the whole transfer; over an inner window it
+        // need not: bytes held for reordering at the window's start are delivered inside it.
+        const whole = goodputMbps(r.samples, r.t0, r.samples.at(-1)!.t);
+        expect(whole).toBeLessThan(21);
         // the application's bytes and the interface's agree (headers and retransmissions aside)
         expect(wire).toBeGreaterThan(app * 0.9);
         expect(wire).toBeLessThan(app * 1.35);
