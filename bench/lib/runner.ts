@@ -240,6 +240,8 @@ export interface RunnerIo {
   print: (s: string) => void;
   /** Progress and failures (stderr). */
   log: (s: string) => void;
+  /** How long to sample the CPUs' busy share before and after the run (default 500 ms; 0: not). */
+  busySampleMs?: number;
 }
 
 function errText(e: unknown): string {
@@ -254,7 +256,8 @@ export async function runBench(
 ): Promise<{ code: number; results: Results; file: string }> {
   const t0 = performance.now();
   const loadStart = load();
-  const busyStart = (await cpuBusy()) ?? null;
+  const busyMs = io.busySampleMs ?? 500;
+  const busyStart = busyMs > 0 ? ((await cpuBusy(busyMs)) ?? null) : null;
   const date = new Date().toISOString();
   const names = Object.keys(registry);
   const selected = args.only ? names.filter((n) => args.only!.includes(n)) : names;
@@ -317,7 +320,7 @@ export async function runBench(
   if (args.repetitions < DEFAULT_REPETITIONS) partial.push(`${args.repetitions} repetition(s)`);
   for (const m of modules) if (m.state !== 'ran') partial.push(`${m.name} ${m.state}`);
   const loadEnd = load();
-  const busyEnd = (await cpuBusy()) ?? null;
+  const busyEnd = busyMs > 0 ? ((await cpuBusy(busyMs)) ?? null) : null;
   const results: Results = {
     method: METHOD,
     date,
