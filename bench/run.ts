@@ -6,7 +6,8 @@
  *
  * Test-only environment (so tests never touch the committed files):
  * - MPLAB_BENCH_MODULES=a.ts,b.ts  replaces the registry with these module files;
- * - MPLAB_BENCH_OUT=DIR            writes the results files into DIR instead of bench/.
+ * - MPLAB_BENCH_OUT=DIR            reads and writes the results files in DIR instead of bench/;
+ * - MPLAB_BENCH_DOC=FILE           `--write-docs` rewrites FILE instead of docs/benchmarks.md.
  */
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.writeDocs) {
-    const doc = join(here, '..', 'docs', 'benchmarks.md');
+    const doc = process.env.MPLAB_BENCH_DOC
+      ? resolve(process.env.MPLAB_BENCH_DOC)
+      : join(here, '..', 'docs', 'benchmarks.md');
     try {
       writeDocs(join(outDir, RESULTS_FILE), doc);
     } catch (e) {
