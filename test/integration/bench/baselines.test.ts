@@ -22,15 +22,6 @@ import { caps } from '../../helpers/caps';
 import { tag } from '../../helpers/netns';
 import { twoHost } from '../lab/models';
 
-function python(): boolean {
-  try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const j = (ns: string, ...args: string[]) =>
   JSON.parse(execFileSync('ip', ['-n', ns, '-j', ...args], { encoding: 'utf8' }) || '[]') as Record<
     string,
@@ -118,7 +109,7 @@ describe.skipIf(!caps.netns)('lab-build baseline script', () => {
   });
 });
 
-describe.skipIf(!caps.netns || !caps.kernelMptcp || !python())('mptcpd-like endpoint watcher', () => {
+describe.skipIf(!caps.netns || !caps.kernelMptcp || !caps.python3)('mptcpd-like endpoint watcher', () => {
   it('deletes the endpoint with the link, re-adds it with the link, and the path carries data again', async () => {
     const h = await twoHosts(239, [
       { via: 'veth', rateMbps: 20 },
