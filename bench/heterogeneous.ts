@@ -62,7 +62,7 @@ const mod: BenchModule = {
           id: 'heterogeneous.goodput_vs_kernel',
           title: 'Our MPTCP beside the kernel MPTCP over the same two heterogeneous paths',
           ours: { label: 'our MPTCP, both paths', unit: 'Mbit/s', values: multi },
-          baseline: { label: 'kernel MPTCP, 2 subflows, default offloads', unit: 'Mbit/s', values: kernel },
+          baseline: { label: 'kernel MPTCP, 2 subflows', unit: 'Mbit/s', values: kernel },
           higherIsBetter: true,
           note,
         },
