@@ -45,7 +45,7 @@ const mod: BenchModule = {
           id: 'aggregation.goodput_2x50',
           title: `Goodput over two tbf-shaped ${RATE} Mbit/s paths (ideal: ${2 * RATE} Mbit/s less headers)`,
           ours: { label: 'our MPTCP (agents, UDP phy)', unit: 'Mbit/s', values: ours },
-          baseline: { label: 'kernel MPTCP, 2 subflows', unit: 'Mbit/s', values: kernel },
+          baseline: { label: 'kernel MPTCP, 2 subflows, default offloads', unit: 'Mbit/s', values: kernel },
           higherIsBetter: true,
           note: `2 veth pairs, tbf ${RATE} Mbit/s each direction (queue 100 ms), MTU 1500; ${seconds} s transfers, goodput from ${warm} s on; ours MSS 1452 (UDP phy: MTU − IP/UDP/TCP headers) fullmesh LIA, kernel MPTCP its own MSS on the 1500 MTU`,
         },

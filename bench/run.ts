@@ -1,123 +1,88 @@
 /**
- * `npm run bench [-- --quick] [-- --only name,name]`: runs every benchmark module in bench/, prints
- * one table (our figure beside a baseline measured in the same run, and their ratio), and writes
- * bench/results.json with the machine, kernel, date and commit.
+ * `npm run bench [-- --quick] [-- --only name,name] [-- --repetitions N] [-- --write-docs]`: runs the
+ * benchmark modules registered below (bench/lib/runner.ts does the work; bench/harness.ts is the
+ * module contract), prints one table, writes bench/results.json for a complete run and
+ * bench/results-partial.json for any other, and exits 1 when a module failed.
+ *
+ * Test-only environment (so tests never touch the committed files):
+ * - MPLAB_BENCH_MODULES=a.ts,b.ts  replaces the registry with these module files;
+ * - MPLAB_BENCH_OUT=DIR            reads and writes the results files in DIR instead of bench/;
+ * - MPLAB_BENCH_DOC=FILE           `--write-docs` rewrites FILE instead of docs/benchmarks.md.
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { BenchFigure, BenchModule, Measured } from './harness';
-import { median } from './harness';
+import type { BenchModule } from './harness';
+import { writeDocs } from './lib/docs';
+import { BenchUsageError, parseArgs, type Registry, RESULTS_FILE, runBench, USAGE } from './lib/runner';
+
+/** One line per module: `<name>: () => import('./<name>'),` (the name is the file's). */
+export const modules: Registry = {
+  aggregation: () => import('./aggregation'),
+  emulator: () => import('./emulator'),
+  failover: () => import('./failover'),
+  heterogeneous: () => import('./heterogeneous'),
+  lab: () => import('./lab'),
+  runtime: () => import('./runtime'),
+  sim: () => import('./sim'),
+  tun: () => import('./tun'),
+  wire: () => import('./wire'),
+};
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const args = process.argv.slice(2);
-const quick = args.includes('--quick');
-const onlyIdx = args.indexOf('--only');
-const only = onlyIdx >= 0 ? new Set((args[onlyIdx + 1] ?? '').split(',')) : undefined;
-const repetitions = quick ? 1 : 3;
 
-function commit(): string {
+function registryFromEnv(): Registry {
+  const files = process.env.MPLAB_BENCH_MODULES;
+  if (!files) return modules;
+  const out: Registry = {};
+  for (const f of files.split(',').filter(Boolean)) {
+    const file = resolve(f);
+    out[basename(file).replace(/\.[cm]?[jt]s$/, '')] = () =>
+      import(pathToFileURL(file).href) as Promise<{ default: BenchModule }>;
+  }
+  return out;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const registry = registryFromEnv();
+  const outDir = process.env.MPLAB_BENCH_OUT ? resolve(process.env.MPLAB_BENCH_OUT) : here;
+  let args: ReturnType<typeof parseArgs>;
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
+    args = parseArgs(argv, Object.keys(registry));
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n`);
+    return 2;
   }
-}
-
-function cell(m: Measured | undefined): string {
-  if (!m || m.values.length === 0) return '–';
-  const med = median(m.values);
-  const lo = Math.min(...m.values);
-  const hi = Math.max(...m.values);
-  const f = (v: number) =>
-    Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3);
-  return m.values.length > 1 ? `${f(med)} ${m.unit} [${f(lo)}–${f(hi)}]` : `${f(med)} ${m.unit}`;
-}
-
-/** Ratio oriented so that > 1 always means "ours is better". */
-export function ratioOf(fig: BenchFigure): number | undefined {
-  if (!fig.baseline || fig.baseline.values.length === 0 || fig.ours.values.length === 0) return undefined;
-  const o = median(fig.ours.values);
-  const b = median(fig.baseline.values);
-  if (o === 0 || b === 0) return undefined;
-  return fig.higherIsBetter ? o / b : b / o;
-}
-
-async function main(): Promise<void> {
-  // the machine's load when the run starts and ends: figures that need CPU move with it
-  const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
-  const files = readdirSync(here)
-    .filter((f) => f.endsWith('.ts') && !['run.ts', 'harness.ts'].includes(f) && !f.endsWith('.d.ts'))
-    .sort();
-  const figures: (BenchFigure & { module: string; ratio?: number })[] = [];
-  const skipped: { module: string; why: string }[] = [];
-  for (const file of files) {
-    const mod = ((await import(pathToFileURL(join(here, file)).href)) as { default?: BenchModule }).default;
-    if (!mod || typeof mod.run !== 'function') continue;
-    if (only && !only.has(mod.name) && !only.has(basename(file, '.ts'))) continue;
-    const avail = await mod.available();
-    if (avail !== true) {
-      skipped.push({ module: mod.name, why: avail });
-      process.stderr.write(`bench ${mod.name}: skipped (${avail})\n`);
-      continue;
-    }
-    process.stderr.write(
-      `bench ${mod.name}: running (${repetitions} repetition${repetitions > 1 ? 's' : ''})…\n`,
-    );
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.list) {
+    process.stdout.write(`${Object.keys(registry).join('\n')}\n`);
+    return 0;
+  }
+  if (args.writeDocs) {
+    const doc = process.env.MPLAB_BENCH_DOC
+      ? resolve(process.env.MPLAB_BENCH_DOC)
+      : join(here, '..', 'docs', 'benchmarks.md');
     try {
-      for (const fig of await mod.run({ quick, repetitions }))
-        figures.push({ ...fig, module: mod.name, ratio: ratioOf(fig) });
-    } catch (err) {
-      skipped.push({ module: mod.name, why: `failed: ${err instanceof Error ? err.message : String(err)}` });
-      process.stderr.write(`bench ${mod.name}: FAILED ${err instanceof Error ? err.stack : String(err)}\n`);
+      writeDocs(join(outDir, RESULTS_FILE), doc);
+    } catch (e) {
+      process.stderr.write(`bench --write-docs: ${(e as Error).message}\n`);
+      return 1;
     }
+    process.stdout.write(`regenerated ${doc} from ${join(outDir, RESULTS_FILE)}\n`);
+    return 0;
   }
-
-  const rows = figures.map((f) => [
-    f.id,
-    cell(f.ours),
-    f.baseline ? `${f.baseline.label}: ${cell(f.baseline)}` : '–',
-    f.ratio === undefined ? '–' : `${f.ratio.toFixed(2)}×`,
-  ]);
-  const head = ['figure', 'ours (median [min–max])', 'baseline, same run', 'ratio (>1 = ours better)'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
-  for (const r of rows) console.log(line(r));
-  for (const s of skipped) console.log(`(${s.module}: ${s.why})`);
-  const loadEnd = loadavg().map((x) => Number(x.toFixed(2)));
-  console.log(`(load average 1/5/15 min: ${loadStart.join(' ')} at start, ${loadEnd.join(' ')} at end)`);
-
-  const results = {
-    date: new Date().toISOString(),
-    commit: commit(),
-    machine: {
-      hostname: hostname(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model,
-      memGiB: Math.round(totalmem() / 2 ** 30),
-      loadavg: { start: loadStart, end: loadEnd },
-    },
-    kernel: release(),
-    node: process.version,
-    quick,
-    repetitions,
-    figures: figures.map((f) => ({
-      module: f.module,
-      figure: f.id,
-      title: f.title,
-      ours: { ...f.ours, median: median(f.ours.values) },
-      baseline: f.baseline ? { ...f.baseline, median: median(f.baseline.values) } : undefined,
-      ratio: f.ratio,
-      higherIsBetter: f.higherIsBetter,
-      note: f.note,
-    })),
-    skipped,
-  };
-  writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const { code } = await runBench(registry, args, {
+    outDir,
+    repoDir: join(here, '..'),
+    print: (s) => process.stdout.write(`${s}\n`),
+    log: (s) => process.stderr.write(s),
+  });
+  return code;
 }
 
-await main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -188,8 +188,9 @@ export async function oursTransfer(
 
 /**
  * Configures the kernel's in-kernel path manager for A → B over every path, the usual way for a
- * multi-homed client: A gets a `subflow` endpoint on each extra address (with A's source routing,
- * the subflow from path i's address rides path i); both ends allow that many subflows.
+ * multi-homed client: A gets a `subflow` endpoint on each extra address, id i + 1 for path i (with
+ * A's source routing, the subflow from path i's address rides path i); both ends allow that many
+ * subflows.
  */
 export function kernelMptcp(nsA: string, nsB: string, aAddrs: string[], aIfs: string[]): void {
   const n = String(aAddrs.length);
@@ -198,7 +199,9 @@ export function kernelMptcp(nsA: string, nsB: string, aAddrs: string[], aIfs: st
     ip(['-n', ns, 'mptcp', 'limits', 'set', 'subflows', n, 'add_addr_accepted', n]);
   }
   aAddrs.forEach((addr, i) => {
-    if (i > 0) ip(['-n', nsA, 'mptcp', 'endpoint', 'add', addr, 'dev', aIfs[i]!, 'subflow']);
+    // explicit ids (path i has id i + 1), so a watcher can delete and re-add one (bench/lib/pmwatch.ts)
+    if (i > 0)
+      ip(['-n', nsA, 'mptcp', 'endpoint', 'add', addr, 'dev', aIfs[i]!, 'id', String(i + 1), 'subflow']);
   });
 }
 

@@ -28,6 +28,7 @@ export const caps = {
   root: isRoot,
   netns: canNetns(),
   iperf3: ok('iperf3', ['--version']),
+  python3: ok('python3', ['--version']),
   tshark: ok('tshark', ['--version']),
   docker: existsSync('/var/run/docker.sock') && ok('docker', ['info', '--format', '{{.ServerVersion}}']),
   tun: existsSync('/dev/net/tun'),

@@ -23,16 +23,7 @@ import {
 } from '../../../bench/lib/transfer';
 import { caps } from '../../helpers/caps';
 
-function python(): boolean {
-  try {
-    execFileSync('python3', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe.skipIf(!caps.netns || !caps.kernelMptcp || !python())(
+describe.skipIf(!caps.netns || !caps.kernelMptcp || !caps.python3)(
   'bench helpers (namespaces, kernel MPTCP)',
   () => {
     it('shapes two paths, samples a transfer and sees a path go down and come back', async () => {
