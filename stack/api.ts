@@ -353,6 +353,8 @@ export class Stack {
     this.driver = new Driver(core, phy);
     this.driver.onEvents = (events) => this.dispatch(events);
     phy.onPacket = (p) => this.driver.receive(p);
+    phy.onUnreachable = (src, dst, code) => this.driver.unreachable(src, dst, code);
+    phy.onRoutes = () => this.driver.routesChanged();
     phy.onAddresses = (addrs) => {
       this.beforeAddresses?.(addrs);
       core.setAddresses(addrs, this.driver.now());

@@ -100,6 +100,46 @@ export const KNOBS: readonly KnobSpec[] = [
     description: 'Packet scheduler: default (lowest RTT with cwnd room), roundrobin, redundant.',
   },
   {
+    name: 'net.mptcp.mptcp_sched_slow_queue',
+    type: 'int',
+    min: 0,
+    max: 1,
+    default: 1,
+    live: true,
+    description:
+      'Default scheduler: cap bytes in flight on a slower subflow near its bandwidth-delay product (its queue only adds delay).',
+  },
+  {
+    name: 'net.mptcp.mptcp_sched_blest',
+    type: 'int',
+    min: 0,
+    max: 1,
+    default: 1,
+    live: true,
+    description:
+      'Default scheduler: BLEST, skip a slower subflow when sending there would block the fastest by the receive window.',
+  },
+  {
+    name: 'net.mptcp.mptcp_opportunistic_retrans',
+    type: 'int',
+    min: 0,
+    max: 3,
+    default: 2,
+    live: true,
+    description:
+      'Opportunistic retransmission when the window blocks: 0 off, 1 retransmit, 2 also penalize the slow subflow, 3 also when the send buffer blocks.',
+  },
+  {
+    name: 'net.mptcp.mptcp_hole_reinject',
+    type: 'int',
+    min: 0,
+    max: 1,
+    default: 1,
+    live: true,
+    description:
+      'Hole repair: when a much slower subflow holding the data-level left edge is in loss recovery, send what it holds again on a faster one.',
+  },
+  {
     name: 'net.mptcp.mptcp_cc',
     type: 'enum',
     values: ['lia', 'olia', 'balia', 'reno', 'cubic'],

@@ -360,12 +360,20 @@ export class Agent {
       },
       'traffic.sink': (p: unknown): R<'traffic.sink'> => {
         const prt = port(p, 'port');
-        if (this.listens.has(prt) || prt === this.proxyServer?.port)
-          throw new AgentError('EADDRINUSE', `port ${prt} already listening`);
-        for (const j of this.jobs.values())
-          if (j instanceof SinkJob && j.port === prt && !j.finished)
-            throw new AgentError('EADDRINUSE', `a sink already listens on ${prt}`);
+        if (opt<string>(p, 'host', 'string') === undefined) this.checkListenPort(prt);
         const id = this.jobId(p);
+        const connectHost = opt<string>(p, 'host', 'string');
+        const localAddress = opt<string>(p, 'localAddress', 'string');
+        if (localAddress !== undefined && connectHost === undefined)
+          throw new AgentError(
+            'EINVAL',
+            'params.localAddress goes with params.host (a connecting sink)',
+            -32602,
+          );
+        const connectTo =
+          connectHost === undefined
+            ? undefined
+            : { host: connectHost, ...(localAddress ? { localAddress } : {}) };
         const job = new SinkJob(
           id,
           this.stack,
@@ -373,15 +381,24 @@ export class Agent {
           this.trafficEvents(),
           opt<number>(p, 'intervalMs', 'number') ?? DEFAULT_PROGRESS_INTERVAL_MS,
           opt<boolean>(p, 'once', 'boolean') ?? false,
+          connectTo,
         );
         job.start();
         this.jobs.set(id, job);
-        this.log(`traffic.sink ${id} on ${prt}`);
+        this.log(`traffic.sink ${id} ${connectHost ? `from ${connectHost}:${prt}` : `on ${prt}`}`);
         return { id, port: prt };
       },
       'traffic.send': async (p: unknown): Promise<AgentMethods['traffic.send']['result']> => {
-        const host = need<string>(p, 'host', 'string');
+        const host = opt<string>(p, 'host', 'string');
+        const listen = opt<boolean>(p, 'listen', 'boolean') ?? false;
+        if ((host === undefined) === !listen)
+          throw new AgentError(
+            'EINVAL',
+            'give params.host (connect and send) or params.listen: true (accept and send), not both',
+            -32602,
+          );
         const prt = port(p, 'port');
+        if (listen) this.checkListenPort(prt);
         const bytes = opt<number>(p, 'bytes', 'number');
         const durationMs = opt<number>(p, 'durationMs', 'number');
         if (bytes === undefined && durationMs === undefined)
@@ -390,18 +407,22 @@ export class Agent {
           throw new AgentError('EINVAL', 'params.bytes must be a non-negative integer', -32602);
         const id = this.jobId(p);
         const args: {
-          host: string;
+          host?: string;
           port: number;
           bytes?: number;
           durationMs?: number;
           localAddress?: string;
-        } = {
-          host,
-          port: prt,
-        };
+        } = { port: prt };
+        if (host !== undefined) args.host = host;
         if (bytes !== undefined) args.bytes = bytes;
         if (durationMs !== undefined) args.durationMs = durationMs;
         const la = opt<string>(p, 'localAddress', 'string');
+        if (la && listen)
+          throw new AgentError(
+            'EINVAL',
+            'params.localAddress goes with params.host (a connecting sender)',
+            -32602,
+          );
         if (la) args.localAddress = la;
         const job = new SendJob(
           id,
@@ -413,7 +434,7 @@ export class Agent {
         this.jobs.set(id, job);
         job.start();
         this.log(
-          `traffic.send ${id} to ${host}:${prt} ${bytes ?? ''}${durationMs ? ` ${durationMs} ms` : ''}`,
+          `traffic.send ${id} ${host === undefined ? `listening on ${prt}` : `to ${host}:${prt}`} ${bytes ?? ''}${durationMs ? ` ${durationMs} ms` : ''}`,
         );
         if (opt<boolean>(p, 'wait', 'boolean')) {
           await job.done;
@@ -434,7 +455,7 @@ export class Agent {
         const id = need<string>(p, 'id', 'string');
         const j = this.jobs.get(id);
         if (!j) throw new AgentError('ENOENT', `no traffic job ${id}`);
-        j.stop();
+        j.stop(opt<boolean>(p, 'abort', 'boolean') ?? false);
         return j.status();
       },
       'proxy.start': async (p: unknown): Promise<AgentMethods['proxy.start']['result']> => {
@@ -523,6 +544,15 @@ export class Agent {
         finished--;
       }
     }
+  }
+
+  /** Throws EADDRINUSE when something of ours already listens on the stack port. */
+  private checkListenPort(prt: number): void {
+    if (this.listens.has(prt) || prt === this.proxyServer?.port)
+      throw new AgentError('EADDRINUSE', `port ${prt} already listening`);
+    for (const j of this.jobs.values())
+      if (j.port === prt && j.listens)
+        throw new AgentError('EADDRINUSE', `a traffic job already listens on ${prt}`);
   }
 
   private jobId(p: unknown): string {

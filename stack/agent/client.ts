@@ -6,7 +6,8 @@
  *   const off = agent.onNotification('traffic.progress', (p) => console.log(p.bytes));
  *   await agent.close();
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type {
   AgentMethod,
   AgentNotification,
@@ -60,7 +61,7 @@ export class AgentClient {
   private readonly closeWaiters: Array<() => void> = [];
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     private readonly callTimeoutMs: number,
   ) {
     socket.setEncoding('utf8');
@@ -88,6 +89,14 @@ export class AgentClient {
         resolve(new AgentClient(socket, options.callTimeoutMs ?? 30_000));
       });
     });
+  }
+
+  /**
+   * A client over any byte stream carrying the same protocol: an SSH channel to a remote agent's
+   * socket, or an exec channel running `agent.js --relay SOCKET` (lab/remote/agentrpc.ts).
+   */
+  static fromStream(stream: Duplex, options: AgentClientOptions = {}): AgentClient {
+    return new AgentClient(stream, options.callTimeoutMs ?? 30_000);
   }
 
   /** Calls a method; rejects with AgentRpcError on an agent error, or on timeout/close. */

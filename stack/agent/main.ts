@@ -3,15 +3,27 @@
  *
  *   node agent.js --socket PATH --log FILE [--addresses a,b] [--phy udp|tun] [--udp-port 8684] [--proxy-port 8685]
  *                 [--include-loopback] [--version] [--help]
+ *   node agent.js --relay PATH     (stdin/stdout <-> the control socket of a running agent)
+ *   node agent.js --kernel-traffic sink|send ARGS…   (the kernel's end of a run: kernel-traffic.ts)
  */
+import { connect as netConnect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { VERSION } from '../version';
 import { Agent } from './agent';
+import { kernelTrafficMain } from './kernel-traffic';
 import { DEFAULT_PROXY_PORT, DEFAULT_UDP_PORT } from './protocol';
 
 const HELP = `mplab node agent ${VERSION}
 
 Usage: node agent.js --socket PATH --log FILE [options]
+       node agent.js --relay PATH
+       node agent.js --kernel-traffic sink|send PROTO HOST PORT ...
+
+  --relay PATH          carry stdin/stdout to and from the running agent's control socket PATH
+                        (how a controller reaches an agent over an SSH exec channel)
+
+  --kernel-traffic ...  run one end of a kernel MPTCP (PROTO 262) or TCP (PROTO 0) transfer and
+                        print JSON lines with this end's subflow figures (needs koffi)
 
   --socket PATH         control socket (unix, mode 0600; newline-delimited JSON-RPC 2.0)
   --log FILE            log file (appended)
@@ -57,6 +69,11 @@ function mssArg(v: string | undefined): number | undefined {
 }
 
 async function main(): Promise<void> {
+  // its own positional grammar (the one lab/run/kernel.ts speaks), so before the options parser
+  if (process.argv[2] === '--kernel-traffic') {
+    kernelTrafficMain(process.argv.slice(3));
+    return;
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
@@ -71,6 +88,7 @@ async function main(): Promise<void> {
         'include-loopback': { type: 'boolean' },
         'user-timeout': { type: 'string' },
         mss: { type: 'string' },
+        relay: { type: 'string' },
         version: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -86,6 +104,10 @@ async function main(): Promise<void> {
   }
   if (values.version) {
     process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (typeof values.relay === 'string') {
+    relay(values.relay);
     return;
   }
   const socketPath = values.socket as string | undefined;
@@ -131,6 +153,24 @@ async function main(): Promise<void> {
     fail(err.message);
   }
   process.stdout.write(`ready ${socketPath}\n`);
+}
+
+/**
+ * Pipes stdio to the control socket; ends when either side does. The agent itself never listens on
+ * the network, so an SSH exec channel running this is how a remote controller talks to it.
+ */
+function relay(path: string): void {
+  const sock = netConnect({ path });
+  sock.once('error', (e) => {
+    process.stderr.write(`agent relay: ${path}: ${e.message}\n`);
+    process.exit(1);
+  });
+  sock.once('connect', () => {
+    process.stdin.pipe(sock);
+    sock.pipe(process.stdout);
+    process.stdin.once('end', () => sock.end());
+    sock.once('close', () => process.exit(0));
+  });
 }
 
 void main();

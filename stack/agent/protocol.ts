@@ -87,6 +87,10 @@ export interface TrafficSubflowFigures {
   bytes: number;
   cwnd: number;
   srttMs: number;
+  /** Segments this subflow retransmitted so far (sender). */
+  retransmits?: number;
+  /** Data bytes re-sent on this subflow after another one failed or stalled (sender, MPTCP). */
+  reinjectedBytes?: number;
 }
 
 export type TrafficRole = 'send' | 'sink';
@@ -96,6 +100,8 @@ export interface TrafficResult {
   bytes: number;
   /** From first byte (sink) or connect (sender) to end. */
   seconds: number;
+  /** Sender: from connect to the application's last write (the sending window). */
+  sendSeconds?: number;
   /** SHA-256 (hex) of every byte moved. */
   sha256: string;
   /** Set when the transfer ended abnormally: e.g. ECONNRESET, ETIMEDOUT, ECONNREFUSED, ESTOPPED. */
@@ -128,6 +134,8 @@ export interface TrafficProgress {
   /** Bytes in this interval and the interval length, for a rate. */
   intervalBytes: number;
   intervalSeconds: number;
+  /** Sink: data-level bytes that arrived ahead of a gap so far (MPTCP). */
+  oooBytes?: number;
   subflows: TrafficSubflowFigures[];
 }
 
@@ -194,19 +202,32 @@ export interface AgentMethods {
    */
   listen: { params: { port: number; mode?: 'discard' | 'echo' | 'proxy' }; result: { port: number } };
   unlisten: { params: { port: number }; result: { port: number } };
-  /** Accept on a stack port, hash everything received. Returns at once; `traffic.done` per connection. */
+  /**
+   * Accept on a stack port, hash everything received. Returns at once; `traffic.done` per connection.
+   * With `host`, connect to host:port instead (from `localAddress` when given) and receive on that
+   * one connection: the receiver opens the connection, as `iperf3 -R`'s client does.
+   */
   'traffic.sink': {
-    params: { port: number; id?: string; intervalMs?: number; once?: boolean };
+    params: {
+      port: number;
+      id?: string;
+      intervalMs?: number;
+      once?: boolean;
+      host?: string;
+      localAddress?: string;
+    };
     result: { id: string; port: number };
   };
   /**
    * Connect to host:port over the stack and send `bytes` bytes, or for `durationMs`, of a
    * deterministic pseudo-random pattern; hash with SHA-256. Returns at once with the job id, or
-   * with the final status when `wait` is true.
+   * with the final status when `wait` is true. With `listen: true` and no host, listen on `port`
+   * and send to the first connection that arrives (the sender as server, `iperf3 -R`'s server).
    */
   'traffic.send': {
     params: {
-      host: string;
+      host?: string;
+      listen?: boolean;
       port: number;
       bytes?: number;
       durationMs?: number;
@@ -218,8 +239,11 @@ export interface AgentMethods {
     result: { id: string; status?: TrafficStatus };
   };
   'traffic.status': { params: undefined | { id?: string }; result: { jobs: TrafficStatus[] } };
-  /** Stops a job (a sink stops listening; a sender ends its connection). */
-  'traffic.stop': { params: { id: string }; result: TrafficStatus };
+  /**
+   * Stops a job (a sink stops listening; a sender ends its connection gracefully, or with `abort`
+   * resets it at once: for a run that failed because the peer is gone).
+   */
+  'traffic.stop': { params: { id: string; abort?: boolean }; result: TrafficStatus };
   /**
    * Listen on a local kernel TCP port; carry each accepted connection over the stack to the peer
    * agent at peer:peerPort (default DEFAULT_PROXY_PORT), which opens a kernel TCP connection to

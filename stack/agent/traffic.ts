@@ -1,6 +1,8 @@
 /**
  * Traffic generators of the agent: a bulk sender and a sink, both hashing what they move with
- * SHA-256 and reporting per-interval, per-subflow figures.
+ * SHA-256 and reporting per-interval, per-subflow figures. Who sends and who opens the connection
+ * are independent: a sender normally connects and a sink listens, but a sender can listen (accept
+ * one connection and send to it) and a sink can connect (and receive), as `iperf3 -R` does.
  */
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import type { Stack, StackServer, StackSocket } from '../api';
@@ -37,6 +39,8 @@ export function subflowFigures(stats: ConnStats | undefined, role: TrafficRole):
     bytes: role === 'send' ? s.bytesSent : s.bytesReceived,
     cwnd: s.cwnd,
     srttMs: s.srttMs,
+    retransmits: s.retransmits,
+    ...(s.reinjectedBytes !== undefined ? { reinjectedBytes: s.reinjectedBytes } : {}),
   }));
 }
 
@@ -51,6 +55,7 @@ abstract class Job {
   private lastT = 0;
   /** Last known per-subflow figures (kept after the connection closed). */
   protected lastFigures: TrafficSubflowFigures[] = [];
+  protected lastOoo: number | undefined;
 
   constructor(
     readonly id: string,
@@ -64,8 +69,11 @@ abstract class Job {
     this.state = initial;
   }
 
-  abstract stop(): void;
+  /** Ends the job; `abort` resets its connection instead of a graceful end. */
+  abstract stop(abort?: boolean): void;
   protected abstract currentStats(): ConnStats | undefined;
+  /** True while the job holds its stack port open for connections. */
+  abstract get listens(): boolean;
   connections = 0;
 
   seconds(): number {
@@ -108,8 +116,11 @@ abstract class Job {
   protected tick(): void {
     const now = performance.now();
     const st = this.currentStats();
-    if (st) this.lastFigures = subflowFigures(st, this.role);
-    this.events.progress({
+    if (st) {
+      this.lastFigures = subflowFigures(st, this.role);
+      if (st.oooBytes !== undefined) this.lastOoo = st.oooBytes;
+    }
+    const p: TrafficProgress = {
       id: this.id,
       role: this.role,
       t: this.seconds(),
@@ -117,7 +128,9 @@ abstract class Job {
       intervalBytes: this.bytes - this.lastBytes,
       intervalSeconds: (now - this.lastT) / 1000,
       subflows: this.lastFigures,
-    });
+    };
+    if (this.role === 'sink' && this.lastOoo !== undefined) p.oooBytes = this.lastOoo;
+    this.events.progress(p);
     this.lastT = now;
     this.lastBytes = this.bytes;
   }
@@ -137,9 +150,13 @@ abstract class Job {
 
 export class SendJob extends Job {
   private sock: StackSocket | undefined;
+  /** A listening sender's server, until its connection arrives. */
+  private server: StackServer | undefined;
   private readonly hash: Hash = createHash('sha256');
   private stopRequested = false;
   private deadline = Number.POSITIVE_INFINITY;
+  /** When the application wrote its last byte (performance.now()), -1 while writing. */
+  private lastWriteAt = -1;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -147,7 +164,8 @@ export class SendJob extends Job {
     id: string,
     private readonly stack: Stack,
     private readonly p: {
-      host: string;
+      /** Connect to host:port; without host, listen on port and send to the first connection. */
+      host?: string;
       port: number;
       bytes?: number;
       durationMs?: number;
@@ -156,28 +174,55 @@ export class SendJob extends Job {
     events: TrafficEvents,
     intervalMs = DEFAULT_PROGRESS_INTERVAL_MS,
   ) {
-    super(id, 'send', p.port, events, intervalMs, 'connecting', p.host);
+    super(id, 'send', p.port, events, intervalMs, p.host === undefined ? 'listening' : 'connecting', p.host);
     this.done = new Promise((r) => {
       this.resolveDone = r;
     });
   }
 
   start(): void {
+    if (this.p.host === undefined) {
+      // listening sender: the first connection gets the data, later ones are refused
+      const server = this.stack.createServer((sock) => {
+        if (this.sock || this.finished) {
+          sock.destroy();
+          return;
+        }
+        this.server?.close();
+        this.server = undefined;
+        this.attach(sock);
+        this.running();
+      });
+      this.server = server;
+      server.listen(this.p.port);
+      return;
+    }
     const opts: { host: string; port: number; localAddress?: string } = {
       host: this.p.host,
       port: this.p.port,
     };
     if (this.p.localAddress) opts.localAddress = this.p.localAddress;
     const sock = this.stack.connect(opts);
+    this.attach(sock);
+    sock.on('connect', () => this.running());
+  }
+
+  get listens(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** The connection is up: start the clock and write. */
+  private running(): void {
+    this.state = 'running';
+    this.startedAt = performance.now();
+    if (this.p.durationMs !== undefined) this.deadline = this.startedAt + this.p.durationMs;
+    this.startTicking();
+    void this.pump();
+  }
+
+  private attach(sock: StackSocket): void {
     this.sock = sock;
     this.connections = 1;
-    sock.on('connect', () => {
-      this.state = 'running';
-      this.startedAt = performance.now();
-      if (this.p.durationMs !== undefined) this.deadline = this.startedAt + this.p.durationMs;
-      this.startTicking();
-      void this.pump();
-    });
     // The sender ignores what the peer might send back, but must read it for the window to move.
     sock.on('data', () => {});
     // The peer's end of stream comes before the connection is gone: keep its final figures.
@@ -191,7 +236,15 @@ export class SendJob extends Job {
     sock.on('close', () => {
       if (this.finished) return;
       if (this.state === 'running' && sock.writableFinished) {
-        this.finish({ bytes: this.bytes, seconds: this.seconds(), sha256: this.hash.digest('hex') }, 'done');
+        this.finish(
+          {
+            bytes: this.bytes,
+            seconds: this.seconds(),
+            sha256: this.hash.digest('hex'),
+            ...this.sendWindow(),
+          },
+          'done',
+        );
       } else if (this.stopRequested) {
         this.finish(this.partial('ESTOPPED', 'stopped'), 'stopped');
       } else {
@@ -206,8 +259,15 @@ export class SendJob extends Job {
       bytes: this.bytes,
       seconds: this.seconds(),
       sha256: this.hash.digest('hex'),
+      ...this.sendWindow(),
       error: { code, message },
     };
+  }
+
+  /** The sending window: connect to the last write (absent when writing never ended). */
+  private sendWindow(): { sendSeconds?: number } {
+    if (this.startedAt < 0 || this.lastWriteAt < 0) return {};
+    return { sendSeconds: (this.lastWriteAt - this.startedAt) / 1000 };
   }
 
   private fail(code: string, message: string): void {
@@ -227,17 +287,24 @@ export class SendJob extends Job {
       this.hash.update(chunk);
       this.bytes += n;
       if (!sock.write(chunk)) {
+        // Wait for room, but not past the deadline: a timed run's window ends on time, and what
+        // is still buffered then drains afterwards (reported apart as the drain).
         await new Promise<void>((r) => {
+          let timer: NodeJS.Timeout | undefined;
           const done = () => {
             sock.off('drain', done);
             sock.off('close', done);
+            if (timer) clearTimeout(timer);
             r();
           };
           sock.on('drain', done);
           sock.on('close', done);
+          if (Number.isFinite(this.deadline))
+            timer = setTimeout(done, Math.max(0, this.deadline - performance.now()));
         });
       }
     }
+    this.lastWriteAt = performance.now();
     if (!sock.destroyed) sock.end();
   }
 
@@ -245,9 +312,20 @@ export class SendJob extends Job {
     return this.sock?.stats();
   }
 
-  stop(): void {
+  stop(abort = false): void {
     if (this.finished) return;
     this.stopRequested = true;
+    if (abort && this.sock && !this.sock.destroyed) this.sock.destroy();
+    if (this.server) {
+      // a listening sender nobody connected to: nothing was sent
+      this.server.close();
+      this.server = undefined;
+      if (!this.sock) {
+        this.finish(this.partial('ESTOPPED', 'stopped before a connection arrived'), 'stopped');
+        this.resolveDone();
+        return;
+      }
+    }
     // A graceful end: what was written is still delivered.
     if (this.sock && !this.sock.destroyed && this.state === 'connecting') this.sock.destroy();
   }
@@ -265,28 +343,51 @@ export class SinkJob extends Job {
     events: TrafficEvents,
     intervalMs = DEFAULT_PROGRESS_INTERVAL_MS,
     private readonly once = false,
+    /** Connect to this host:port and receive, instead of listening (`iperf3 -R`'s client). */
+    private readonly connectTo?: { host: string; localAddress?: string },
   ) {
-    super(id, 'sink', port, events, intervalMs, 'listening');
+    super(id, 'sink', port, events, intervalMs, connectTo ? 'connecting' : 'listening', connectTo?.host);
+  }
+
+  get listens(): boolean {
+    return this.server !== undefined;
   }
 
   start(): void {
+    if (this.connectTo) {
+      const opts: { host: string; port: number; localAddress?: string } = {
+        host: this.connectTo.host,
+        port: this.port,
+      };
+      if (this.connectTo.localAddress) opts.localAddress = this.connectTo.localAddress;
+      const sock = this.stack.connect(opts);
+      // one connection, so the job ends with it; the clock starts once it is up
+      this.accept(sock, true);
+      return;
+    }
     this.server = this.stack.createServer((sock) => this.accept(sock));
     this.server.listen(this.port);
   }
 
-  private accept(sock: StackSocket): void {
+  private accept(sock: StackSocket, connecting = false): void {
     this.connections++;
     if (this.once && this.connections > 1) {
       sock.destroy();
       return;
     }
+    const once = this.once || connecting;
     const c = { sock, hash: createHash('sha256'), bytes: 0 };
     this.live.add(c);
-    const started = performance.now();
+    let started = performance.now();
     let first = -1;
-    if (this.startedAt < 0) this.startedAt = started;
-    this.state = 'running';
-    this.startTicking();
+    const up = () => {
+      started = performance.now();
+      if (this.startedAt < 0) this.startedAt = started;
+      this.state = 'running';
+      this.startTicking();
+    };
+    if (connecting) sock.on('connect', up);
+    else up();
     sock.on('data', (d: Buffer) => {
       if (first < 0) first = performance.now();
       c.bytes += d.length;
@@ -307,7 +408,7 @@ export class SinkJob extends Job {
       if (error) result.error = error;
       this.lastResult = result;
       this.events.done({ id: this.id, role: 'sink', result });
-      if (this.once) {
+      if (once) {
         this.endedAt = t1;
         this.closeServer();
         this.finish(result, error ? 'failed' : 'done', false);
@@ -339,7 +440,8 @@ export class SinkJob extends Job {
     this.server = undefined;
   }
 
-  stop(): void {
+  // a sink's stop always resets its connections: nothing more is to be read
+  stop(_abort = false): void {
     if (this.finished) return;
     this.closeServer();
     for (const c of [...this.live]) c.sock.destroy();

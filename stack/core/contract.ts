@@ -46,6 +46,22 @@ export interface ConnInfo {
   mode: 'mptcp' | 'tcp';
 }
 
+/** Why a destination cannot be reached: errno-style for a failed send, icmp-* for an ICMP report. */
+export type UnreachableCode =
+  | 'EHOSTUNREACH'
+  | 'ENETUNREACH'
+  | 'icmp-net-unreachable'
+  | 'icmp-host-unreachable'
+  | 'icmp-admin-prohibited';
+
+export const UNREACHABLE_CODES: readonly UnreachableCode[] = [
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'icmp-net-unreachable',
+  'icmp-host-unreachable',
+  'icmp-admin-prohibited',
+];
+
 /** A whole host's protocol core: demultiplexing, listeners, every connection. */
 export interface NetCore {
   /** A packet arrived from the network. */
@@ -76,6 +92,18 @@ export interface NetCore {
   /** Local addresses the core may use; changing them lets the path manager react. */
   setAddresses(addresses: string[], now: number): void;
 
+  /**
+   * Optional: a packet from `src` to `dst` cannot be delivered: the phy's send failed for want of
+   * a route (EHOSTUNREACH, ENETUNREACH), an ICMP destination unreachable came back, or the
+   * simulator's world has no route. `code` says which (UNREACHABLE_CODES). A core that implements
+   * it fails an opening subflow on that pair at once instead of retransmitting its SYN, and does
+   * not try the pair again until its addresses change.
+   */
+  unreachable?(src: string, dst: string, code: UnreachableCode, now: number): void;
+
+  /** Optional: the host's routes or routing rules changed (pairs found unroutable may work now). */
+  routesChanged?(now: number): void;
+
   /** A cheap snapshot of every live connection, for traces, live views and reports. */
   connStats(): ConnStats[];
 }
@@ -97,6 +125,8 @@ export interface SubflowStats {
   bytesAcked: number;
   bytesReceived: number;
   retransmits: number;
+  /** Bytes of data re-sent on this subflow after another subflow failed or stalled (MPTCP only). */
+  reinjectedBytes?: number;
 }
 
 export interface ConnStats {
@@ -106,5 +136,7 @@ export interface ConnStats {
   /** Application bytes delivered to the peer (acked at data level) and received in order. */
   bytesDelivered: number;
   bytesReceived: number;
+  /** Data-level bytes that arrived ahead of a gap, cumulative (MPTCP only). */
+  oooBytes?: number;
   subflows: SubflowStats[];
 }

@@ -27,7 +27,18 @@ import type { CcGroup } from '../cc/types';
 import type { PathManager } from '../pm/index';
 import type { ConnReport, SubflowReport } from '../report';
 import { hex32 } from '../report';
-import { hasRoom, type SchedSubflow, type Scheduler } from '../sched/index';
+import { hasRoom, type SchedContext, type SchedSubflow, type Scheduler } from '../sched/index';
+import {
+  type OppBuffer,
+  type OppLevel,
+  oppPenalizes,
+  oppPenaltyDue,
+  oppPick,
+  type OppTrigger,
+  oppTrigger,
+} from '../sched/opportunistic';
+import { holeNeedsRepair, TX_MERGE_MS, type TxRange } from '../sched/hole';
+import { PathRate } from '../sched/slow-queue';
 import type { ByteRing } from '../tcp/ring';
 import type { CloseError, OutInfo, Tcb, TcbHooks, TcbSink, TcbSource } from '../tcp/tcb';
 import { dssChecksum } from '../wire/checksum';
@@ -74,6 +85,14 @@ export interface ConnKnobs {
   triggerBytes: number;
   triggerMs: number;
   addAddrTimeoutMs: number;
+  /** net.mptcp.mptcp_sched_slow_queue */
+  slowQueue: boolean;
+  /** net.mptcp.mptcp_sched_blest */
+  blest: boolean;
+  /** net.mptcp.mptcp_opportunistic_retrans (0-3) */
+  oppRetrans: OppLevel;
+  /** net.mptcp.mptcp_hole_reinject */
+  holeReinject: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -134,8 +153,8 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   /** Blocked for the current pump (could not send). */
   blocked = false;
   readonly rx: RxMappings;
-  /** Data ranges sent here and not yet data-acked (for reinjection). */
-  readonly tx: Range[] = [];
+  /** Data ranges sent here and not yet data-acked, with when (for reinjection, hole repair). */
+  readonly tx: TxRange[] = [];
   /** Private cursor of the redundant scheduler. */
   cursor = 0;
   reinjections = 0;
@@ -148,6 +167,13 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   readonly pending: MptcpOption[] = [];
   /** Last time an opportunistic retransmission penalized this subflow. */
   penalizedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Data offset up to which what it held was sent again on a faster subflow (hole repair): it
+   * takes no reinjections while that is still outstanding, and a range is repaired once.
+   */
+  repairedTo = 0;
+  /** Delivery rate and minimum RTT (the slow-path queue cap reads them). */
+  readonly rate = new PathRate();
   /** SYNs sent (master: MP_CAPABLE retries). */
   synsSent = 0;
   /** MP_TCPRST reason for an RST this subflow sends (undefined = none). */
@@ -189,6 +215,12 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   }
   get backup(): boolean {
     return this.backupLocal || this.peerBackup;
+  }
+  get minRttMs(): number {
+    return this.rate.minRttMs;
+  }
+  get deliveryRate(): number {
+    return this.rate.rate;
   }
   /** Established, verified, not stalled, not blocked: may take new data. */
   get usable(): boolean {
@@ -239,8 +271,9 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
     this.conn.subflowClosed(this, error, now);
   }
 
-  onAcked(_tcb: Tcb, bytes: number, now: number): void {
+  onAcked(tcb: Tcb, bytes: number, now: number): void {
     this.stalled = false;
+    this.rate.onAcked(bytes, now, tcb.srtt);
     this.conn.subflowAcked(this, bytes, now);
   }
 
@@ -249,10 +282,10 @@ export class Subflow implements TcbSource, TcbSink, TcbHooks, SchedSubflow {
   }
 
   /** Records data offsets sent here (merging with the last range). */
-  noteTx(start: number, end: number): void {
+  noteTx(start: number, end: number, now: number): void {
     const last = this.tx[this.tx.length - 1];
-    if (last && last.end === start) last.end = end;
-    else this.tx.push({ start, end });
+    if (last && last.end === start && now - last.at < TX_MERGE_MS) last.end = end;
+    else this.tx.push({ start, end, at: now });
   }
 
   pruneTx(una: number): void {
@@ -375,6 +408,13 @@ export class MpConn {
   /** ADD_ADDR we sent and wait to see echoed. */
   readonly addrPending = new Map<number, { opt: AddAddr; nextAt: number; tries: number }>();
   wantPump = false;
+  /** Reused for every scheduling decision (no allocation per segment). */
+  private readonly schedCtx: SchedContext = {
+    queued: 0,
+    windowBytes: Number.POSITIVE_INFINITY,
+    policy: { slowQueue: true, blest: true },
+    heldBy: 'none',
+  };
   /** Bound once (no closure per segment): mapped bytes to the data level, in-order bytes to the app. */
   private readonly rxOut = (off: number, bytes: Uint8Array): void => this.rxBytes(off, bytes, this.host.now);
   private readonly toApp = (d: Uint8Array): void => {
@@ -475,6 +515,19 @@ export class MpConn {
   }
 
   // ── Sending ────────────────────────────────────────────────────────────────────────────────
+  /** The scheduler's pick for new data now (the knobs read at each decision: they are live). */
+  private pickNew(): Subflow | undefined {
+    const c = this.schedCtx;
+    const k = this.host.knobs;
+    c.queued = this.sb.unsent;
+    c.windowBytes = Number.isFinite(this.peerEdge)
+      ? Math.max(0, this.peerEdge - this.sb.una)
+      : Number.POSITIVE_INFINITY;
+    c.policy.slowQueue = k.slowQueue;
+    c.policy.blest = k.blest;
+    return this.sched.pick(this.subflows, c.queued, c) as Subflow | undefined;
+  }
+
   /** Data offset limit the peer's connection-level window allows. */
   private get sendLimit(): number {
     return this.peerEdge;
@@ -485,7 +538,7 @@ export class MpConn {
       return sf === this.master || this.infiniteOff >= 0 ? this.sb.end - this.sb.nxt : 0;
     }
     if (this.mpcPending || !sf.established || sf.stalled || this.backupIdle(sf)) return 0;
-    const re = this.sb.reinjectBytes;
+    const re = this.leavesReinjection(sf) ? 0 : this.sb.reinjectBytes;
     if (re > 0) return re;
     if (this.sched.redundant)
       return Math.max(0, Math.min(this.sb.end, this.sendLimit) - Math.max(sf.cursor, this.sb.una));
@@ -494,7 +547,7 @@ export class MpConn {
       const opp = this.opportunistic(sf, Number.POSITIVE_INFINITY);
       return opp ? opp.end - opp.start : 0;
     }
-    if (this.sched.pick(this.subflows, this.sb.unsent) !== sf) {
+    if (this.pickNew() !== sf) {
       this.wantPump = true;
       return 0;
     }
@@ -509,7 +562,7 @@ export class MpConn {
       r = this.sb.takeNew(maxBytes, Number.POSITIVE_INFINITY);
     } else {
       if (this.mpcPending || !sf.established || sf.stalled || this.backupIdle(sf)) return undefined;
-      if (this.sb.reinject.length > 0) {
+      if (this.sb.reinject.length > 0 && !this.leavesReinjection(sf)) {
         r = this.sb.takeReinject(maxBytes);
         if (r) {
           sf.reinjections++;
@@ -523,7 +576,7 @@ export class MpConn {
           r = this.sb.takeAt(sf.cursor, maxBytes, this.sendLimit);
           if (r) sf.cursor = r.end;
         } else {
-          if (this.sched.pick(this.subflows, this.sb.unsent) !== sf) {
+          if (this.pickNew() !== sf) {
             this.wantPump = true;
             return undefined;
           }
@@ -539,9 +592,20 @@ export class MpConn {
     const len = r.end - r.start;
     if (this.mode === 'mptcp' && this.dataRtoAt === Number.POSITIVE_INFINITY) this.armDataRto(this.host.now);
     out.push(this.sb.bytes(r.start, len));
-    sf.noteTx(r.start, r.end);
+    sf.noteTx(r.start, r.end, this.host.now);
     this.sched.sent(sf.pathIndex);
     return r.start;
+  }
+
+  /**
+   * A subflow whose data hole repair is sending again elsewhere leaves the reinjection queue to
+   * the others while another can carry it (the copy must not go back the slow way), and takes it
+   * when none can (the others gone: the queue then holds what they stranded).
+   */
+  private leavesReinjection(sf: Subflow): boolean {
+    if (sf.repairedTo <= this.sb.una) return false;
+    for (const s of this.subflows) if (s !== sf && s.usable) return true;
+    return false;
   }
 
   /** A backup subflow stays idle while a regular one can carry data. */
@@ -553,32 +617,29 @@ export class MpConn {
 
   /** End of the data already sent again opportunistically. */
   private oppDone = 0;
+  private readonly oppBuf: OppBuffer = { una: 0, nxt: 0, end: 0, sendLimit: 0, finOffset: -1, room: 0 };
+  /** Why the last opportunistic range was offered (for the penalty). */
+  private oppWhy: OppTrigger = 'window';
 
   /**
-   * Opportunistic retransmission (Raiciu et al., NSDI 2012, as in the Linux implementation): when
-   * the connection-level window is full and its oldest data sits on a slower subflow, a faster one
-   * sends that data again rather than idle; the slow subflow is penalized (cwnd halved, once per
-   * RTT). Returns the range `sf` would send, at most `max` bytes.
+   * Opportunistic retransmission (stack/sched/opportunistic.ts, the level is the knob): the range
+   * `sf` would send again now, at most `max` bytes.
    */
   private opportunistic(sf: Subflow, max: number): Range | undefined {
     const sb = this.sb;
-    // Window-limited, or at the tail (nothing new to send): the oldest data is what matters.
-    const windowLimited = sb.nxt >= this.sendLimit && sb.end > sb.nxt;
-    const tail = sb.nxt >= sb.end && sb.finOffset >= 0;
-    if (!windowLimited && !tail) return undefined;
-    const from = Math.max(sb.una, this.oppDone);
-    if (from >= sb.nxt) return undefined;
-    for (const s of this.subflows) {
-      if (s === sf || s.closed) continue;
-      for (const r of s.tx) {
-        if (r.start > from) break;
-        if (r.end <= from) continue;
-        // Only when the holder is much slower (its copy arrives well after ours would).
-        if ((s.srttMs || 0) <= 2 * (sf.srttMs || 0)) return undefined;
-        return { start: from, end: Math.min(r.end, from + max) };
-      }
-    }
-    return undefined;
+    const b = this.oppBuf;
+    b.una = sb.una;
+    b.nxt = sb.nxt;
+    b.end = sb.end;
+    b.sendLimit = this.sendLimit;
+    b.finOffset = sb.finOffset;
+    b.room = sb.room;
+    const why = oppTrigger(this.host.knobs.oppRetrans, b);
+    if (why === undefined) return undefined;
+    const got = oppPick(sf, this.subflows, Math.max(sb.una, this.oppDone), sb.nxt, max);
+    if (!got) return undefined;
+    this.oppWhy = why;
+    return got.range;
   }
 
   private tookOpportunistic(sf: Subflow, r: Range): void {
@@ -586,17 +647,45 @@ export class MpConn {
     sf.reinjections++;
     sf.reinjectedBytes += r.end - r.start;
     this.host.mib.inc('OpportunisticRetrans');
-    if (this.sb.nxt < this.sendLimit) return; // the tail case: no penalty
+    this.host.mib.inc('OpportunisticRetransBytes', r.end - r.start);
+    if (!oppPenalizes(this.host.knobs.oppRetrans, this.oppWhy)) return;
     const now = this.host.now;
     for (const s of this.subflows) {
       if (s === sf || s.closed || !s.tx.some((x) => x.start <= r.start && r.start < x.end)) continue;
-      if (now - s.penalizedAt < (s.srttMs || 100)) break;
-      s.penalizedAt = now;
-      const cc = s.tcb.cc as unknown as { cwnd: number; ssthresh: number };
-      cc.cwnd = Math.max(Math.floor(cc.cwnd / 2), s.tcb.mss);
-      cc.ssthresh = Math.max(cc.cwnd, 2 * s.tcb.mss);
-      this.host.mib.inc('Penalizations');
+      this.penalize(s, now);
       break;
+    }
+  }
+
+  /** The slow subflow that held the window or a hole: cwnd halved, at most once per its RTT. */
+  private penalize(s: Subflow, now: number): void {
+    if (!oppPenaltyDue(s.penalizedAt, now, s.srttMs)) return;
+    s.penalizedAt = now;
+    const cc = s.tcb.cc as unknown as { cwnd: number; ssthresh: number };
+    cc.cwnd = Math.max(Math.floor(cc.cwnd / 2), s.tcb.mss);
+    cc.ssthresh = Math.max(cc.cwnd, 2 * s.tcb.mss);
+    this.host.mib.inc('Penalizations');
+  }
+
+  /**
+   * Hole repair (stack/sched/hole.ts): a much slower subflow in loss recovery that holds the
+   * data-level left edge has what it holds queued for reinjection on the others. Run after every
+   * input and timer (the host's `after`), so a recovery is seen as soon as it starts and again when
+   * the left edge moves onto a subflow already recovering.
+   */
+  checkHoles(now: number): void {
+    if (this.mode !== 'mptcp' || !this.multipath || this.infiniteOff >= 0) return;
+    if (!this.host.knobs.holeReinject) return;
+    const una = this.sb.una;
+    for (const s of this.subflows) {
+      if (s.closed || !holeNeedsRepair(s, this.subflows, una, now)) continue;
+      let bytes = 0;
+      for (const r of s.tx)
+        if (r.end > s.repairedTo) bytes += this.sb.queueReinject(Math.max(r.start, s.repairedTo), r.end);
+      s.repairedTo = s.tx[s.tx.length - 1]!.end;
+      this.host.mib.inc('HoleReinjections');
+      this.host.mib.inc('HoleReinjectedBytes', bytes);
+      this.wantPump = true;
     }
   }
 
@@ -620,10 +709,13 @@ export class MpConn {
       const before = this.sb.nxt + this.sb.reinjectBytes;
       let sf: Subflow | undefined;
       if (this.sb.reinject.length > 0 || !this.sched.redundant) {
-        sf =
-          this.sb.reinject.length > 0
-            ? this.fastestWithRoom()
-            : (this.sched.pick(this.subflows, this.sb.unsent) as Subflow);
+        if (this.sb.reinject.length > 0) sf = this.fastestWithRoom();
+        else {
+          sf = this.pickNew();
+          const held = this.schedCtx.heldBy;
+          if (held === 'slow-queue') this.host.mib.inc('SlowQueueHeld');
+          else if (held === 'blest') this.host.mib.inc('BlestSkipped');
+        }
       }
       if (!sf) break;
       sf.tcb.output(now);
@@ -643,7 +735,7 @@ export class MpConn {
   private fastestWithRoom(): Subflow | undefined {
     let best: Subflow | undefined;
     for (const s of this.subflows) {
-      if (!s.usable || !hasRoom(s)) continue;
+      if (!s.usable || !hasRoom(s) || this.leavesReinjection(s)) continue;
       if (!best || (s.srttMs || 1e9) < (best.srttMs || 1e9)) best = s;
     }
     return best;

@@ -7,10 +7,19 @@
 import '../cc/lia';
 import '../cc/olia';
 import '../cc/balia';
-import type { ConnectOptions, ConnInfo, ConnStats, CoreEvent, NetCore, Packet } from '../core/contract';
+import type {
+  ConnectOptions,
+  ConnInfo,
+  ConnStats,
+  CoreEvent,
+  NetCore,
+  Packet,
+  UnreachableCode,
+} from '../core/contract';
 import { PathManager, type PmStrategy } from '../pm/index';
 import { formatReport, hex32, type StackReport } from '../report';
 import { createScheduler } from '../sched/index';
+import type { OppLevel } from '../sched/opportunistic';
 import { Sysctl } from '../sysctl';
 import { isnFor, newIsnSecret } from '../tcp/isn';
 import { Tcb, type TcbConfig, TcpState } from '../tcp/tcb';
@@ -127,6 +136,10 @@ export class MptcpHost implements NetCore, ConnHost {
       triggerBytes: s.getInt('net.mptcp.mptcp_trigger_bytes'),
       triggerMs: s.getInt('net.mptcp.mptcp_trigger_ms'),
       addAddrTimeoutMs: s.getInt('net.mptcp.mptcp_add_addr_timeout'),
+      slowQueue: s.getInt('net.mptcp.mptcp_sched_slow_queue') === 1,
+      blest: s.getInt('net.mptcp.mptcp_sched_blest') === 1,
+      oppRetrans: s.getInt('net.mptcp.mptcp_opportunistic_retrans') as OppLevel,
+      holeReinject: s.getInt('net.mptcp.mptcp_hole_reinject') === 1,
     };
   }
 
@@ -323,6 +336,42 @@ export class MptcpHost implements NetCore, ConnHost {
     this.flush(now);
   }
 
+  /**
+   * The network cannot route `src` -> `dst` (a failed send, an ICMP unreachable, the simulator's
+   * refuse): subflows opening on that pair fail now (a master's connection with the error), and the
+   * path manager does not try the pair again until the addresses or routes change.
+   */
+  unreachable(src: string, dst: string, code: UnreachableCode, now: number): void {
+    this.now = now;
+    this.pm.markUnreachable(src, dst);
+    const hit: Subflow[] = [];
+    for (const sf of this.byTuple.values()) {
+      if (sf.active && !sf.tcb.synchronized && sf.local.address === src && sf.remote.address === dst)
+        hit.push(sf);
+    }
+    const errno = code === 'ENETUNREACH' || code === 'icmp-net-unreachable' ? 'ENETUNREACH' : 'EHOSTUNREACH';
+    for (const sf of hit) {
+      this.mib.inc(sf.role === 'join' ? 'MPJoinUnreachable' : 'SubflowUnreachable');
+      sf.closeReason = `unreachable: no route from ${src} to ${dst} (${code})`;
+      sf.tcb.abort(now, undefined, { code: errno, message: `no route from ${src} to ${dst} (${code})` });
+      this.dirty(sf);
+      this.after(sf.conn, now);
+    }
+    this.flush(now);
+  }
+
+  /** The host's routes changed: pairs found unroutable may be tried again. */
+  routesChanged(now: number): void {
+    this.now = now;
+    this.pm.routesChanged();
+    for (const c of this.conns.values()) {
+      if (!c.inPm) continue;
+      c.processPm(now);
+      this.after(c, now);
+    }
+    this.flush(now);
+  }
+
   connStats(): ConnStats[] {
     const out: ConnStats[] = [];
     for (const c of this.conns.values()) {
@@ -332,6 +381,7 @@ export class MptcpHost implements NetCore, ConnHost {
         state: c.state,
         bytesDelivered: c.bytesDelivered,
         bytesReceived: c.bytesReceived,
+        oooBytes: c.rq.ofoBytesTotal,
         subflows: c.subflows.map((s) => {
           const r = s.report();
           return {
@@ -349,6 +399,7 @@ export class MptcpHost implements NetCore, ConnHost {
             bytesAcked: r.bytesAcked,
             bytesReceived: r.bytesReceived,
             retransmits: r.retransmits,
+            reinjectedBytes: r.reinjectedBytes,
           };
         }),
       });
@@ -649,6 +700,7 @@ export class MptcpHost implements NetCore, ConnHost {
 
   /** Runs what a connection deferred (aborts) and lets it send. */
   private after(c: MpConn, now: number): void {
+    c.checkHoles(now);
     for (let i = 0; i < 4 && (c.pendingAborts.length > 0 || c.pendingCloses.length > 0 || c.wantPump); i++) {
       for (const sf of c.pendingCloses.splice(0)) {
         if (sf.closed) continue;

@@ -19,6 +19,8 @@ export class DataReassembly {
   private ofoBytes = 0;
   duplicates = 0;
   ofoSegments = 0;
+  /** Bytes that ever arrived ahead of a gap at the data level (cumulative; for per-interval figures). */
+  ofoBytesTotal = 0;
 
   constructor(public capacity: number) {}
 
@@ -90,6 +92,7 @@ export class DataReassembly {
     if (!last || off >= last.off + last.data.length) {
       q.push({ off, data });
       this.ofoBytes += data.length;
+      this.ofoBytesTotal += data.length;
       this.ofoSegments++;
       return;
     }
@@ -104,6 +107,7 @@ export class DataReassembly {
         const piece = data.subarray(cur - off, end - off);
         q.splice(i, 0, { off: cur, data: piece.length === data.length ? data : piece.slice() });
         this.ofoBytes += piece.length;
+        this.ofoBytesTotal += piece.length;
         inserted = true;
         break;
       }
@@ -111,6 +115,7 @@ export class DataReassembly {
         const piece = data.subarray(cur - off, c.off - off);
         q.splice(i, 0, { off: cur, data: piece.slice() });
         this.ofoBytes += piece.length;
+        this.ofoBytesTotal += piece.length;
         inserted = true;
         i++;
       }

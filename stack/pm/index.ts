@@ -14,6 +14,13 @@
  * accept joins). Only the side that opened the connection builds subflows; both sides announce
  * their other addresses with ADD_ADDR and withdraw them with REMOVE_ADDR.
  *
+ * Unroutable pairs: when the host learns that a local address cannot reach a remote one (the
+ * phy's send found no route, an ICMP unreachable came back: `markUnreachable`), every row on that
+ * pair becomes 'unreachable' and is not built again, on any connection, until the host's
+ * addresses or routes change (`setLocalAddresses` with a different set, `routesChanged`), or the
+ * peer announces the remote address again (ADD_ADDR): no SYN
+ * is retransmitted towards a destination the network has said it cannot reach.
+ *
  * Sans-I/O: no timers; the connection polls with `now`.
  */
 
@@ -36,7 +43,9 @@ export type PathState =
   /** Ended; may be retried after `retryAt`. */
   | 'failed'
   /** An address of the row went away; rebuilt if it comes back. */
-  | 'removed';
+  | 'removed'
+  /** No route between its addresses; rebuilt only after the addresses or routes change. */
+  | 'unreachable';
 
 export interface PathRow {
   token: number;
@@ -100,6 +109,10 @@ interface ConnPm {
   masterAddrGone: boolean;
 }
 
+function pairKey(src: string, dst: string): string {
+  return `${src}|${dst}`;
+}
+
 export function familyOf(addr: string): 4 | 6 {
   return addr.includes(':') ? 6 : 4;
 }
@@ -111,6 +124,8 @@ export class PathManager {
   private nextId = 1;
   private locals: string[] = [];
   private readonly backupAddrs = new Set<string>();
+  /** Local|remote address pairs the network said it cannot route. */
+  private readonly noRoute = new Set<string>();
   options: Required<PmOptions>;
 
   constructor(options: PmOptions, localAddresses: string[] = []) {
@@ -230,6 +245,19 @@ export class PathManager {
         'remote-removed',
       );
     }
+    // The peer (re)announcing an address is news about it: pairs towards it found unroutable
+    // (say, while it was gone) are tried again.
+    if (this.noRoute.size > 0) {
+      for (const k of [...this.noRoute]) if (k.endsWith(`|${remote.address}`)) this.noRoute.delete(k);
+      for (const x of this.conns.values())
+        for (const r of x.rows)
+          if (
+            r.state === 'unreachable' &&
+            r.endpoint.dstAddr === remote.address &&
+            this.locals.includes(r.endpoint.srcAddr)
+          )
+            this.reset(r);
+    }
     // Rows removed earlier towards this address come back, under the id it is announced with now
     // (an initial address withdrawn as id 0 returns under an id of its own).
     for (const r of c.rows) {
@@ -268,6 +296,8 @@ export class PathManager {
   setLocalAddresses(addresses: readonly string[]): void {
     const before = new Set(this.locals);
     this.locals = [...new Set(addresses)];
+    if (this.locals.length !== before.size || this.locals.some((a) => !before.has(a)))
+      this.forgetUnreachable();
     for (const a of this.locals) this.addressId(a);
     const gone = [...before].filter((a) => !this.locals.includes(a));
     for (const c of this.conns.values()) {
@@ -285,6 +315,38 @@ export class PathManager {
       }
       this.announceAll(c);
       this.plan(c);
+    }
+  }
+
+  /** The network cannot route `src` -> `dst`: rows on that pair stop (see the header). */
+  markUnreachable(src: string, dst: string): void {
+    this.noRoute.add(pairKey(src, dst));
+    for (const c of this.conns.values()) {
+      for (const r of c.rows) {
+        if (r.endpoint.srcAddr !== src || r.endpoint.dstAddr !== dst) continue;
+        if (r.state === 'pending' || r.state === 'failed') {
+          r.state = 'unreachable';
+          r.retryAt = Number.POSITIVE_INFINITY;
+        }
+      }
+    }
+  }
+
+  isUnreachable(src: string, dst: string): boolean {
+    return this.noRoute.size > 0 && this.noRoute.has(pairKey(src, dst));
+  }
+
+  /** Routes changed (the host's routing table): unreachable pairs may be tried again. */
+  routesChanged(): void {
+    this.forgetUnreachable();
+  }
+
+  private forgetUnreachable(): void {
+    if (this.noRoute.size === 0) return;
+    this.noRoute.clear();
+    for (const c of this.conns.values()) {
+      for (const r of c.rows)
+        if (r.state === 'unreachable' && this.locals.includes(r.endpoint.srcAddr)) this.reset(r);
     }
   }
 
@@ -349,7 +411,12 @@ export class PathManager {
    */
   pathDown(token: number, pathIndex: number, now: number, retry = true): void {
     const r = this.row(token, pathIndex);
-    if (!r || r.state === 'removed') return;
+    if (!r || r.state === 'removed' || r.state === 'unreachable') return;
+    if (this.isUnreachable(r.endpoint.srcAddr, r.endpoint.dstAddr)) {
+      r.state = 'unreachable';
+      r.retryAt = Number.POSITIVE_INFINITY;
+      return;
+    }
     r.state = 'failed';
     if (!retry || pathIndex === 1 || r.attempts >= this.options.maxAttempts) {
       r.retryAt = Number.POSITIVE_INFINITY;
@@ -512,7 +579,7 @@ export class PathManager {
       token: c.token,
       pathIndex: this.nextIndex(c),
       endpoint: ep,
-      state: 'pending',
+      state: this.isUnreachable(ep.srcAddr, ep.dstAddr) ? 'unreachable' : 'pending',
       localId,
       remoteId,
       backup: this.backupAddrs.has(ep.srcAddr),

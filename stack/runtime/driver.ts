@@ -11,7 +11,7 @@
  *   which coalesces them into the same kind of turn.
  */
 import { performance } from 'node:perf_hooks';
-import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import type { CoreEvent, NetCore, Packet, UnreachableCode } from '../core/contract';
 import type { SynGuard } from './syn-guard';
 
 /** What the driver needs from a phy: a batched send, and a way to hand it received packets. */
@@ -73,6 +73,30 @@ export class Driver {
       this.scheduled = true;
       setImmediate(this.boundTurn);
     }
+  }
+
+  /** The phy says src -> dst has no route: the core hears it now, its output goes in a turn. */
+  unreachable(src: string, dst: string, code: UnreachableCode): void {
+    if (this.stopped || !this.core.unreachable) return;
+    try {
+      this.core.unreachable(src, dst, code, performance.now());
+    } catch (err) {
+      this.counters.coreErrors++;
+      this.onCoreError?.(err);
+    }
+    this.kick();
+  }
+
+  /** The host's routes changed: the core may try unroutable pairs again. */
+  routesChanged(): void {
+    if (this.stopped || !this.core.routesChanged) return;
+    try {
+      this.core.routesChanged(performance.now());
+    } catch (err) {
+      this.counters.coreErrors++;
+      this.onCoreError?.(err);
+    }
+    this.kick();
   }
 
   /** Schedules a turn (after an application call changed the core's state). */

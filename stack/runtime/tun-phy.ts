@@ -23,10 +23,11 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
 import { promisify } from 'node:util';
-import type { Packet } from '../core/contract';
+import type { Packet, UnreachableCode } from '../core/contract';
 import { formatIPv4, formatIPv6, ipBytes } from '../wire/ip';
 import { fold, sum16 } from '../wire/checksum';
 import type { PhySink } from './driver';
+import { ipRunner, isOpeningSyn, RouteCheck, RouteWatch } from './route-check';
 import { TunDevice } from './tun-device';
 import { hostAddresses, mtuOf, plausibleTcpSegment } from './udp-phy';
 
@@ -74,6 +75,8 @@ export interface TunPhyCounters {
   sendErrors: number;
   /** Packets from the stack whose source is not one of its addresses: dropped. */
   noSocket: number;
+  /** SYN address pairs the kernel has no route for (reported through onUnreachable). */
+  unreachable: number;
 }
 
 /** The ip(8) batch lines (per family) and sysctls that steer TCP for `addresses` into `dev`. */
@@ -291,10 +294,15 @@ export class TunPhy implements PhySink {
     garbageDropped: 0,
     sendErrors: 0,
     noSocket: 0,
+    unreachable: 0,
   };
   onPacket: ((p: Packet) => void) | undefined;
   onAddresses: ((addresses: string[]) => void) | undefined;
   onLog: ((msg: string) => void) | undefined;
+  /** The kernel has no route for a SYN's address pair (`ip route get` said so; see route-check.ts). */
+  onUnreachable: ((src: string, dst: string, code: UnreachableCode) => void) | undefined;
+  /** The node's routes or rules changed (`ip monitor`, while following addresses). */
+  onRoutes: (() => void) | undefined;
   /** The device (after start). */
   device: TunDevice | undefined;
   /** Kept for the shape the runtime expects of a phy (the UDP port); 0: no port, real IP. */
@@ -307,6 +315,8 @@ export class TunPhy implements PhySink {
   private addrs: string[] = [];
   private steered = new Set<string>();
   private ipId = 1;
+  private readonly routes: RouteCheck;
+  private routeWatch: RouteWatch | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
   private closed = false;
@@ -314,6 +324,10 @@ export class TunPhy implements PhySink {
   constructor(private readonly options: TunPhyOptions = {}) {
     this.name = options.name ?? DEFAULT_TUN_NAME;
     this.table = options.table ?? TUN_TABLE;
+    this.routes = new RouteCheck(ipRunner(options.netns), (src, dst, code) => {
+      this.counters.unreachable++;
+      this.onUnreachable?.(src, dst, code);
+    });
   }
 
   /** Creates the device, brings it up, steers the addresses; resolves with the addresses. */
@@ -352,6 +366,18 @@ export class TunPhy implements PhySink {
       this.pollTimer = setInterval(() => void this.poll(), pollMs);
       this.pollTimer.unref();
     }
+    if (pollMs > 0) {
+      // Our own steering rules show up too: a spurious re-check, harmless.
+      this.routeWatch = new RouteWatch(
+        () => {
+          this.routes.forget();
+          this.onRoutes?.();
+        },
+        (m) => this.onLog?.(m),
+        o.netns,
+      );
+      this.routeWatch.start();
+    }
     return this.addresses();
   }
 
@@ -363,6 +389,7 @@ export class TunPhy implements PhySink {
   setAddresses(addresses: string[]): void {
     const changed = addresses.length !== this.addrs.length || addresses.some((a) => !this.addrs.includes(a));
     this.addrs = [...addresses];
+    if (changed) this.routes.forget();
     if (this.options.steer !== false) this.steer(this.addrs);
     if (changed) this.onAddresses?.(this.addresses());
   }
@@ -392,6 +419,7 @@ export class TunPhy implements PhySink {
     const c = this.counters;
     for (let i = 0; i < packets.length; i++) {
       const p = packets[i]!;
+      if (isOpeningSyn(p.data)) this.routes.syn(p.src, p.dst);
       const len = encapsulate(buf, p, this.ipId, 64);
       this.ipId = (this.ipId + 1) & 0xffff;
       if (len < 0) {
@@ -409,6 +437,7 @@ export class TunPhy implements PhySink {
     if (this.closed) return;
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.routeWatch?.stop();
     const o = this.options;
     if (o.steer !== false) {
       try {

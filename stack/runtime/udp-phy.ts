@@ -14,8 +14,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import type { Packet } from '../core/contract';
+import type { Packet, UnreachableCode } from '../core/contract';
 import type { PhySink } from './driver';
+import { isOpeningSyn, RouteWatch } from './route-check';
 
 export const DEFAULT_UDP_PORT = 8684;
 
@@ -44,6 +45,8 @@ export interface UdpPhyCounters {
   sendErrors: number;
   /** Packets whose source address has no socket (address gone): dropped. */
   noSocket: number;
+  /** SYNs whose send failed for want of a route (reported through onUnreachable). */
+  unreachable: number;
 }
 
 /** Cheap structural check: could this be a TCP segment? (The core does the full decode.) */
@@ -131,6 +134,7 @@ export class UdpPhy implements PhySink {
     garbageDropped: 0,
     sendErrors: 0,
     noSocket: 0,
+    unreachable: 0,
   };
   /** Receives every plausible datagram as a Packet. */
   onPacket: ((p: Packet) => void) | undefined;
@@ -138,10 +142,18 @@ export class UdpPhy implements PhySink {
   onAddresses: ((addresses: string[]) => void) | undefined;
   /** Errors worth logging (bind failures, send errors): never thrown. */
   onLog: ((msg: string) => void) | undefined;
+  /**
+   * A SYN's send failed with EHOSTUNREACH or ENETUNREACH (the kernel has no route from its source
+   * to its destination, e.g. a per-address table's `unreachable` default): the core should know.
+   */
+  onUnreachable: ((src: string, dst: string, code: UnreachableCode) => void) | undefined;
+  /** The host's routes or rules changed (followed with `ip monitor` while following addresses). */
+  onRoutes: (() => void) | undefined;
 
   private readonly sockets = new Map<string, Socket>();
   private readonly pending = new Set<string>();
   private pollTimer: NodeJS.Timeout | undefined;
+  private routeWatch: RouteWatch | undefined;
   private closed = false;
 
   constructor(private readonly options: UdpPhyOptions = {}) {
@@ -156,6 +168,11 @@ export class UdpPhy implements PhySink {
     if (pollMs > 0) {
       this.pollTimer = setInterval(() => void this.poll(), pollMs);
       this.pollTimer.unref();
+      this.routeWatch = new RouteWatch(
+        () => this.onRoutes?.(),
+        (m) => this.onLog?.(m),
+      );
+      this.routeWatch.start();
     }
     return this.addresses();
   }
@@ -176,13 +193,27 @@ export class UdpPhy implements PhySink {
       }
       this.counters.datagramsOut++;
       this.counters.bytesOut += p.data.length;
-      s.send(p.data, port, p.dst);
+      // Only opening SYNs get a callback (one closure per SYN, none per data segment): a failed
+      // send is how the kernel says there is no route, and the core should not retransmit it.
+      if (isOpeningSyn(p.data)) s.send(p.data, port, p.dst, (err) => this.sent(p.src, p.dst, err));
+      else s.send(p.data, port, p.dst);
     }
+  }
+
+  private sent(src: string, dst: string, err: Error | null): void {
+    if (!err) return;
+    const code = (err as NodeJS.ErrnoException).code;
+    this.counters.sendErrors++;
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+      this.counters.unreachable++;
+      this.onUnreachable?.(src, dst, code);
+    } else this.onLog?.(`send ${src} -> ${dst}: ${err.message}`);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.routeWatch?.stop();
     const all = [...this.sockets.values()];
     this.sockets.clear();
     await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -17,7 +17,10 @@ export {
   Simulator,
   Host,
   Router,
+  Switch,
   Iface,
+  type HopPacket,
+  type UnreachableCode,
   Link,
   LinkDir,
   type SimOptions,
@@ -78,3 +81,4 @@ export {
   type StripOptions,
 } from './middleboxes';
 export { parseMahimahi } from './types';
+export { RoutingTable, flowHash, type RouteSpec, type RuleSpec, type RouteAnswer } from './routing';

@@ -5,7 +5,13 @@
  *
  * Same seed, same inputs: the same events in the same order, byte for byte.
  */
-import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import {
+  type CoreEvent,
+  type NetCore,
+  type Packet,
+  UNREACHABLE_CODES,
+  type UnreachableCode,
+} from '../core/contract';
 import { formatIp, parseIp } from '../wire/ip';
 import { Rng } from './prng';
 import { type EventHandler, EventQueue, type SimEvent } from './queue';
@@ -19,7 +25,9 @@ import type {
   Middlebox,
   SimLogEntry,
 } from './types';
+import { DEFAULT_LINK_PARAMS, DROPPED, LinkPipeline } from '../link/pipeline';
 import { PacketTrace } from './trace';
+import type { RouteHop, RoutingTable } from './routing';
 
 const canonCache = new Map<string, string | null>();
 
@@ -48,8 +56,19 @@ function mustCanonical(text: string): string {
 const K_CALL = 1;
 const K_TIMER = 2;
 const K_LOOPBACK = 3;
-const K_TXDONE = 4;
 const K_ARRIVE = 5;
+const K_UNREACH = 6;
+
+export type { UnreachableCode };
+
+/**
+ * A packet on its way through a switch segment carries the L2 neighbour its sender resolved (the
+ * gateway, or the destination on the same subnet): the switch delivers it to the port behind which
+ * that address lives, as a learning bridge would after ARP. Set only on packets sent into a switch.
+ */
+export interface HopPacket extends Packet {
+  hop?: string;
+}
 
 export interface SimOptions {
   /** Seeds every random stream (links, hosts). Default 1. */
@@ -81,7 +100,7 @@ class Periodic implements EventHandler {
   }
 }
 
-export type SimNode = Host | Router;
+export type SimNode = Host | Router | Switch;
 
 /** Sees packets on a link direction: 'enq' when handed to the link, 'rx' when delivered. */
 export type LinkTap = (t: number, pkt: Packet, point: 'enq' | 'rx', dir: 'ab' | 'ba') => void;
@@ -98,6 +117,7 @@ export class Simulator {
   readonly rng: Rng;
   readonly hosts: Host[] = [];
   readonly routers: Router[] = [];
+  readonly switches: Switch[] = [];
   readonly links: Link[] = [];
   /** Link state changes and other scenario happenings, in order. */
   readonly log: SimLogEntry[] = [];
@@ -253,13 +273,21 @@ export class Simulator {
     return r;
   }
 
+  /** Adds an L2 switch: it delivers each packet to the port behind which its next hop lives. */
+  addSwitch(name: string): Switch {
+    this.claimName(name);
+    const s = new Switch(this, name);
+    this.switches.push(s);
+    return s;
+  }
+
   /**
-   * Links two interfaces (a router end gets a fresh interface). Direction 'ab' runs from the
-   * first end to the second.
+   * Links two interfaces (a router or switch end gets a fresh interface). Direction 'ab' runs from
+   * the first end to the second.
    */
-  addLink(a: Iface | Router, b: Iface | Router, config: LinkConfig = {}): Link {
-    const ia = a instanceof Router ? a.addIface() : a;
-    const ib = b instanceof Router ? b.addIface() : b;
+  addLink(a: Iface | Router | Switch, b: Iface | Router | Switch, config: LinkConfig = {}): Link {
+    const ia = a instanceof Router || a instanceof Switch ? a.addIface() : a;
+    const ib = b instanceof Router || b instanceof Switch ? b.addIface() : b;
     if (ia.link || ib.link) throw new Error('sim.addLink: interface already linked');
     const name = config.name ?? `${ia.node.name}-${ib.node.name}`;
     this.claimName(name, this.linkNames);
@@ -279,6 +307,15 @@ export class Simulator {
     const h = this.hosts.find((x) => x.name === name);
     if (!h) throw new Error(`sim: no host "${name}"`);
     return h;
+  }
+
+  /**
+   * `pkt` cannot be delivered (no route in this world): its sender's core is told, in an event of
+   * its own at the current time (never from inside the send that found no route).
+   */
+  refuse(pkt: Packet, code: UnreachableCode): void {
+    const node = this.ownerOf(pkt.src)?.node;
+    if (node instanceof Host) node.notifyUnreachable(pkt, code);
   }
 
   /** The interface that owns an address, if any. */
@@ -371,8 +408,14 @@ export class Host implements EventHandler {
   readonly kind = 'host';
   readonly ifaces: Iface[] = [];
   core!: NetCore;
-  /** Packets the core sent that no interface owns the source of, or that arrived for others. */
-  readonly counters = { sent: 0, received: 0, noRoute: 0, notMine: 0 };
+  /**
+   * noRoute: packets the core sent that no interface owns the source of (no routing table) or
+   * that the routing table has no usable route for; unreachable: of those, the ones the core was
+   * told about at once; notMine: packets that arrived for an address this host does not have.
+   */
+  readonly counters = { sent: 0, received: 0, noRoute: 0, unreachable: 0, notMine: 0 };
+  /** Set with setRouting: the node's rules and tables decide each packet's interface. */
+  routing: RoutingTable | null = null;
   private readonly bySrc = new Map<string, Iface>();
   /**
    * ifaceOf's last answer for an owned address and for a foreign one: per packet a host asks
@@ -425,6 +468,12 @@ export class Host implements EventHandler {
     const i = this.ifaces.find((x) => x.name === name);
     if (!i) throw new Error(`sim: host ${this.name} has no interface "${name}"`);
     return i;
+  }
+
+  /** @internal The interface with this name, if any (per packet: no throw, no allocation). */
+  ifaceByName(name: string): Iface | undefined {
+    for (let k = 0; k < this.ifaces.length; k++) if (this.ifaces[k]!.name === name) return this.ifaces[k];
+    return undefined;
   }
 
   /** Every address of every interface, in interface order. */
@@ -555,8 +604,41 @@ export class Host implements EventHandler {
     }
   }
 
+  /**
+   * Routes by the node's policy rules and tables (as its kernel would) instead of by the
+   * interface owning the source address.
+   */
+  setRouting(table: RoutingTable | null): void {
+    this.routing = table;
+  }
+
+  /**
+   * The packet cannot be routed: it is dropped, and the core hears it at once (as a socket's send
+   * fails with EHOSTUNREACH / ENETUNREACH), through its optional `unreachable` method.
+   */
+  refuse(pkt: Packet, code: UnreachableCode): void {
+    this.counters.noRoute++;
+    this.sim.stats.noRoute++;
+    this.notifyUnreachable(pkt, code);
+  }
+
+  /**
+   * @internal The core hears that `pkt` cannot be delivered, in an event of its own at the current
+   * time (never from inside the send that found no route), as a failed send or an ICMP error tells
+   * a kernel's socket.
+   */
+  notifyUnreachable(pkt: Packet, code: UnreachableCode): void {
+    if (typeof this.core.unreachable !== 'function') return;
+    this.counters.unreachable++;
+    this.sim.schedule(this.sim.now, this, K_UNREACH, UNREACHABLE_CODES.indexOf(code), pkt);
+  }
+
   private send(pkt: Packet): void {
     this.counters.sent++;
+    if (this.routing !== null) {
+      this.sendRouted(pkt, this.routing);
+      return;
+    }
     const iface = this.ifaceOf(pkt.src);
     if (iface === undefined) {
       this.counters.noRoute++;
@@ -568,6 +650,26 @@ export class Host implements EventHandler {
       return;
     }
     const out = iface.out;
+    if (out === null) {
+      this.counters.noRoute++;
+      this.sim.stats.noRoute++;
+      this.sim.refuse(pkt, 'ENETUNREACH');
+      return;
+    }
+    out.enqueue(pkt);
+  }
+
+  private sendRouted(pkt: Packet, routing: RoutingTable): void {
+    if (this.ifaceOf(pkt.dst) !== undefined) {
+      this.sim.schedule(this.sim.now, this, K_LOOPBACK, 0, pkt);
+      return;
+    }
+    const ans = routing.lookup(pkt.src, pkt.dst, pkt.data);
+    if ('unreachable' in ans) {
+      this.refuse(pkt, ans.unreachable);
+      return;
+    }
+    const out = egress(this, ans, pkt);
     if (out === null) {
       this.counters.noRoute++;
       this.sim.stats.noRoute++;
@@ -604,8 +706,23 @@ export class Host implements EventHandler {
       this.pump();
     } else if (ev.kind === K_LOOPBACK) {
       this.receive(ev.pkt!, null);
+    } else if (ev.kind === K_UNREACH) {
+      const pkt = ev.pkt!;
+      this.core.unreachable?.(pkt.src, pkt.dst, UNREACHABLE_CODES[ev.num]!, this.sim.now);
+      this.pump();
     }
   }
+}
+
+/**
+ * The link direction a routed packet leaves by: the interface the route names, with the next hop
+ * written on the packet when a switch is at the other end. Null when the interface has no link.
+ */
+function egress(node: Host | Router, ans: RouteHop, pkt: Packet): LinkDir | null {
+  const iface = node.ifaceByName(ans.dev);
+  if (iface === undefined || iface.out === null) return null;
+  if (iface.out.to.node instanceof Switch) (pkt as HopPacket).hop = ans.hop;
+  return iface.out;
 }
 
 /** Forwards by destination address; routes are found by breadth-first search, or set by hand. */
@@ -613,6 +730,8 @@ export class Router {
   readonly kind = 'router';
   readonly ifaces: Iface[] = [];
   readonly counters = { forwarded: 0, noRoute: 0 };
+  /** Set with setRouting: the node's tables decide (else: breadth-first search, manual routes). */
+  routing: RoutingTable | null = null;
   private readonly cache = new Map<string, Iface | null>();
   private readonly manual = new Map<string, Iface>();
   private cacheVersion = -1;
@@ -622,9 +741,14 @@ export class Router {
     readonly name: string,
   ) {}
 
-  addIface(name?: string): Iface {
-    const iface = new Iface(this, name ?? `if${this.ifaces.length}`, []);
+  /**
+   * Adds an interface. Its addresses (optional) make it a next hop other nodes' routes can name
+   * across a switch; packets addressed to them end here.
+   */
+  addIface(name?: string, addresses: string[] = []): Iface {
+    const iface = new Iface(this, name ?? `if${this.ifaces.length}`, addresses.map(mustCanonical));
     this.ifaces.push(iface);
+    for (const a of iface.addresses) this.sim.registerAddress(a, iface);
     this.sim.topologyChanged();
     return iface;
   }
@@ -634,6 +758,17 @@ export class Router {
     const i = this.ifaces.find((x) => x.name === name);
     if (!i) throw new Error(`sim: router ${this.name} has no interface "${name}"`);
     return i;
+  }
+
+  /** @internal */
+  ifaceByName(name: string): Iface | undefined {
+    for (let k = 0; k < this.ifaces.length; k++) if (this.ifaces[k]!.name === name) return this.ifaces[k];
+    return undefined;
+  }
+
+  /** Forwards by the node's routing table (as its kernel would) instead of by search. */
+  setRouting(table: RoutingTable | null): void {
+    this.routing = table;
   }
 
   /** A static route: packets for `address` leave through `iface`. */
@@ -696,38 +831,107 @@ export class Router {
 
   /** @internal */
   receive(pkt: Packet, _iface: Iface | null): void {
+    if (this.routing !== null) {
+      this.forwardRouted(pkt, this.routing);
+      return;
+    }
     const out = this.route(pkt.dst);
     if (out === null || out.out === null) {
       this.counters.noRoute++;
       this.sim.stats.noRoute++;
+      // As a router sends ICMP destination unreachable back (the sender learns of it at once).
+      this.sim.refuse(pkt, 'icmp-host-unreachable');
       return;
     }
     this.counters.forwarded++;
     out.out.enqueue(pkt);
   }
+
+  private forwardRouted(pkt: Packet, routing: RoutingTable): void {
+    const own = this.sim.ownerOf(pkt.dst);
+    if (own !== undefined && own.node === this) return; // for the router itself: nothing listens
+    const ans = routing.lookup(pkt.src, pkt.dst, pkt.data);
+    const out = 'unreachable' in ans ? null : egress(this, ans, pkt);
+    if (out === null) {
+      this.counters.noRoute++;
+      this.sim.stats.noRoute++;
+      // the router's kernel sends ICMP destination unreachable back: the sender learns it at once
+      const net = 'unreachable' in ans && ans.unreachable === 'ENETUNREACH';
+      this.sim.refuse(pkt, net ? 'icmp-net-unreachable' : 'icmp-host-unreachable');
+      return;
+    }
+    this.counters.forwarded++;
+    out.enqueue(pkt);
+  }
 }
 
-const DEFAULTS: LinkParams = {
-  rateMbps: Number.POSITIVE_INFINITY,
-  delayMs: 0,
-  jitterMs: 0,
-  jitterDist: 'uniform',
-  loss: 0,
-  duplicate: 0,
-};
+/**
+ * An L2 switch (a Linux bridge in a lab): ports only, no addresses. A packet leaves by the port
+ * behind which its next hop (`HopPacket.hop`, else its destination) lives, through chains of
+ * switches too; never back out of the port it came in by.
+ */
+export class Switch {
+  readonly kind = 'switch';
+  readonly ifaces: Iface[] = [];
+  readonly counters = { forwarded: 0, unknown: 0 };
+  private readonly ports = new Map<string, Iface | null>();
+  private portsVersion = -1;
 
-function newCounters(): LinkCounters {
-  return {
-    sentPackets: 0,
-    sentBytes: 0,
-    deliveredPackets: 0,
-    deliveredBytes: 0,
-    dropped: { queue: 0, random: 0, burst: 0, down: 0, middlebox: 0, mtu: 0 },
-    duplicated: 0,
-    reordered: 0,
-    queueHighWaterBytes: 0,
-    queueHighWaterPackets: 0,
-  };
+  constructor(
+    readonly sim: Simulator,
+    readonly name: string,
+  ) {}
+
+  addIface(name?: string): Iface {
+    const iface = new Iface(this, name ?? `port${this.ifaces.length}`, []);
+    this.ifaces.push(iface);
+    this.sim.topologyChanged();
+    return iface;
+  }
+
+  /** The port leading to the interface that owns `address`, or null. */
+  portFor(address: string): Iface | null {
+    if (this.portsVersion !== this.sim.topologyVersion) {
+      this.ports.clear();
+      this.portsVersion = this.sim.topologyVersion;
+    }
+    let p = this.ports.get(address);
+    if (p === undefined) {
+      const owner = this.sim.ownerOf(address);
+      p = null;
+      if (owner)
+        for (const i of this.ifaces)
+          if (this.behind(i, owner, new Set<Switch>([this]))) {
+            p = i;
+            break;
+          }
+      this.ports.set(address, p);
+    }
+    return p;
+  }
+
+  /** Whether `owner` is at the far end of `port`, directly or through more switches. */
+  private behind(port: Iface, owner: Iface, seen: Set<Switch>): boolean {
+    const far = port.link?.peer(port);
+    if (!far) return false;
+    if (far === owner) return true;
+    const n = far.node;
+    if (!(n instanceof Switch) || seen.has(n)) return false;
+    seen.add(n);
+    for (const i of n.ifaces) if (i !== far && n.behind(i, owner, seen)) return true;
+    return false;
+  }
+
+  /** @internal */
+  receive(pkt: Packet, iface: Iface | null): void {
+    const out = this.portFor((pkt as HopPacket).hop ?? pkt.dst);
+    if (out === null || out === iface || out.out === null) {
+      this.counters.unknown++;
+      return;
+    }
+    this.counters.forwarded++;
+    out.out.enqueue(pkt);
+  }
 }
 
 export interface LinkScheduleEntry {
@@ -757,8 +961,8 @@ export class Link {
   ) {
     const { name: _n, ab, ba, rttMs, ...both } = config;
     if (rttMs !== undefined) both.delayMs = rttMs / 2;
-    this.ab = new LinkDir(this, 'ab', a, b, { ...DEFAULTS, ...both, ...ab });
-    this.ba = new LinkDir(this, 'ba', b, a, { ...DEFAULTS, ...both, ...ba });
+    this.ab = new LinkDir(this, 'ab', a, b, { ...DEFAULT_LINK_PARAMS, ...both, ...ab });
+    this.ba = new LinkDir(this, 'ba', b, a, { ...DEFAULT_LINK_PARAMS, ...both, ...ba });
     a.link = this;
     b.link = this;
     a.out = this.ab;
@@ -857,35 +1061,18 @@ export class Link {
   }
 }
 
-/** One direction of a link: a drop-tail FIFO, a transmitter, and the wire. */
+/**
+ * One direction of a link: the link model's pipeline (stack/link/pipeline.ts) decides each packet's
+ * fate when it is offered; this driver holds the packet as an arrival event until its due time,
+ * runs the middlebox, the taps and the packet trace, and loses what is in flight when the link
+ * goes down.
+ */
 export class LinkDir implements EventHandler {
-  readonly counters = newCounters();
   /** Set through Link.tap. */
   taps: LinkTap[] | null = null;
-  readonly params: LinkParams;
-  private readonly rng: Rng;
+  readonly pipe: LinkPipeline;
   private readonly sim: Simulator;
-  // FIFO ring of packets waiting or in service, with their wire sizes
-  private ring: (Packet | null)[] = new Array(64).fill(null);
-  private sizes = new Float64Array(64);
-  private head = 0;
-  private count = 0;
-  private queuedBytes = 0;
-  private busy = false;
   private epoch = 0;
-  private lastArrival = Number.NEGATIVE_INFINITY;
-  private geBad = false;
-  // cached from params
-  private bitsPerMs = Number.POSITIVE_INFINITY;
-  private limitBytes = Number.POSITIVE_INFINITY;
-  private limitPackets = Number.POSITIVE_INFINITY;
-  /** No serialization at all: packets go straight to the wire. */
-  private unlimited = true;
-  // delivery trace: the next opportunity is number `traceN` (absolute, across cycles)
-  private traceN = 0;
-  private traceTimes: number[] | null = null;
-  private tracePeriod = 0;
-  private traceStart = 0;
 
   constructor(
     readonly link: Link,
@@ -895,258 +1082,116 @@ export class LinkDir implements EventHandler {
     params: LinkParams,
   ) {
     this.sim = link.sim;
-    this.params = params;
-    this.rng = this.sim.rng.fork(`link/${link.name}/${dir}`);
-    this.refresh();
+    this.pipe = new LinkPipeline(this.sim.rng.fork(`link/${link.name}/${dir}`), params, `link ${link.name}`);
+  }
+
+  get params(): LinkParams {
+    return this.pipe.params;
+  }
+
+  get counters(): LinkCounters {
+    return this.pipe.counters;
   }
 
   set(params: Partial<LinkParams>): void {
-    Object.assign(this.params, params);
-    const q = (['queueBytes', 'queueMs', 'queuePackets'] as const).filter((k) => params[k] !== undefined);
-    if (q.length === 1) {
-      for (const k of ['queueBytes', 'queueMs', 'queuePackets'] as const)
-        if (k !== q[0]) this.params[k] = undefined;
-    }
-    this.refresh();
-  }
-
-  private refresh(): void {
-    const p = this.params;
-    for (const k of ['rateMbps', 'delayMs', 'jitterMs', 'loss', 'duplicate'] as const) {
-      const v = p[k];
-      if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
-        throw new Error(`link ${this.link.name}: bad ${k}`);
-    }
-    if (p.loss > 1 || p.duplicate > 1) throw new Error(`link ${this.link.name}: probability above 1`);
-    const tr = p.deliveryTrace;
-    if (tr) {
-      const times = tr.opportunitiesMs;
-      const period = tr.periodMs ?? times[times.length - 1] ?? 0;
-      if (
-        times.length === 0 ||
-        !(period > 0) ||
-        times.some((t, i) => t < 0 || t > period || (i > 0 && t < times[i - 1]!))
-      ) {
-        throw new Error(`link ${this.link.name}: bad delivery trace`);
-      }
-      if (this.traceTimes !== times) {
-        this.traceTimes = times;
-        this.tracePeriod = period;
-        this.traceStart = tr.startMs ?? 0;
-        this.traceN = 0;
-      }
-      this.bitsPerMs = (times.length * 1500 * 8) / period; // mean, for queueMs
-    } else {
-      this.traceTimes = null;
-      this.bitsPerMs = p.rateMbps > 0 ? p.rateMbps * 1000 : Number.POSITIVE_INFINITY;
-    }
-    this.unlimited = this.traceTimes === null && this.bitsPerMs === Number.POSITIVE_INFINITY;
-    this.limitPackets = p.queuePackets ?? Number.POSITIVE_INFINITY;
-    if (p.queueBytes !== undefined) this.limitBytes = p.queueBytes;
-    else if (p.queueMs !== undefined) this.limitBytes = (p.queueMs * this.bitsPerMs) / 8;
-    else if (p.queuePackets !== undefined) this.limitBytes = Number.POSITIVE_INFINITY;
-    else this.limitBytes = Math.max(3000, (100 * this.bitsPerMs) / 8);
-  }
-
-  /** Time of the next unused delivery opportunity at or after now; consumes it. */
-  private nextOpportunity(): number {
-    const times = this.traceTimes!;
-    const len = times.length;
-    const now = this.sim.now;
-    let n = this.traceN;
-    let t = this.traceStart + Math.floor(n / len) * this.tracePeriod + times[n % len]!;
-    if (t < now) {
-      // skip whole cycles at once, then single opportunities
-      const cycles = Math.floor((now - this.traceStart) / this.tracePeriod) - Math.floor(n / len);
-      if (cycles > 1) n = (Math.floor(n / len) + cycles - 1) * len;
-      for (;;) {
-        t = this.traceStart + Math.floor(n / len) * this.tracePeriod + times[n % len]!;
-        if (t >= now) break;
-        n++;
-      }
-    }
-    this.traceN = n + 1;
-    return t;
+    this.pipe.set(params);
   }
 
   /** Current queue occupancy (bytes, including the packet in service). */
   get backlogBytes(): number {
-    return this.queuedBytes;
+    return this.pipe.backlog(this.sim.now).bytes;
   }
 
   get backlogPackets(): number {
-    return this.count;
+    return this.pipe.backlog(this.sim.now).packets;
   }
 
   private wireSize(pkt: Packet): number {
-    const o = this.params.overheadBytes;
-    return pkt.data.length + (o !== undefined ? o : pkt.src.indexOf(':') >= 0 ? 40 : 20);
+    const p = this.pipe.params;
+    const o = p.overheadBytes;
+    const e = p.encapBytes;
+    return (
+      pkt.data.length +
+      (o !== undefined ? o : pkt.src.indexOf(':') >= 0 ? 40 : 20) +
+      (e !== undefined ? e : 0)
+    );
   }
 
-  private drop(pkt: Packet, size: number, cause: DropCause): void {
-    this.counters.dropped[cause]++;
+  private trace(pkt: Packet, size: number, what: DropCause | 'enq' | 'rx'): void {
     const tr = this.sim.packetTrace;
-    if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, cause, size, pkt);
+    if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, what, size, pkt);
   }
 
-  /** A packet handed to this direction's transmitter. */
+  /** A packet handed to this direction. */
   enqueue(pkt: Packet): void {
     const size = this.wireSize(pkt);
-    const c = this.counters;
-    c.sentPackets++;
-    c.sentBytes += size;
-    const tr = this.sim.packetTrace;
-    if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'enq', size, pkt);
-    if (this.taps !== null) for (const f of this.taps) f(this.sim.now, pkt, 'enq', this.dir);
+    const now = this.sim.now;
+    if (this.sim.packetTrace !== null) this.trace(pkt, size, 'enq');
+    if (this.taps !== null) for (const f of this.taps) f(now, pkt, 'enq', this.dir);
+    const pipe = this.pipe;
     if (!this.link.up) {
-      this.drop(pkt, size, 'down');
+      pipe.counters.sentPackets++;
+      pipe.counters.sentBytes += size;
+      pipe.countDrop('down');
+      if (this.sim.packetTrace !== null) this.trace(pkt, size, 'down');
       return;
     }
-    const mtu = this.params.mtu;
-    if (mtu !== undefined && size > mtu) {
-      this.drop(pkt, size, 'mtu');
+    const due = pipe.admit(size, now);
+    if (due === DROPPED) {
+      if (this.sim.packetTrace !== null) this.trace(pkt, size, pipe.lastDrop);
       return;
     }
-    if (this.unlimited) {
-      this.onWire(pkt, size);
+    const dup = pipe.dupDue;
+    const mb = pipe.params.middlebox;
+    if (mb) {
+      const out = mb(pkt, { now, link: this.link.name, dir: this.dir });
+      if (out === null) {
+        pipe.pending--;
+        pipe.countDrop('middlebox');
+        if (dup !== DROPPED) pipe.pending--;
+        if (this.sim.packetTrace !== null) this.trace(pkt, size, 'middlebox');
+        return;
+      }
+      if (out !== pkt && (pkt as HopPacket).hop !== undefined)
+        (out as HopPacket).hop = (pkt as HopPacket).hop;
+      pkt = out;
+    }
+    const wire = mb ? this.wireSize(pkt) : size;
+    if (dup !== DROPPED) {
+      const copy: HopPacket = { src: pkt.src, dst: pkt.dst, data: pkt.data.slice() };
+      const hop = (pkt as HopPacket).hop;
+      if (hop !== undefined) copy.hop = hop;
+      // the copy follows the original when both are due at once
+      if (dup < due) {
+        this.sim.schedule(dup, this, K_ARRIVE, this.epoch, copy, false, wire);
+        this.sim.schedule(due, this, K_ARRIVE, this.epoch, pkt, false, wire);
+        return;
+      }
+      this.sim.schedule(due, this, K_ARRIVE, this.epoch, pkt, false, wire);
+      this.sim.schedule(dup, this, K_ARRIVE, this.epoch, copy, false, wire);
       return;
     }
-    if (this.queuedBytes + size > this.limitBytes || this.count >= this.limitPackets) {
-      this.drop(pkt, size, 'queue');
-      return;
-    }
-    if (this.count === this.ring.length) this.grow();
-    const slot = (this.head + this.count) & (this.ring.length - 1);
-    this.ring[slot] = pkt;
-    this.sizes[slot] = size;
-    this.count++;
-    this.queuedBytes += size;
-    if (this.queuedBytes > c.queueHighWaterBytes) c.queueHighWaterBytes = this.queuedBytes;
-    if (this.count > c.queueHighWaterPackets) c.queueHighWaterPackets = this.count;
-    if (!this.busy) this.startTx();
+    this.sim.schedule(due, this, K_ARRIVE, this.epoch, pkt, false, wire);
   }
 
-  private grow(): void {
-    const n = this.ring.length;
-    const ring: (Packet | null)[] = new Array(n * 2).fill(null);
-    const sizes = new Float64Array(n * 2);
-    for (let i = 0; i < this.count; i++) {
-      ring[i] = this.ring[(this.head + i) & (n - 1)]!;
-      sizes[i] = this.sizes[(this.head + i) & (n - 1)]!;
-    }
-    this.ring = ring;
-    this.sizes = sizes;
-    this.head = 0;
-  }
-
-  private startTx(): void {
-    this.busy = true;
-    const size = this.sizes[this.head]!;
-    const done =
-      this.traceTimes !== null ? this.nextOpportunity() : this.sim.now + (size * 8) / this.bitsPerMs;
-    this.sim.schedule(done, this, K_TXDONE, this.epoch, null);
-  }
-
-  /** The link went down: queued packets are lost, in-flight ones will be. */
+  /** The link went down: what is queued or in flight is lost (counted when it would arrive). */
   cut(): void {
-    const mask = this.ring.length - 1;
-    for (let i = 0; i < this.count; i++) {
-      const slot = (this.head + i) & mask;
-      this.drop(this.ring[slot]!, this.sizes[slot]!, 'down');
-      this.ring[slot] = null;
-    }
-    this.count = 0;
-    this.head = 0;
-    this.queuedBytes = 0;
-    this.busy = false;
+    this.pipe.cut();
     this.epoch++;
-    this.lastArrival = Number.NEGATIVE_INFINITY;
   }
 
   handle(ev: SimEvent): void {
-    if (ev.kind === K_TXDONE) {
-      if (ev.num !== this.epoch) return;
-      const slot = this.head;
-      const pkt = this.ring[slot]!;
-      const size = this.sizes[slot]!;
-      this.ring[slot] = null;
-      this.head = (slot + 1) & (this.ring.length - 1);
-      this.count--;
-      this.queuedBytes -= size;
-      if (this.count > 0) this.startTx();
-      else this.busy = false;
-      this.onWire(pkt, size);
-    } else {
-      // K_ARRIVE
-      const pkt = ev.pkt!;
-      const size = ev.aux;
-      if (ev.num !== this.epoch) {
-        this.drop(pkt, size, 'down');
-        return;
-      }
-      this.counters.deliveredPackets++;
-      this.counters.deliveredBytes += size;
-      const tr = this.sim.packetTrace;
-      if (tr !== null) tr.add(this.sim.now, this.link.name, this.dir, 'rx', size, pkt);
-      if (this.taps !== null) for (const f of this.taps) f(this.sim.now, pkt, 'rx', this.dir);
-      this.to.node.receive(pkt, this.to);
-    }
-  }
-
-  /** Serialization done: loss, middlebox, duplication, then propagation. */
-  private onWire(pkt: Packet, size: number): void {
-    const p = this.params;
-    const ge = p.gilbert;
-    if (ge) {
-      const lossP = this.geBad ? (ge.lossBad ?? 1) : (ge.lossGood ?? 0);
-      const lost = lossP > 0 && this.rng.next() < lossP;
-      if (this.geBad) {
-        if (this.rng.next() < ge.r) this.geBad = false;
-      } else if (this.rng.next() < ge.p) this.geBad = true;
-      if (lost) {
-        this.drop(pkt, size, 'burst');
-        return;
-      }
-    }
-    if (p.loss > 0 && this.rng.next() < p.loss) {
-      this.drop(pkt, size, 'random');
+    const pkt = ev.pkt!;
+    const size = ev.aux;
+    if (ev.num !== this.epoch) {
+      this.pipe.lose();
+      if (this.sim.packetTrace !== null) this.trace(pkt, size, 'down');
       return;
     }
-    const mb = p.middlebox;
-    if (mb) {
-      const out = mb(pkt, { now: this.sim.now, link: this.link.name, dir: this.dir });
-      if (out === null) {
-        this.drop(pkt, size, 'middlebox');
-        return;
-      }
-      pkt = out;
-    }
-    if (p.duplicate > 0 && this.rng.next() < p.duplicate) {
-      this.counters.duplicated++;
-      this.propagate(pkt, this.wireSize(pkt));
-      pkt = { src: pkt.src, dst: pkt.dst, data: pkt.data.slice() };
-    }
-    this.propagate(pkt, mb ? this.wireSize(pkt) : size);
-  }
-
-  private propagate(pkt: Packet, size: number): void {
-    const p = this.params;
-    let d = p.delayMs;
-    if (p.jitterMs > 0) {
-      d +=
-        p.jitterDist === 'normal' ? this.rng.normal() * p.jitterMs : (2 * this.rng.next() - 1) * p.jitterMs;
-      if (d < 0) d = 0;
-    }
-    let t = this.sim.now + d;
-    const ro = p.reorder;
-    if (ro && ro.prob > 0 && this.rng.next() < ro.prob) {
-      this.counters.reordered++;
-      t += ro.extraDelayMs;
-    } else {
-      if (t < this.lastArrival) t = this.lastArrival;
-      this.lastArrival = t;
-    }
-    this.sim.schedule(t, this, K_ARRIVE, this.epoch, pkt, false, size);
+    this.pipe.release(size);
+    if (this.sim.packetTrace !== null) this.trace(pkt, size, 'rx');
+    if (this.taps !== null) for (const f of this.taps) f(this.sim.now, pkt, 'rx', this.dir);
+    this.to.node.receive(pkt, this.to);
   }
 }
 

@@ -1,5 +1,6 @@
 /** Public types of the simulator: link parameters, counters, log entries. */
 import type { CoreEvent, NetCore, Packet } from '../core/contract';
+import { parseTrace } from '../link/trace';
 
 /** Gilbert-Elliott two-state burst loss. Per packet: lose with the state's loss, then move. */
 export interface GilbertElliott {
@@ -14,10 +15,14 @@ export interface GilbertElliott {
 }
 
 export interface Reorder {
-  /** Probability that a packet is held back. */
+  /** Probability that a packet is picked. */
   prob: number;
-  /** How long it is held back, ms: later packets overtake it. */
-  extraDelayMs: number;
+  /**
+   * Given: the picked packet is held back this long beyond the delay, and later ones overtake it.
+   * Absent: netem's reordering (what a topology's `reorder:` means, in the lab and here): the picked
+   * packet skips the delay and overtakes the ones in flight (needs a delay to have any effect).
+   */
+  extraDelayMs?: number;
 }
 
 export interface DeliveryTrace {
@@ -53,7 +58,8 @@ export interface LinkParams {
   jitterDist: 'uniform' | 'normal';
   /**
    * Drop-tail queue limit in bytes (wire bytes, counting the packet in service). When neither
-   * queueBytes nor queueMs is set: 100 ms at the current rate, at least 3000 bytes.
+   * queueBytes nor queueMs is set: 100 ms at the current rate, at least 16 full frames (the link
+   * model's default, stack/link/queue.ts).
    */
   queueBytes?: number;
   /** Drop-tail queue limit as time at the current rate: queueMs * rate / 8. */
@@ -65,7 +71,8 @@ export interface LinkParams {
   queuePackets?: number;
   /**
    * Packet-delivery opportunities instead of a fixed rate (a Mahimahi trace): each opportunity
-   * sends one packet (of any size); unused opportunities are lost; the list repeats every periodMs
+   * carries up to 1500 bytes (small packets share one, a large one spans several, as in the
+   * emulator: stack/link/trace.ts); unused opportunities are lost; the list repeats every periodMs
    * (default: its last time). Overrides rateMbps; queueMs then uses the trace's mean rate at 1500
    * bytes per opportunity.
    */
@@ -80,6 +87,8 @@ export interface LinkParams {
   mtu?: number;
   /** Bytes added to each packet's data length on the wire; default: the IP header (20 v4, 40 v6). */
   overheadBytes?: number;
+  /** Bytes of encapsulation on top of that (8: the UDP header our stack's UDP phy adds). */
+  encapBytes?: number;
   middlebox?: Middlebox | null;
 }
 
@@ -130,18 +139,11 @@ export interface HostInfo {
 export type CoreFactory = (host: HostInfo) => NetCore;
 
 /**
- * Parses a Mahimahi packet-delivery trace: one integer millisecond per line, each line one
- * delivery opportunity. Blank lines and lines starting with # are skipped.
+ * Parses a Mahimahi packet-delivery trace with the link model's parser (stack/link/trace.ts): one
+ * integer millisecond per line, each line one delivery opportunity of 1500 bytes. Blank lines and
+ * lines starting with # are skipped. Throws a TraceError naming the line.
  */
-export function parseMahimahi(text: string): DeliveryTrace {
-  const times: number[] = [];
-  for (const line of text.split('\n')) {
-    const s = line.trim();
-    if (s === '' || s.startsWith('#')) continue;
-    const v = Number(s);
-    if (!Number.isFinite(v) || v < 0) throw new Error(`mahimahi trace: bad line "${s}"`);
-    times.push(v);
-  }
-  if (times.length === 0) throw new Error('mahimahi trace: empty');
-  return { opportunitiesMs: times, periodMs: times[times.length - 1] };
+export function parseMahimahi(text: string, source = 'mahimahi trace'): DeliveryTrace {
+  const t = parseTrace(text, source);
+  return { opportunitiesMs: Array.from(t.times), periodMs: t.period };
 }

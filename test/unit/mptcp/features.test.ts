@@ -425,7 +425,13 @@ describe('robustness', () => {
 
   it('a small connection-level window: the fast subflow sends the oldest data of the slow one again', () => {
     const b = buildTwoPath({
-      factory: mptcpFactory({ 'net.ipv4.tcp_rmem': '4096 131072 524288' }),
+      // BLEST and the slow-path queue cap (on by default) keep the window from blocking here in
+      // the first place: off, so that opportunistic retransmission is what is exercised.
+      factory: mptcpFactory({
+        'net.ipv4.tcp_rmem': '4096 131072 524288',
+        'net.mptcp.mptcp_sched_blest': 0,
+        'net.mptcp.mptcp_sched_slow_queue': 0,
+      }),
       server: 'single',
       paths: [
         { rateMbps: 20, delayMs: 10 },

@@ -448,7 +448,7 @@ describe('packet-count queues and delivery traces', () => {
     expect(p.link.ab.counters.queueHighWaterPackets).toBe(3);
   });
 
-  it('sends one packet per trace opportunity, wasting unused ones, cycling the trace', () => {
+  it('spends 1500 bytes per trace opportunity (shared by small packets, spanned by large), wasting unused ones, cycling the trace', () => {
     const trace = parseMahimahi('# test\n1\n1\n3\n\n10\n');
     expect(trace).toEqual({ opportunitiesMs: [1, 1, 3, 10], periodMs: 10 });
     const p = probePair({ deliveryTrace: trace, delayMs: 0.5, queueBytes: 1e6 });
@@ -456,9 +456,11 @@ describe('packet-count queues and delivery traces', () => {
     p.sim.at(25, () => burst(p, 1, 1000));
     p.sim.at(200.5, () => burst(p, 2, 40));
     p.sim.run();
-    // cycle 0: 1, 1, 3, 10; cycle 1 starts at 10: 11; at 25 the next unused one is 30 (20 + 10);
-    // at 200.5: 201, 201
-    expect(p.pb.received.map((r) => r.t)).toEqual([1.5, 1.5, 3.5, 10.5, 11.5, 30.5, 201.5, 201.5]);
+    // 1020-byte wire packets from opportunities of 1500 bytes at 1, 1, 3, 10 (then every 10 ms):
+    // #1 at 1 (480 left), #2 spans into the second 1 (960 left), #3 spans into 3 (1440 left), #4 fits
+    // at 3 (420 left), #5 spans into 10; at 25 the rest of 10 is lost: the next one is 30 (20 + 10);
+    // at 200.5 two 60-byte packets share the opportunity at 201
+    expect(p.pb.received.map((r) => r.t)).toEqual([1.5, 1.5, 3.5, 3.5, 10.5, 30.5, 201.5, 201.5]);
   });
 
   it('a trace link carries a transfer at the trace rate', () => {
