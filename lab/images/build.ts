@@ -315,3 +315,51 @@ export async function buildImage(options: BuildOptions): Promise<BuiltImage> {
     rmSync(stage, { recursive: true, force: true });
   }
 }
+
+export interface NodeImageStatus {
+  tag: string;
+  /** The tag's version part (mplab's version). */
+  version: string;
+  /** null: dockerd did not answer, so whether the image exists is unknown. */
+  present: boolean | null;
+  id?: string;
+  /** The hash of today's inputs (undefined when they cannot be collected: see reason). */
+  inputsHash?: string;
+  /** True when the image's inputs label is the hash of today's inputs. */
+  current: boolean;
+  reason?: string;
+}
+
+/**
+ * The Docker node image against its inputs, building nothing: present or not, and current when the
+ * label it was built with equals the hash of the inputs this host would build it from now.
+ */
+export async function nodeImageStatus(options: { root: string; docker?: Docker }): Promise<NodeImageStatus> {
+  const def = readDefinition(options.root);
+  const tag = imageTag(def);
+  const base = { tag, version: VERSION };
+  const docker = options.docker ?? new (await import('dockerode')).default();
+  const down = await docker.ping().then(
+    () => undefined,
+    (e: Error) => `dockerd is not reachable (${e.message}); start it to see or build the image`,
+  );
+  if (down) return { ...base, present: null, current: false, reason: down };
+  const found = await findImage(docker, tag);
+  let inputsHash: string | undefined;
+  let why: string | undefined;
+  try {
+    inputsHash = hashInputs(def, await collectInputs(def, options.root));
+  } catch (e) {
+    why = (e as Error).message;
+  }
+  const out: NodeImageStatus = { ...base, present: !!found, current: false };
+  if (found) out.id = found.id;
+  if (inputsHash) out.inputsHash = inputsHash;
+  if (!found) out.reason = 'not built';
+  else if (why) out.reason = `its inputs cannot be read: ${why}`;
+  else if (found.inputs === inputsHash) out.current = true;
+  else
+    out.reason =
+      'an input changed since it was built (node, iproute2, busybox, their libraries or dist/agent.js)';
+  return out;
+}

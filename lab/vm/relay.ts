@@ -1,0 +1,114 @@
+/**
+ * The host side of a VM node's agent: a small detached process that listens on the node's usual
+ * control socket (/run/mplab/<lab>/<node>.sock) and carries each connection over one SSH session
+ * (a direct-tcpip channel) to the guest's agent bridge on the guest's loopback. So every lab
+ * command that talks to an agent by its socket (sysctl, report, run, capture --stack, campaigns)
+ * works on a VM node unchanged, and no node process starts in the guest per connection.
+ *
+ * When the SSH session drops (the VM died), the relay closes every connection at once and exits:
+ * a run in progress sees its control connection close and fails naming the node.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SshSession } from '../remote/ssh';
+
+/** Where the guest's agent and its bridge live (the guest's /run is a tmpfs). */
+export const GUEST_DIR = '/run/mplab';
+export const GUEST_AGENT_SOCKET = `${GUEST_DIR}/agent.sock`;
+/** The bridge in the guest: 127.0.0.1:BRIDGE_PORT <-> the agent's unix socket. */
+export const BRIDGE_PORT = 8686;
+
+export interface RelayConfig {
+  node: string;
+  /** The host-side control socket to listen on. */
+  socket: string;
+  sshPort: number;
+  hostKey: string;
+  privateKeyFile: string;
+}
+
+/** The command that starts a relay: dist/vmrelay.js when bundled, else the source through tsx. */
+export function relayCommand(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bundled = join(here, 'vmrelay.js');
+  if (existsSync(bundled)) return [process.execPath, bundled];
+  // Running from source (tests, scripts): the source itself, never a possibly stale bundle.
+  const source = join(here, 'relay-main.ts');
+  if (existsSync(source)) {
+    const req = createRequire(import.meta.url);
+    const tsxDir = dirname(req.resolve('tsx/package.json'));
+    return [process.execPath, '--import', pathToFileURL(join(tsxDir, 'dist', 'loader.mjs')).href, source];
+  }
+  throw new Error(`vm relay: cannot find vmrelay.js beside ${here}; run 'npm run build'`);
+}
+
+/** The JavaScript of the guest bridge, run with `node -e SCRIPT SOCKET PORT`. */
+export const BRIDGE_JS = [
+  "const n=require('net');",
+  'const [p,port]=process.argv.slice(1);',
+  'n.createServer((c)=>{const s=n.connect(p);c.pipe(s).pipe(c);',
+  "c.on('error',()=>s.destroy());s.on('error',()=>c.destroy());c.on('close',()=>s.destroy());s.on('close',()=>c.destroy())})",
+  ".listen(Number(port),'127.0.0.1');",
+].join('');
+
+/** A fingerprint of the agent bundle, so the guest copy is replaced only when it changed. */
+export function bundleHash(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
+}
+
+/** Runs the relay until the SSH session ends (then exits 1) or SIGTERM (exits 0). */
+export async function runRelay(cfg: RelayConfig): Promise<never> {
+  const log = (m: string) => process.stderr.write(`${new Date().toISOString()} vm relay ${cfg.node}: ${m}\n`);
+  const session = await SshSession.connect({
+    host: '127.0.0.1',
+    port: cfg.sshPort,
+    user: 'root',
+    privateKey: readFileSync(cfg.privateKeyFile),
+    hostKey: cfg.hostKey,
+    label: `vm node ${cfg.node}`,
+  });
+  const clients = new Set<Socket>();
+  rmSync(cfg.socket, { force: true });
+  const server = createServer((c) => {
+    clients.add(c);
+    c.on('close', () => clients.delete(c));
+    c.on('error', () => c.destroy());
+    session.openTcp('127.0.0.1', BRIDGE_PORT).then(
+      (ch) => {
+        c.pipe(ch).pipe(c);
+        ch.on('close', () => c.destroy());
+        ch.on('error', () => c.destroy());
+        c.on('close', () => ch.destroy());
+      },
+      (e: Error) => {
+        log(e.message);
+        c.destroy();
+      },
+    );
+  });
+  const exit = (code: number) => {
+    for (const c of clients) c.destroy();
+    server.close();
+    rmSync(cfg.socket, { force: true });
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => exit(0));
+  process.on('SIGINT', () => exit(0));
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen({ path: cfg.socket }, () => res());
+  });
+  log(`listening on ${cfg.socket}`);
+  await session.closed();
+  log('SSH session to the guest ended (the VM stopped?): closing every agent connection');
+  exit(1);
+  throw new Error('unreachable');
+}
+
+export function readRelayConfig(file: string): RelayConfig {
+  return JSON.parse(readFileSync(resolve(file), 'utf8')) as RelayConfig;
+}
