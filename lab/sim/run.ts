@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { subflowFigures } from '../../stack/agent/traffic';
 import type { CoreEvent } from '../../stack/core/contract';
 import type { MptcpHost } from '../../stack/mptcp/host';
-import { formatReport } from '../../stack/report';
+import { formatReport, type StackReport } from '../../stack/report';
 import type { Rng } from '../../stack/sim/prng';
 import { VERSION } from '../../stack/version';
 import type { RunEvent, RunResult, TimelinePoint } from '../run/result';
@@ -18,11 +18,41 @@ import {
   DEFAULT_RUN_MS,
   type RunSpec,
   resolveEndpoints,
+  runEnds,
 } from '../run/spec';
 import { type LiveSubflow, TimelineBuilder } from '../run/timeline';
+import { counterTotals, measureWindow } from '../run/window';
+import { isMultiRun } from '../run/parallel';
+import { UsageError } from '../errors';
 import { describeEvent } from '../scenario/describe';
-import type { LabModel, ScenarioEvent } from '../topology/model';
+import type { DirParams, LabModel, ScenarioEvent } from '../topology/model';
 import { buildSimLab, type SimLab, simParams } from './map';
+import { refuseUnsimulable } from './refuse';
+
+/**
+ * The note a simulated run carries when no random draw of the link model can change its outcome
+ * (campaign summaries read it: repetitions of such a cell agree by construction, so they print
+ * "deterministic" instead of a confidence interval of zero).
+ */
+export const DETERMINISTIC_NOTE =
+  'deterministic: no link draws random numbers (no loss, jitter, burst loss, reordering or duplication); ' +
+  "another seed changes only the stacks' own choices (ports, keys, sequence numbers)";
+
+function drawsRandom(d: DirParams): boolean {
+  return (
+    (d.lossPct ?? 0) > 0 ||
+    (d.jitterMs ?? 0) > 0 ||
+    d.burstLoss !== undefined ||
+    (d.reorderPct ?? 0) > 0 ||
+    (d.duplicatePct ?? 0) > 0
+  );
+}
+
+/** Whether any link of the model, or any link change of the run, makes random draws. */
+export function modelIsRandom(model: LabModel, events: readonly ScenarioEvent[]): boolean {
+  if (model.links.some((l) => drawsRandom(l.ab) || drawsRandom(l.ba))) return true;
+  return events.some((e) => e.action === 'link-set' && drawsRandom(e.params));
+}
 
 export interface SimRunOptions {
   seed?: number;
@@ -38,8 +68,8 @@ export interface SimRunOptions {
 
 export interface SimRunOutput {
   result: RunResult;
-  /** Text state reports (stack/report.ts) of sender and receiver, taken during the transfer. */
-  reports: { node: string; text: string }[];
+  /** State reports (stack/report.ts) of sender and receiver, taken during the transfer: text and object. */
+  reports: { node: string; text: string; report: StackReport }[];
   /** Virtual ms simulated, and wall ms it took. */
   virtualMs: number;
   wallMs: number;
@@ -80,18 +110,63 @@ export function applySimEvent(lab: SimLab, model: LabModel, e: ScenarioEvent): v
   }
 }
 
+function counterField(points: TimelinePoint[]): Pick<RunResult, 'counters'> {
+  const counters = counterTotals(points);
+  return Object.keys(counters).length > 0 ? { counters } : {};
+}
+
+/** Runs the whole simulation at once (campaigns, scripts, tests). */
 export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptions = {}): SimRunOutput {
+  const steps = simulateSteps(model, spec, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same run, handing the event loop back every `sliceMs` of virtual time (default: one
+ * timeline interval), so a live view (`mplab run --sim`) redraws while the simulation runs, as it
+ * does during a lab run. The result is the same as simulateRun's, byte for byte.
+ */
+export async function simulateRunLive(
+  model: LabModel,
+  spec: RunSpec,
+  options: SimRunOptions & { sliceMs?: number } = {},
+): Promise<SimRunOutput> {
+  const steps = simulateSteps(model, spec, options);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The run as a generator: it yields after each slice of virtual time and returns the output. */
+function* simulateSteps(
+  model: LabModel,
+  spec: RunSpec,
+  options: SimRunOptions & { sliceMs?: number },
+): Generator<void, SimRunOutput, void> {
   const wall0 = performance.now();
   const { host: dst, source } = resolveEndpoints(model, spec);
+  refuseUnsimulable(model, spec.stack);
+  // One connection per simulation: N simulations would not share their links (lab/run/parallel.ts).
+  if (isMultiRun(spec))
+    throw new UsageError(
+      'run --sim: --parallel and --bidir run in a lab only (the simulator runs one connection)',
+    );
   const seed = options.seed ?? 1;
   const knobs: Record<string, Record<string, string | number>> = { ...(options.knobs ?? {}) };
-  if (spec.stack === 'tcp') {
-    for (const n of [spec.from, spec.to]) knobs[n] = { ...(knobs[n] ?? {}), 'net.mptcp.mptcp_enabled': 0 };
-  }
   const lab = buildSimLab(model, { seed, knobs });
   const { sim } = lab;
-  const sender = lab.hosts.get(spec.from)!;
-  const sink = lab.hosts.get(spec.to)!;
+  // <from> opens the connection; it sends unless the run is reversed (then <to> sends back to it)
+  const sendNode = spec.reverse ? spec.to : spec.from;
+  const recvNode = spec.reverse ? spec.from : spec.to;
+  const sender = lab.hosts.get(sendNode)!;
+  const sink = lab.hosts.get(recvNode)!;
+  const listener = spec.reverse ? sender : sink;
+  const connector = spec.reverse ? sink : sender;
   const port = spec.port ?? DEFAULT_PORT;
   const intervalMs = spec.intervalMs ?? DEFAULT_INTERVAL_MS;
   const timeMs = spec.bytes === undefined ? (spec.timeMs ?? DEFAULT_RUN_MS) : undefined;
@@ -102,18 +177,23 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
   const recvHash = createHash('sha256');
   let sent = 0;
   let received = 0;
+  // the sender's and the receiver's connection ids (named for the usual direction: with --reverse
+  // the receiver is the client)
   let clientConn = -1;
   let serverConn = -1;
   let pending: Uint8Array | null = null;
   let stopWriting = false;
   let ended = false;
   let finishedAt = Number.NaN;
+  let connectedAt = Number.NaN;
+  let lastWriteAt = Number.NaN;
   let error: string | undefined;
   const scratch = new Uint8Array(CHUNK);
 
   const endIfDone = () => {
     if (!ended && pending === null && (stopWriting || (spec.bytes !== undefined && sent >= spec.bytes))) {
       ended = true;
+      if (Number.isNaN(lastWriteAt)) lastWriteAt = sim.now;
       sender.end(clientConn);
     }
   };
@@ -141,7 +221,15 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
   };
 
   sender.on((e: CoreEvent) => {
+    if (spec.reverse && e.type === 'accepted') {
+      if (clientConn === -1 && e.port === port) {
+        clientConn = e.conn;
+        pushMore();
+      }
+      return;
+    }
     if (e.conn !== clientConn) return;
+    if (e.type === 'connected' && Number.isNaN(connectedAt)) connectedAt = sim.now;
     if (e.type === 'connected' || e.type === 'writable') pushMore();
     else if (e.type === 'data') sender.consumed(e.conn, e.data.length);
     else if (e.type === 'closed' && e.error && error === undefined)
@@ -149,7 +237,7 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
   });
   sink.on((e: CoreEvent) => {
     if (e.type === 'accepted') {
-      if (serverConn === -1 && e.port === port) serverConn = e.conn;
+      if (!spec.reverse && serverConn === -1 && e.port === port) serverConn = e.conn;
       return;
     }
     if (e.conn !== serverConn) return;
@@ -165,7 +253,7 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     } else if (e.type === 'closed' && e.error && error === undefined && Number.isNaN(finishedAt))
       error = `receiver: ${e.error.code}: ${e.error.message}`;
   });
-  sink.listen(port);
+  listener.listen(port);
 
   const events: RunEvent[] = [];
   const notes = [...lab.notes];
@@ -181,11 +269,13 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
   const tl = new TimelineBuilder();
   const statsOf = (h: typeof sender, conn: number) => h.core.connStats().find((c) => c.conn === conn);
   const sample = (now: number) => {
+    const sinkStats = statsOf(sink, serverConn);
     const p = tl.sample(
       (now - t0) / 1000,
       received,
-      subflowFigures(statsOf(sink, serverConn), 'sink'),
+      subflowFigures(sinkStats, 'sink'),
       subflowFigures(statsOf(sender, clientConn), 'send'),
+      sinkStats?.oooBytes !== undefined ? { oooBytes: sinkStats.oooBytes } : {},
     );
     options.onPoint?.(p, tl.live());
   };
@@ -197,23 +287,26 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     t0 + intervalMs,
   );
 
-  const reports: { node: string; text: string }[] = [];
+  const reports: SimRunOutput['reports'] = [];
   const reportAtMs = t0 + (timeMs ?? 0) * (options.reportAt ?? 0.9);
   const takeReports = () => {
     if (reports.length > 0) return;
     for (const [node, h] of [
-      [spec.to, sink],
-      [spec.from, sender],
+      [recvNode, sink],
+      [sendNode, sender],
     ] as const) {
       const core = h.core as Partial<MptcpHost>;
-      if (typeof core.report === 'function')
-        reports.push({ node, text: formatReport(core.report.call(h.core)) });
+      if (typeof core.report === 'function') {
+        const report = core.report.call(h.core);
+        reports.push({ node, text: formatReport(report), report });
+      }
     }
   };
   if (timeMs !== undefined) {
     sim.at(reportAtMs, takeReports);
     sim.at(t0 + timeMs, () => {
       stopWriting = true;
+      lastWriteAt = sim.now;
       if (clientConn >= 0) {
         endIfDone();
         sender.pump();
@@ -221,14 +314,18 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     });
   }
   sim.at(t0, () => {
-    clientConn = sender.connect(
+    const id = connector.connect(
       source !== undefined ? { host: dst, port, localAddress: source } : { host: dst, port },
     );
+    if (spec.reverse) serverConn = id;
+    else clientConn = id;
   });
 
   // Give up well after the transfer should have ended: lost connections must not spin forever.
   const limit = t0 + (timeMs ?? 0) + 300_000;
-  sim.runWhile(() => Number.isNaN(finishedAt) && error === undefined, limit);
+  const slice = options.sliceMs ?? intervalMs;
+  const running = () => Number.isNaN(finishedAt) && error === undefined;
+  while (!sim.runWhile(running, Math.min(limit, sim.now + slice)) && sim.now < limit) yield;
   if (reports.length === 0) takeReports();
   const endT = Number.isNaN(finishedAt) ? sim.now : finishedAt;
   if (tl.points.length === 0 || (tl.points[tl.points.length - 1]?.t ?? 0) < (endT - t0) / 1000 - 1e-6)
@@ -251,11 +348,21 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     from: spec.from,
     to: spec.to,
     stack: spec.stack,
+    ...(spec.reverse ? { reverse: true } : {}),
+    ends: runEnds(spec, () => spec.stack),
     sim: true,
     seed,
     bytes: received,
     seconds: Math.round(seconds * 1e6) / 1e6,
-    goodputMbps: seconds > 0 ? Math.round(((received * 8) / seconds / 1e6) * 1000) / 1000 : 0,
+    // the sending window and its goodput, the drain apart (lab/run/window.ts), as in a lab run
+    ...measureWindow(tl.points, {
+      start: (Number.isNaN(connectedAt) ? t0 : connectedAt - t0) / 1000,
+      lastWrite: ((Number.isNaN(lastWriteAt) ? endT : lastWriteAt) - t0) / 1000,
+      endOfStream: (endT - t0) / 1000,
+      timed: timeMs !== undefined,
+      omit: (spec.omitMs ?? 0) / 1000,
+    }),
+    ...counterField(tl.points),
     integrity,
     subflows: tl.subflows(),
     timeline: tl.points,
@@ -271,6 +378,7 @@ export function simulateRun(model: LabModel, spec: RunSpec, options: SimRunOptio
     notes.push(
       'the transfer took no virtual time (no link on the path has a rate or a delay): goodput is not defined',
     );
+  if (!modelIsRandom(model, spec.events ?? [])) notes.push(DETERMINISTIC_NOTE);
   if (notes.length > 0) result.notes = notes;
   return { result, reports, virtualMs: sim.now, wallMs: performance.now() - wall0 };
 }

@@ -90,11 +90,12 @@ describe('simulated runs', () => {
     expect(bits / 8).toBeLessThan(r.bytes * 1.03);
   });
 
-  it('--stack tcp runs one subflow at one path rate', () => {
+  it('our stack without MPTCP (mptcp_enabled 0) runs one subflow at one path rate', () => {
+    const off = { 'net.mptcp.mptcp_enabled': 0 };
     const { result: r } = simulateRun(
       twoHost,
-      { from: 'a', to: 'b', timeMs: 2000, stack: 'tcp' },
-      { seed: 1 },
+      { from: 'a', to: 'b', timeMs: 2000, stack: 'ts' },
+      { seed: 1, knobs: { a: off, b: off } },
     );
     expect(r.integrity).toBe('ok');
     expect(r.subflows).toHaveLength(1);
@@ -138,13 +139,15 @@ describe('simulated runs', () => {
     // within a second of the outage WiFi's throughput is zero, and stays zero until it is back
     expect(pathMbpsBetween(r.timeline, 1, 5, 8)).toBe(0);
     expect(pathMbpsBetween(r.timeline, 2, 5, 8)).toBeGreaterThan(1.5);
-    expect(pathMbpsBetween(r.timeline, 2, 5, 8)).toBeLessThan(2.1);
+    // Sent bytes: the 2 Mbit/s link plus at most its 50-packet queue filling once 3G is alone
+    // (the slow-path queue cap kept it short while WiFi was up): 75 kB over 3 s is 0.2 Mbit/s.
+    expect(pathMbpsBetween(r.timeline, 2, 5, 8)).toBeLessThan(2.25);
     // the state report shows the mapping table
     expect(out.reports.map((x) => x.node)).toEqual(['client', 'server']);
     expect(out.reports[0]!.text).toContain('Mapping table');
-    // far faster than real time
+    // the whole scenario ran in virtual time (how much faster than real time is bench/sim.ts's
+    // figure, not a test's: a loaded machine can miss any wall-clock bound)
     expect(out.virtualMs).toBeGreaterThan(12_000);
-    expect(out.wallMs).toBeLessThan(out.virtualMs / 2);
   });
 
   // When the client's WiFi address comes back after its REMOVE_ADDR (id 0), the client announces it
@@ -210,7 +213,7 @@ describe('simulated runs', () => {
 });
 
 describe('every shipped topology in the simulator', () => {
-  it('moves 1 MB between its first and last host with integrity', async () => {
+  it('moves 1 MB between its first and last host with integrity (or refuses a kernel node)', async () => {
     const { readdirSync } = await import('node:fs');
     const dir = join(root, 'topologies');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
@@ -218,6 +221,22 @@ describe('every shipped topology in the simulator', () => {
     for (const f of files) {
       const m = await loadTopology(join(dir, f));
       const hosts = m.nodes.filter((n) => n.kind === 'host');
+      const spec = {
+        from: hosts[0]!.name,
+        to: hosts[hosts.length - 1]!.name,
+        bytes: 1_000_000,
+        stack: 'ts' as const,
+        events: [],
+      };
+      // a topology with a kernel MPTCP node (mixed-vm) is refused, naming the node: the simulator
+      // has no kernel
+      const kernel = hosts.find((n) => n.stack === 'kernel');
+      if (kernel) {
+        expect(() => simulateRun(m, spec), f).toThrow(
+          new RegExp(`node '${kernel.name}' runs the kernel's MPTCP`),
+        );
+        continue;
+      }
       const { result } = simulateRun(m, {
         from: hosts[0]!.name,
         to: hosts[hosts.length - 1]!.name,
