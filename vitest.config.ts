@@ -17,6 +17,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.{ts,tsx}'],
           fileParallelism: false,
+          // names what this machine lacks (and the package to install) at the end of the run
+          globalSetup: ['test/helpers/missing-facilities.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
         },

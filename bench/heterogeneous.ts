@@ -5,8 +5,12 @@
  * Headline: our MPTCP over both paths beside the best single path, our stack over the 20 Mbit/s
  * path alone (a second agent pair restricted to that path's addresses), in the same run: a ratio
  * over 1 means the slow path adds goodput instead of dragging the fast one down. Second figure: our
- * MPTCP beside the kernel's MPTCP over the same two paths.
+ * MPTCP beside the kernel's MPTCP over the same two paths. Third and fourth: the same two with the
+ * machine's other core busy (a spinning child process, started before and killed by its pid after
+ * those transfers): MPTCP must not do worse than its best path alone when the CPU is contended
+ * (issue 24), with the single-path and kernel baselines under the same load in the same run.
  */
+import { spawn } from 'node:child_process';
 import type { BenchFigure, BenchModule, BenchOptions } from './harness';
 import { needs } from './lib/avail';
 import { steadyMbps as steady, withAgentBed } from './lib/bed';
@@ -14,6 +18,16 @@ import { kernelTransfer, oursTransfer } from './lib/transfer';
 
 const FAST = { rateMbps: 20, rttMs: 20 };
 const SLOW = { rateMbps: 2, rttMs: 150 };
+
+/** Runs `fn` with one core kept busy by a spinning child, killed (by its pid) afterwards. */
+async function withBusyCore<T>(fn: () => Promise<T>): Promise<T> {
+  const burner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  try {
+    return await fn();
+  } finally {
+    burner.kill('SIGKILL');
+  }
+}
 
 const mod: BenchModule = {
   name: 'heterogeneous',
@@ -42,11 +56,17 @@ const mod: BenchModule = {
       const multi: number[] = [];
       const one: number[] = [];
       const kernel: number[] = [];
+      const busy = { multi: [] as number[], one: [] as number[], kernel: [] as number[] };
       for (let i = 0; i < options.repetitions; i++) {
         const opts = () => ({ seconds, port: port++, intervalMs: 100 });
         multi.push(steady(await oursTransfer(a, b, fast.b, opts()), warm, seconds));
         one.push(steady(await oursTransfer(a1, b1, fast.b, opts()), warm, seconds));
         kernel.push(steady(await kernelTransfer(procs, h.nsA, h.nsB, fast.b, opts()), warm, seconds));
+        await withBusyCore(async () => {
+          busy.multi.push(steady(await oursTransfer(a, b, fast.b, opts()), warm, seconds));
+          busy.one.push(steady(await oursTransfer(a1, b1, fast.b, opts()), warm, seconds));
+          busy.kernel.push(steady(await kernelTransfer(procs, h.nsA, h.nsB, fast.b, opts()), warm, seconds));
+        });
       }
       const note = `emulated links: ${FAST.rateMbps} Mbit/s ${FAST.rttMs} ms RTT + ${SLOW.rateMbps} Mbit/s ${SLOW.rttMs} ms RTT (rate and half the RTT each direction, queue 100 ms at the rate), MTU 1500; ${seconds} s transfers, goodput from ${warm} s on; ours MSS 1452 fullmesh LIA, default scheduler`;
       return [
@@ -65,6 +85,31 @@ const mod: BenchModule = {
           baseline: { label: 'kernel MPTCP, 2 subflows', unit: 'Mbit/s', values: kernel },
           higherIsBetter: true,
           note,
+        },
+        {
+          id: 'heterogeneous.busy_goodput_vs_best_path',
+          title:
+            'The same with the other core busy: our MPTCP over both paths beside our stack on the fast path alone',
+          ours: { label: 'our MPTCP, both paths, one core spinning', unit: 'Mbit/s', values: busy.multi },
+          baseline: {
+            label: `our stack, ${FAST.rateMbps} Mbit/s path only, one core spinning`,
+            unit: 'Mbit/s',
+            values: busy.one,
+          },
+          higherIsBetter: true,
+          note: `${note}; a spinning node process keeps one core busy during these transfers`,
+        },
+        {
+          id: 'heterogeneous.busy_goodput_vs_kernel',
+          title: 'The same with the other core busy: our MPTCP beside the kernel MPTCP',
+          ours: { label: 'our MPTCP, both paths, one core spinning', unit: 'Mbit/s', values: busy.multi },
+          baseline: {
+            label: 'kernel MPTCP, 2 subflows, one core spinning',
+            unit: 'Mbit/s',
+            values: busy.kernel,
+          },
+          higherIsBetter: true,
+          note: `${note}; a spinning node process keeps one core busy during these transfers`,
         },
       ];
     });

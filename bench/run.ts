@@ -21,10 +21,13 @@ export const modules: Registry = {
   emulator: () => import('./emulator'),
   failover: () => import('./failover'),
   heterogeneous: () => import('./heterogeneous'),
+  image: () => import('./image'),
   lab: () => import('./lab'),
+  multihost: () => import('./multihost'),
   runtime: () => import('./runtime'),
   sim: () => import('./sim'),
   tun: () => import('./tun'),
+  vm: () => import('./vm'),
   wire: () => import('./wire'),
 };
 

@@ -1,47 +1,79 @@
 /**
- * Simulator speed.
+ * Simulator speed, as the ratio of wall-clock times of the same run in the simulator and in the
+ * real-time lab, both measured here in the same `npm run bench`:
  *
- * - sim.speedup_100mbit: simulated seconds per wall-clock second for one bulk transfer over a
- *   100 Mbit/s, 20 ms RTT link with the TCP engine (stack/tcp/host.ts, CUBIC by default); baseline
- *   real time (1 s per s), so the ratio is the speed-up.
- * - sim.packets_per_second: packets the simulator moves per wall-clock second in that transfer;
- *   baseline the packets per second the real 100 Mbit/s link carries in it.
- * - sim.speedup_100mbit_testcore: the same transfer with the WindowCore test transport, whose
- *   per-packet work is small: what the simulator itself allows.
+ * - sim.livecd_wall_s: the live-CD demo (topologies/ietf-livecd.yaml with its events: WiFi lost at
+ *   10 s, back at 20 s), `mplab run server client` for 30 s of traffic. Ours: `simulateRun` (world
+ *   built from the plan, the transfer, the timeline); baseline: `runTraffic` in a netns lab running
+ *   our agents (the lab's up and down are not counted: only the run). The ratio is the speed-up.
+ * - sim.two_host_wall_s: the same for topologies/two-host.yaml, a → b, 10 s (2 × 100 Mbit/s).
  * - sim.link_path_pps: packets per second through the link path alone (ProbeCore stream over a
  *   rate-limited link with jitter and loss); baseline the bare event queue doing the three
  *   push+pop pairs a packet costs, so the ratio is the share of time spent in the heap.
  */
-import type { NetCore } from '../stack/core/contract';
-import { buildPair, type EventHandler, EventQueue, type HostInfo, startBulk } from '../stack/sim/index';
-import { ProbeCore, WindowCore } from '../stack/sim/testcores';
-import { TcpHost } from '../stack/tcp/host';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { agentScript } from '../lab/agents';
+import { Lab } from '../lab/lab';
+import { runTraffic } from '../lab/run/index';
+import type { RunSpec } from '../lab/run/spec';
+import { simulateRun } from '../lab/sim/run';
+import { loadTopology } from '../lab/topology/index';
+import { buildPair, type EventHandler, EventQueue } from '../stack/sim/index';
+import { ProbeCore } from '../stack/sim/testcores';
 import type { BenchFigure, BenchModule } from './harness';
 
-type Factory = (h: HostInfo) => NetCore;
+const topo = (f: string) => fileURLToPath(new URL(`../topologies/${f}`, import.meta.url));
 
-/** The TCP engine, seeded from the simulator (ISN secret, ports). */
-const tcpEngine: Factory = (h) =>
-  new TcpHost({ addresses: h.addresses, isnSecret: h.rng.bytes(16), random: () => h.rng.nextU32() });
+interface Scenario {
+  id: string;
+  title: string;
+  file: string;
+  spec: Omit<RunSpec, 'events'>;
+  /** Use the topology's own scenario events. */
+  events: boolean;
+}
 
-const testCore: Factory = () =>
-  new WindowCore({ windowBytes: 256 * 1024, sendBufferBytes: 1 << 20, ackEvery: 2 });
+const SCENARIOS: Scenario[] = [
+  {
+    id: 'sim.livecd_wall_s',
+    title: 'wall-clock seconds of the live-CD demo run (30 s, WiFi lost at 10 s and back at 20 s)',
+    file: 'ietf-livecd.yaml',
+    spec: { from: 'server', to: 'client', stack: 'ts', timeMs: 30_000 },
+    events: true,
+  },
+  {
+    id: 'sim.two_host_wall_s',
+    title: 'wall-clock seconds of a 10 s two-host run (2 × 100 Mbit/s paths)',
+    file: 'two-host.yaml',
+    spec: { from: 'a', to: 'b', stack: 'ts', timeMs: 10_000 },
+    events: false,
+  },
+];
 
-function transfer(
-  factory: Factory,
-  bytes: number,
-  copies: boolean,
-): { simMs: number; wallMs: number; cpuMs: number; packets: number } {
-  const { sim, a, b, link } = buildPair({ factory, rateMbps: 100, rttMs: 20, queueBytes: 400_000, seed: 1 });
-  const x = startBulk(sim, { client: a, server: b, bytes, verify: false, reuseBuffer: copies });
-  const c0 = process.cpuUsage();
+async function simWall(s: Scenario, seed: number): Promise<number> {
+  const model = await loadTopology(topo(s.file));
+  const spec: RunSpec = { ...s.spec, events: s.events ? model.events : [] };
   const t0 = performance.now();
-  sim.runWhile(() => !x.done, 600_000);
-  const wallMs = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  if (!x.ok) throw new Error('bench transfer did not complete');
-  const packets = link.ab.counters.sentPackets + link.ba.counters.sentPackets;
-  return { simMs: sim.now - x.startAt, wallMs, cpuMs: (c.user + c.system) / 1000, packets };
+  const out = simulateRun(model, spec, { seed });
+  const wall = (performance.now() - t0) / 1000;
+  if (out.result.integrity !== 'ok') throw new Error(`${s.id}: simulated run: ${out.result.integrity}`);
+  return wall;
+}
+
+async function labWall(s: Scenario, rep: number): Promise<number> {
+  const model = await loadTopology(topo(s.file), { name: `bsim${process.pid % 10000}${rep}` });
+  const spec: RunSpec = { ...s.spec, events: s.events ? model.events : [] };
+  const lab = await Lab.up(model);
+  try {
+    const t0 = performance.now();
+    const out = await runTraffic(lab, spec);
+    const wall = (performance.now() - t0) / 1000;
+    if (out.result.integrity !== 'ok') throw new Error(`${s.id}: lab run: ${out.result.integrity}`);
+    return wall;
+  } finally {
+    await lab.down();
+  }
 }
 
 function linkPath(count: number): number {
@@ -84,32 +116,34 @@ function bareQueue(count: number): number {
 const mod: BenchModule = {
   name: 'sim',
   async available() {
+    if (process.getuid?.() !== 0) return 'needs root (the real-time lab run is the baseline)';
+    try {
+      if (!existsSync(agentScript())) return 'needs dist/agent.js (npm run build)';
+    } catch (e) {
+      return `needs the agent bundle: ${(e as Error).message}`;
+    }
     return true;
   },
   async run({ quick, repetitions }) {
-    const bytes = quick ? 20e6 : 50e6;
-    // Warm-up (JIT): two transfers, not one. V8 re-optimizes much of the hot path when a second
-    // simulator's objects arrive (new maps, new call targets), so a single warm-up leaves the first
-    // measured repetition running at half speed in code that is being recompiled.
-    transfer(tcpEngine, 5e6, true);
-    transfer(tcpEngine, 5e6, true);
-    const speed: number[] = [];
-    const speedCpu: number[] = [];
-    const pps: number[] = [];
-    const realPps: number[] = [];
-    for (let i = 0; i < repetitions; i++) {
-      const r = transfer(tcpEngine, bytes, true);
-      speed.push(r.simMs / r.wallMs);
-      speedCpu.push(r.simMs / r.cpuMs);
-      pps.push((r.packets / r.wallMs) * 1000);
-      realPps.push((r.packets / r.simMs) * 1000);
-    }
-    transfer(testCore, 5e6, false);
-    transfer(testCore, 5e6, false);
-    const speedTest: number[] = [];
-    for (let i = 0; i < repetitions; i++) {
-      const r = transfer(testCore, bytes, false);
-      speedTest.push(r.simMs / r.wallMs);
+    const figures: BenchFigure[] = [];
+    const scenarios = quick ? SCENARIOS.slice(1) : SCENARIOS;
+    for (const s of scenarios) {
+      await simWall(s, 99); // warm-up (JIT), not counted
+      const ours: number[] = [];
+      const base: number[] = [];
+      // alternate, so drift on a shared machine hits both alike
+      for (let i = 0; i < repetitions; i++) {
+        ours.push(await simWall(s, i + 1));
+        base.push(await labWall(s, i));
+      }
+      figures.push({
+        id: s.id,
+        title: s.title,
+        ours: { label: 'simulator (--sim)', unit: 's', values: ours },
+        baseline: { label: 'netns lab, our agents, real time', unit: 's', values: base },
+        higherIsBetter: false,
+        note: `${s.file}: mplab run ${s.spec.from} ${s.spec.to} --time ${(s.spec.timeMs ?? 0) / 1000}s${s.events ? ' with the topology events' : ''}; lab: the run only (up and down not counted); sim: world built from the plan plus the run`,
+      });
     }
     const n = quick ? 200_000 : 500_000;
     linkPath(20_000);
@@ -120,47 +154,14 @@ const mod: BenchModule = {
       lp.push(linkPath(n));
       bq.push(bareQueue(n));
     }
-    const figures: BenchFigure[] = [
-      {
-        id: 'sim.speedup_100mbit',
-        title: 'simulated seconds per wall-clock second, one 100 Mbit/s TCP transfer',
-        ours: { label: 'simulator + TCP engine', unit: 'sim s/s', values: speed },
-        baseline: { label: 'real time', unit: 'sim s/s', values: speed.map(() => 1) },
-        higherIsBetter: true,
-        note: `${bytes / 1e6} MB, 20 ms RTT, 400 kB queue, TcpHost defaults (checksums on); payload generated, not hashed; after two 5 MB warm-up transfers`,
-      },
-      {
-        id: 'sim.speedup_100mbit_cpu',
-        title: 'the same, per second of process CPU time (robust to a loaded machine)',
-        ours: { label: 'simulator + TCP engine', unit: 'sim s/cpu s', values: speedCpu },
-        baseline: { label: 'real time', unit: 'sim s/s', values: speedCpu.map(() => 1) },
-        higherIsBetter: true,
-        note: 'user + system time of the process, GC threads included',
-      },
-      {
-        id: 'sim.packets_per_second',
-        title: 'packets simulated per wall-clock second in that transfer (both directions)',
-        ours: { label: 'simulator + TCP engine', unit: 'pkt/s', values: pps },
-        baseline: { label: 'real 100 Mbit/s link', unit: 'pkt/s', values: realPps },
-        higherIsBetter: true,
-      },
-      {
-        id: 'sim.speedup_100mbit_testcore',
-        title: 'the same transfer over the WindowCore test transport (light per-packet work)',
-        ours: { label: 'simulator + WindowCore', unit: 'sim s/s', values: speedTest },
-        baseline: { label: 'real time', unit: 'sim s/s', values: speedTest.map(() => 1) },
-        higherIsBetter: true,
-        note: '256 KiB window, ACK every 2nd packet',
-      },
-      {
-        id: 'sim.link_path_pps',
-        title: 'packets per second through one link (1 Gbit/s, jitter, 1% loss), no transport',
-        ours: { label: 'link path', unit: 'pkt/s', values: lp },
-        baseline: { label: 'bare event queue, 3 push+pop per packet', unit: 'pkt/s', values: bq },
-        higherIsBetter: true,
-        note: 'each packet: pump, enqueue, transmit event, loss and jitter draws, arrival event, receive',
-      },
-    ];
+    figures.push({
+      id: 'sim.link_path_pps',
+      title: 'packets per second through one link (1 Gbit/s, jitter, 1% loss), no transport',
+      ours: { label: 'link path', unit: 'pkt/s', values: lp },
+      baseline: { label: 'bare event queue, 3 push+pop per packet', unit: 'pkt/s', values: bq },
+      higherIsBetter: true,
+      note: 'each packet: pump, enqueue, transmit event, loss and jitter draws, arrival event, receive',
+    });
     return figures;
   },
 };

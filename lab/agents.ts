@@ -178,3 +178,79 @@ export async function withAgent<T>(socket: string, fn: (c: AgentClient) => Promi
     await c.close();
   }
 }
+
+/** How long an agent may leave a heartbeat ping unanswered during a run before it counts as dead. */
+export const HEARTBEAT_DEADLINE_MS = 1500;
+
+/**
+ * The heartbeat deadline this process uses: MPLAB_AGENT_DEADLINE_MS when set, else
+ * HEARTBEAT_DEADLINE_MS. A one-vCPU guest under TCG (the live image's demo) runs the CLI, two
+ * agents and the routers' shaping on one emulated core, where 1.5 s without a reply is load, not a
+ * hung agent; the image's /init raises it. A value that is not a positive integer is refused, not
+ * ignored.
+ */
+export function heartbeatDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MPLAB_AGENT_DEADLINE_MS;
+  if (raw === undefined || raw === '') return HEARTBEAT_DEADLINE_MS;
+  if (!/^[1-9][0-9]*$/.test(raw.trim()))
+    throw new Error(`MPLAB_AGENT_DEADLINE_MS must be a positive number of milliseconds, not '${raw}'`);
+  return Number(raw.trim());
+}
+
+export interface AgentWatchOptions {
+  /** The agent's pid as the lab recorded it, and a marker its command line holds (pid reuse). */
+  pid?: number;
+  marker?: string;
+  /** Unanswered heartbeat this long = dead (default heartbeatDeadlineMs()). */
+  deadlineMs?: number;
+}
+
+/**
+ * Watches an agent while a run uses it and calls `onDead(reason)` once, as soon as one of three
+ * things shows it is gone: its control connection closes (a crash or kill -9 closes the unix
+ * socket at once), its process no longer runs, or a heartbeat ping stays unanswered past the
+ * deadline (a hung or stopped agent). Returns the function that stops watching (call it before
+ * closing the client yourself).
+ */
+export function watchAgent(
+  client: AgentClient,
+  node: string,
+  onDead: (reason: string) => void,
+  options: AgentWatchOptions = {},
+): () => void {
+  const deadline = options.deadlineMs ?? heartbeatDeadlineMs();
+  let stopped = false;
+  const dead = (why: string) => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(timer);
+    onDead(`the agent of node '${node}' ${why}`);
+  };
+  void client.closed().then(() => dead('died (its control connection closed)'));
+  let pingSince = -1;
+  const ping = () => {
+    pingSince = performance.now();
+    client.call('ping', undefined, { timeoutMs: deadline * 4 }).then(
+      () => {
+        pingSince = -1;
+      },
+      () => {
+        // a closed connection is reported by closed(); a timeout by the check below
+      },
+    );
+  };
+  const timer = setInterval(() => {
+    if (stopped) return;
+    const { pid, marker } = options;
+    if (pid !== undefined && !(marker ? processMatches(pid, marker) : running(pid)))
+      return dead(`died (pid ${pid} is gone)`);
+    if (pingSince < 0) ping();
+    else if (performance.now() - pingSince > deadline)
+      dead(`stopped answering (no reply to a heartbeat for ${Math.round(performance.now() - pingSince)} ms)`);
+  }, 200);
+  timer.unref?.();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

@@ -27,7 +27,17 @@ export type {
 } from './lab';
 export { Lab } from './lab';
 export { netemAvailable, planLink, tcLines } from './links/shaping';
-export { parseDuration, parsePercent, parseRate } from './links/units';
+/** The one unit grammar (topology files, events, `mplab link`, CLI options); *Arg throw UsageError. */
+export {
+  percentArg,
+  rateArg,
+  sizeArg,
+  timeArg,
+  /** @deprecated the old names of rateArg / timeArg / percentArg */
+  rateArg as parseRate,
+  timeArg as parseDuration,
+  percentArg as parsePercent,
+} from './topology/units';
 export { formatReport, mappingRows } from './report';
 export type { LabState } from './state';
 export { labDir, listLabs, readState, runDir } from './state';

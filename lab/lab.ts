@@ -20,6 +20,7 @@ import type { AgentReport, SysctlValue } from '../stack/agent/protocol';
 import {
   agentScript,
   applyKnobs,
+  heartbeatDeadlineMs,
   connectAgent,
   processMatches,
   spawnAgent,
@@ -30,6 +31,8 @@ import {
 import { allLabContainers, DockerBackend, dockerAvailable, removeContainers } from './backends/docker';
 import { NetnsBackend, parallel } from './backends/netns';
 import type { Backend } from './backends/types';
+import { type VmBootProgress, VmBackend } from './backends/vm/index';
+import type { StreamProcess } from './vm/guest-process';
 import { wireSpecOf } from './backends/types';
 import { type CaptureHandle, type CaptureOptions, startCapture, startStackCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
@@ -62,12 +65,15 @@ import {
 import { loadTopology } from './topology/index';
 import type { DirStats as EmuDirStats } from './emulator/types';
 import type { DirParams, LabModel, LinkModel, NodeModel } from './topology/model';
+import { type ClusterRecord, readClusterRecord } from './remote/record';
+import { endIsHere, wireVxlans } from './remote/vxlan';
 
 export type UpStep =
   | 'load'
   | 'check'
   | 'image'
   | 'nodes'
+  | 'boot'
   | 'links'
   | 'configure'
   | 'emulator'
@@ -95,6 +101,14 @@ export interface UpOptions {
   agentTimeoutMs?: number;
   /** Aborting stops the build at the next step; what was built is removed (RuntimeFailure). */
   signal?: AbortSignal;
+  /** Boot progress of each VM node (backend: vm). */
+  onVmBoot?: (p: VmBootProgress) => void;
+  /** Spread the lab over the hosts of this inventory file (lab/remote/). */
+  hosts?: string;
+  /** With `hosts`: trust a host whose key is not pinned (never a changed one). */
+  acceptNewHostKeys?: boolean;
+  /** With `hosts`: told about each host key accepted without a pin. */
+  onNewHostKey?: (host: string, key: string, fingerprint: string) => void;
 }
 
 export interface DownResult {
@@ -126,6 +140,22 @@ export interface NodeStatus {
   exists: boolean;
   addresses: string[];
   agent?: { pid?: number; socket: string; alive: boolean; answers: boolean; core?: string; error?: string };
+  /** Multi-host labs: the host the node runs on (`local` = this machine). */
+  host?: string;
+  /** VM nodes: QEMU's state, accelerator, memory, uptime, where the console is. */
+  vm?: VmStatus;
+}
+
+export interface VmStatus {
+  state: 'booting' | 'ready' | 'dead';
+  pid?: number;
+  accel: 'kvm' | 'tcg';
+  memoryMib: number;
+  cpus: number;
+  uptimeMs?: number;
+  sshPort: number;
+  console: string;
+  serial: string;
 }
 
 export interface LinkStatus {
@@ -139,6 +169,8 @@ export interface LinkStatus {
   counters: { a?: IfaceCounters; b?: IfaceCounters };
   /** The userspace emulator's counters per direction (emulated links). */
   emulator?: { ab: EmuDirStats; ba: EmuDirStats };
+  /** A link between two hosts: its VXLAN tunnel (counters: a from a's host, b from b's). */
+  vxlan?: { vni: number; mtu: number; declaredMtu: number; port: number; hosts: [string, string] };
 }
 
 export interface LabStatus {
@@ -151,6 +183,8 @@ export interface LabStatus {
   links: LinkStatus[];
   emulator?: { pid?: number; alive: boolean };
   timings?: Record<string, number>;
+  /** Multi-host labs: each host, whether it answered. */
+  hosts?: { name: string; address: string; nodes: string[]; reachable: boolean; error?: string }[];
 }
 
 export interface SysctlRow {
@@ -176,6 +210,16 @@ export interface NodeReport {
  * namespace under the node's usual name, so everything done through `ip -n` is shared).
  */
 function backendFor(lab: string, nodes: readonly NodeModel[]): Backend {
+  const vms = nodes.filter((n) => n.backend === 'vm');
+  if (vms.length > 0)
+    return new VmBackend({
+      lab,
+      vmNodes: vms,
+      inner: backendFor(
+        lab,
+        nodes.filter((n) => n.backend !== 'vm'),
+      ),
+    });
   const containers = nodes.filter((n) => n.backend === 'docker');
   if (containers.length === 0) return new NetnsBackend();
   const def = readDefinition(projectRoot());
@@ -213,14 +257,27 @@ export class Lab {
     readonly name: string,
     private readonly backend: Backend,
     private stateSnapshot: LabState,
+    /** Set for a lab spread over several hosts: this machine's state is its own share only. */
+    private readonly cluster?: ClusterRecord,
   ) {}
 
-  /** The lab's state as last read or written. */
+  /** The lab's state as last read or written (a multi-host lab: this machine's share, backend 'remote'). */
   get state(): LabState {
-    return this.stateSnapshot;
+    return this.cluster ? { ...this.stateSnapshot, backend: 'remote' } : this.stateSnapshot;
+  }
+
+  /** The hosts of a multi-host lab (undefined for a lab on this machine only). */
+  get hosts(): ClusterRecord | undefined {
+    return this.cluster;
+  }
+
+  /** This machine's share of a multi-host lab as a lab of its own (the lab itself otherwise). */
+  localShare(): Lab {
+    return this.cluster ? new Lab(this.name, this.backend, this.stateSnapshot) : this;
   }
 
   get model(): LabModel {
+    if (this.cluster) return this.cluster.model;
     const m = this.stateSnapshot.model;
     if (!m)
       throw new RuntimeFailure(`lab '${this.name}' has no model in its state (it failed while starting)`);
@@ -236,6 +293,10 @@ export class Lab {
 
   /** Builds a lab from a topology file (or an already loaded model). */
   static async up(file: string | LabModel, options: UpOptions = {}): Promise<Lab> {
+    if (options.hosts !== undefined) {
+      const { upCluster } = await import('./remote/cluster');
+      return upCluster(file, { ...options, hosts: options.hosts });
+    }
     const progress = options.onProgress ?? (() => {});
     const timings: Record<string, number> = {};
     let t0 = now();
@@ -269,12 +330,23 @@ export class Lab {
 
     const sf = StateFile.create({ lab: model.name, backend: backend.kind, file: model.file, model });
     const lab = new Lab(model.name, backend, sf.state);
+    const vmBackend = backend instanceof VmBackend ? backend : undefined;
+    if (vmBackend) {
+      vmBackend.attachState(sf);
+      if (options.onVmBoot) vmBackend.onBoot = options.onVmBoot;
+    }
+    // A VM's agent starts after its boot, in a guest that may be emulated (TCG): give it longer.
+    const agentTimeoutMs = options.agentTimeoutMs ?? (vmBackend ? 90_000 : undefined);
     try {
       const handles = model.nodes.map((n) => handleOf(n.name));
       await step('nodes', handles.length, async () => {
         sf.record((s) => s.namespaces.push(...handles));
         await backend.createNodes(handles);
       });
+      if (vmBackend) {
+        const vmCount = model.nodes.filter((n) => n.backend === 'vm').length;
+        await step('boot', vmCount, () => vmBackend.waitReady());
+      }
 
       // Agents start as soon as their namespaces exist: node boots (~100 ms) while links, addresses
       // and qdiscs are applied; readiness below waits for the ping and for the node's addresses.
@@ -309,7 +381,9 @@ export class Lab {
         sf.save();
       }
 
-      const veths = model.links.filter((l) => plans.get(l.id)?.via !== 'emulator');
+      // A link crossing to another host (one host's share of a multi-host lab) is a VXLAN end here.
+      const vxlans = model.links.filter((l) => l.vxlan !== undefined);
+      const veths = model.links.filter((l) => plans.get(l.id)?.via !== 'emulator' && l.vxlan === undefined);
       const emulated = model.links.filter((l) => plans.get(l.id)?.via === 'emulator');
       sf.record((s) => {
         for (const l of model.links)
@@ -326,6 +400,7 @@ export class Lab {
             });
         });
         await backend.wireLinks(specs);
+        await wireVxlans(vxlans, nodes, handleOf);
       });
 
       if (emulated.length > 0) {
@@ -386,12 +461,15 @@ export class Lab {
         await parallel(kernelNodes, 4, async (n) => {
           const { sysctls, ipLines } = kernelConfig(n);
           const h = handleOf(n.name);
-          await ipBatch(h, ipLines);
+          // A VM's kernel is the guest's: its `ip mptcp` lines run there, over SSH.
+          if (n.backend === 'vm')
+            await backend.exec(h, ['ip', '-batch', '-'], { input: `${ipLines.join('\n')}\n` });
+          else await ipBatch(h, ipLines);
           if (sysctls.length > 0) await backend.exec(h, ['sysctl', '-q', '-w', ...sysctls]);
         });
       }
 
-      const shaped = veths.filter((l) => plans.get(l.id)?.via === 'tc');
+      const shaped = [...veths, ...vxlans].filter((l) => plans.get(l.id)?.via === 'tc');
       await step('shaping', shaped.length, async () => {
         const perNs = new Map<string, string[]>();
         for (const l of shaped) {
@@ -399,6 +477,7 @@ export class Lab {
             [l.a, l.ab],
             [l.b, l.ba],
           ] as const) {
+            if (!endIsHere(l, end === l.a ? 'a' : 'b')) continue; // the other host shapes its egress
             const lines = tcLines(end.iface, dir, l.mtu, plans.get(l.id)?.netem === true);
             if (lines[0]?.startsWith('qdisc del')) continue;
             const h = handleOf(end.node);
@@ -417,14 +496,9 @@ export class Lab {
               socket: rec.socket ?? '',
               log: rec.log ?? '',
             };
-            const c = await waitAgent(spec, rec.pid ?? 0, options.agentTimeoutMs);
+            const c = await waitAgent(spec, rec.pid ?? 0, agentTimeoutMs);
             try {
-              await waitAddresses(
-                c,
-                spec.node,
-                upAddresses(tsNodes[i] as NodeModel, model),
-                options.agentTimeoutMs,
-              );
+              await waitAddresses(c, spec.node, upAddresses(tsNodes[i] as NodeModel, model), agentTimeoutMs);
             } catch (e) {
               await c.close();
               throw e;
@@ -447,6 +521,7 @@ export class Lab {
           await Promise.all(clients.map((c) => c.close()));
         }
       }
+      await vmBackend?.close();
       sf.record((s) => {
         s.phase = 'up';
         s.timings = timings;
@@ -454,6 +529,7 @@ export class Lab {
       lab.stateSnapshot = sf.state;
       return lab;
     } catch (e) {
+      await vmBackend?.close();
       sf.record((s) => (s.phase = 'failed'));
       await Lab.teardown(model.name).catch(() => {});
       if (e instanceof MplabError) throw e;
@@ -469,6 +545,7 @@ export class Lab {
   }> {
     if (typeof process.getuid === 'function' && process.getuid() !== 0)
       throw new UsageError('mplab up needs root (it creates network namespaces): run it with sudo');
+    VmBackend.check(model);
     const backend = backendFor(model.name, model.nodes);
     if (existsSync(labDir(model.name)))
       throw new UsageError(
@@ -487,7 +564,7 @@ export class Lab {
         throw new UsageError(
           `node '${n.name}': phy 'tun' needs /dev/net/tun, which this machine does not have`,
         );
-      if (n.stack === 'kernel' && !existsSync('/proc/sys/net/mptcp'))
+      if (n.stack === 'kernel' && n.backend !== 'vm' && !existsSync('/proc/sys/net/mptcp'))
         throw new UsageError(`node '${n.name}' asks for the kernel's MPTCP, which this kernel does not have`);
     }
     const netem = model.links.some((l) => l.needsNetem) ? await netemAvailable() : false;
@@ -496,6 +573,10 @@ export class Lab {
     for (const l of model.links) {
       const p = planLink(l, netem);
       plans.set(l.id, { ...p, netem });
+      if (p.via === 'emulator' && l.vxlan)
+        throw new UsageError(
+          `link ${l.id} crosses to host ${l.vxlan.peerHost}: ${p.reason}, and the userspace emulator bridges namespaces of one machine only; put both ends on one host`,
+        );
       if (p.via === 'emulator' && emulatorMissing === undefined) {
         if (!(await emulatorPresent()))
           emulatorMissing = `link ${l.id}: ${p.reason}; the userspace link emulator (lab/emulator) is not available either`;
@@ -514,7 +595,7 @@ export class Lab {
     const lab = name ?? Lab.only();
     const state = readState(lab);
     if (!state) throw new UsageError(`no lab named '${lab}' (known: ${listLabs().join(', ') || 'none'})`);
-    return new Lab(lab, backendFor(lab, state.model?.nodes ?? []), state);
+    return new Lab(lab, backendFor(lab, state.model?.nodes ?? []), state, readClusterRecord(lab));
   }
 
   /** Names of the labs that have state on this machine. */
@@ -548,9 +629,27 @@ export class Lab {
    * `filter` narrows all of it to names it accepts: lab names, and namespace names without their
    * `mplab-` prefix (tests use it to leave other labs on the machine alone).
    */
-  static async downAll(filter?: (name: string) => boolean): Promise<DownResult[]> {
+  static async downAll(
+    filter?: (name: string) => boolean,
+    options: { hosts?: string; acceptNewHostKeys?: boolean } = {},
+  ): Promise<DownResult[]> {
     const keep = filter ?? (() => true);
     const out: DownResult[] = [];
+    if (options.hosts !== undefined) {
+      // Every host of the inventory first (what a crashed controller left there), then this machine.
+      const { downAllHosts } = await import('./remote/cluster');
+      const per = await downAllHosts(options.hosts, options);
+      const failed = per.filter((p) => p.error);
+      for (const p of per)
+        for (const r of p.results ?? [])
+          out.push({ ...r, lab: `${r.lab === '*' ? 'stray mplab objects' : r.lab} on host ${p.host}` });
+      out.push(...(await Lab.downAll(filter)));
+      if (failed.length > 0)
+        throw new RuntimeFailure(
+          `down --all: ${failed.map((f) => f.error).join('; ')} (the other hosts and this machine were cleaned)`,
+        );
+      return out;
+    }
     for (const lab of listLabs()) if (keep(lab)) out.push(await Lab.teardown(lab));
     const t0 = now();
     const backend = new NetnsBackend();
@@ -574,8 +673,30 @@ export class Lab {
     return out;
   }
 
-  private static async teardown(lab: string): Promise<DownResult> {
+  private static async teardown(lab: string, localOnly = false): Promise<DownResult> {
     const t0 = now();
+    const cluster = localOnly ? undefined : readClusterRecord(lab);
+    if (cluster) {
+      // The other hosts' shares first; if a host cannot be reached, keep its part of the record so
+      // `down` can be run again once it answers.
+      const { teardownRemote } = await import('./remote/cluster');
+      const failed = await teardownRemote(cluster);
+      const local = await Lab.teardown(lab, true).catch((e: Error) => e);
+      if (failed.length > 0) {
+        const { writeClusterRecord } = await import('./remote/record');
+        const { mkdirSync } = await import('node:fs');
+        mkdirSync(labDir(lab), { recursive: true, mode: 0o700 });
+        writeClusterRecord({
+          ...cluster,
+          hosts: cluster.hosts.filter((h) => failed.some((f) => f.host === h.name)),
+        });
+        throw new RuntimeFailure(
+          `down ${lab}: ${failed.map((f) => f.error).join('; ')}; the rest is removed, run 'mplab down ${lab}' again when the host answers`,
+        );
+      }
+      if (local instanceof Error) throw local;
+      return { ...local, ms: now() - t0 };
+    }
     const state = readState(lab);
     // Down never depends on a backend being available in this build: everything is handled as
     // namespaces (the docker backend attaches a container's namespace under the same name; its
@@ -658,12 +779,73 @@ export class Lab {
     return rec.socket;
   }
 
-  /** A connected client to a node's agent (the caller closes it). */
+  /** The serial console socket of a VM node (what `mplab console` attaches to). */
+  vmConsole(node: string): string {
+    const n = this.node(node);
+    const rec = this.state.processes.find((p) => p.kind === 'vm' && p.owner === node);
+    if (n.backend !== 'vm' || !rec?.vm)
+      throw new UsageError(`node '${node}' is not a VM (backend: ${n.backend})`);
+    if (vmStatusOf(rec, this.dir).state === 'dead')
+      throw new RuntimeFailure(`VM node '${node}' is not running`);
+    return rec.vm.console;
+  }
+
+  /**
+   * Starts the agent bundle with `args` in a VM node's guest, its stdio streamed over SSH: how a
+   * run's kernel end runs where the guest's kernel is the one that counts.
+   */
+  async guestAgentProcess(node: string, args: string[]): Promise<StreamProcess> {
+    const n = this.node(node);
+    if (n.backend !== 'vm' || !(this.backend instanceof VmBackend))
+      throw new UsageError(`node '${node}' is not a VM (backend: ${n.backend})`);
+    return this.backend.agentBundleProcess(this.handle(node), args);
+  }
+
+  /** The agent process of a `stack: ts` node as the lab recorded it (for liveness checks). */
+  agentProcess(node: string): { socket: string; pid?: number; deadlineMs?: number } {
+    // a remote node's agent is a process on its host: only its control connection and heartbeat
+    // can be watched from here (a local pid check would look at an unrelated process)
+    if (this.cluster && this.cluster.hostOf[node] !== 'local') return { socket: '' };
+    const socket = this.agentSocket(node);
+    const pid = this.agentRecord(node)?.pid;
+    const out: { socket: string; pid?: number; deadlineMs?: number } = { socket };
+    if (pid !== undefined) out.pid = pid;
+    // A VM's agent answers through the relay, SSH and an emulated CPU (TCG on a loaded machine):
+    // seconds without a reply there are load. A dead VM still fails a run at once (the relay's
+    // SSH session drops and closes the control connection).
+    if (this.node(node).backend === 'vm')
+      out.deadlineMs = Math.max(heartbeatDeadlineMs(), VM_HEARTBEAT_DEADLINE_MS);
+    return out;
+  }
+
+  /** A connected client to a node's agent (the caller closes it); over SSH for a remote node. */
   async agent(node: string): Promise<AgentClient> {
+    if (this.cluster && this.cluster.hostOf[node] !== 'local') {
+      const n = this.node(node);
+      if (n.stack !== 'ts')
+        throw new UsageError(`node '${node}' runs stack '${n.stack}', not ours: it has no agent`);
+      const { remoteAgent } = await import('./remote/cluster');
+      return remoteAgent(this.cluster, node);
+    }
     return connectAgent(this.agentSocket(node));
   }
 
+  /** Runs `fn` with a client to a node's agent, always closing it. */
+  private async withNodeAgent<T>(node: string, fn: (c: AgentClient) => Promise<T>): Promise<T> {
+    if (!this.cluster) return withAgent(this.agentSocket(node), fn);
+    const c = await this.agent(node);
+    try {
+      return await fn(c);
+    } finally {
+      await c.close();
+    }
+  }
+
   async status(): Promise<LabStatus> {
+    if (this.cluster) {
+      const { clusterStatus } = await import('./remote/cluster');
+      return clusterStatus(this, this.cluster);
+    }
     const s = this.state;
     const model = this.model;
     const present = new Set(await this.backend.findAll(`mplab-${this.name}-`));
@@ -682,6 +864,8 @@ export class Lab {
           exists: present.has(h),
           addresses: n.addresses,
         };
+        const vmRec = s.processes.find((p) => p.kind === 'vm' && p.owner === n.name);
+        if (vmRec?.vm) st.vm = vmStatusOf(vmRec, this.dir);
         const rec = this.agentRecord(n.name);
         if (rec?.socket) {
           const alive = rec.pid !== undefined && processMatches(rec.pid, rec.socket);
@@ -765,6 +949,10 @@ export class Lab {
     this.node(node);
     const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
     if (argv.length === 0 || argv[0] === '') throw new UsageError('exec: no command given');
+    if (this.cluster && this.cluster.hostOf[node] !== 'local') {
+      const { remoteExec } = await import('./remote/cluster');
+      return remoteExec(this.cluster, node, argv, options);
+    }
     return this.backend.exec(this.handle(node), argv, { ...options, allowFail: true });
   }
 
@@ -789,7 +977,7 @@ export class Lab {
     });
     const rows: SysctlRow[][] = await Promise.all(
       nodes.map((n) =>
-        withAgent(this.agentSocket(n.name), async (c) => {
+        this.withNodeAgent(n.name, async (c) => {
           if (ops.length === 0) {
             const { knobs } = await c.call('sysctl.list');
             return knobs.map((k) => ({ node: n.name, name: k.name, value: k.value }));
@@ -845,7 +1033,7 @@ export class Lab {
     return Promise.all(
       nodes.map(async (n) => ({
         node: n.name,
-        report: await withAgent(this.agentSocket(n.name), (c) => c.call('report')),
+        report: await this.withNodeAgent(n.name, (c) => c.call('report')),
       })),
     );
   }
@@ -875,6 +1063,22 @@ export class Lab {
   /** Changes a link at run time: rate/delay/jitter/loss of one or both directions, and up/down. */
   async link(spec: string, change: LinkChangeRequest): Promise<LinkStatus> {
     const { link, end } = this.endpoint(spec);
+    if (this.cluster) {
+      const { clusterLink } = await import('./remote/cluster');
+      return clusterLink(this, this.cluster, link.id, end, change);
+    }
+    await this.changeLink(link.id, end, change);
+    const st = await this.status();
+    return st.links.find((l) => l.id === link.id) as LinkStatus;
+  }
+
+  /**
+   * Applies a link change seen from `end` of link `id` to the parts of the link on this machine
+   * (in one host's share of a multi-host lab, the far end of a cross-host link is the other host's).
+   */
+  async changeLink(id: string, end: 'a' | 'b', change: LinkChangeRequest): Promise<void> {
+    const link = this.model.links.find((l) => l.id === id);
+    if (!link) throw new UsageError(`lab '${this.name}' has no link ${id}`);
     const sf = StateFile.open(this.name);
     if (!sf) throw new RuntimeFailure(`lab '${this.name}' lost its state`);
     const applied = sf.state.links.find((l) => l.id === link.id);
@@ -908,14 +1112,16 @@ export class Lab {
             );
         }
         await Promise.all(
-          dirs.map((dir) => {
-            const e = dir === 'ab' ? link.a : link.b;
-            return this.backend.tc(
-              this.handle(e.node),
-              runtimeTcLines(e.iface, stored[dir], next[dir], link.mtu, netem),
-              true,
-            );
-          }),
+          dirs
+            .filter((dir) => endIsHere(link, dir === 'ab' ? 'a' : 'b'))
+            .map((dir) => {
+              const e = dir === 'ab' ? link.a : link.b;
+              return this.backend.tc(
+                this.handle(e.node),
+                runtimeTcLines(e.iface, stored[dir], next[dir], link.mtu, netem),
+                true,
+              );
+            }),
         );
         applied.via = (['ab', 'ba'] as const).some((k) => Object.keys(next[k]).length > 0) ? 'tc' : 'none';
       }
@@ -929,18 +1135,18 @@ export class Lab {
       } else {
         const model = this.model;
         await Promise.all(
-          [link.a, link.b].map((e) => {
-            const n = model.nodes.find((x) => x.name === e.node) as NodeModel;
-            return this.backend.setIfaceUp(this.handle(e.node), n, e.iface, change.up as boolean);
-          }),
+          ([link.a, link.b] as const)
+            .filter((e) => endIsHere(link, e === link.a ? 'a' : 'b'))
+            .map((e) => {
+              const n = model.nodes.find((x) => x.name === e.node) as NodeModel;
+              return this.backend.setIfaceUp(this.handle(e.node), n, e.iface, change.up as boolean);
+            }),
         );
       }
       applied.up = change.up;
     }
     sf.save();
     this.stateSnapshot = sf.state;
-    const st = await this.status();
-    return st.links.find((l) => l.id === link.id) as LinkStatus;
   }
 
   private emulatorSocket(): string {
@@ -968,6 +1174,10 @@ export class Lab {
     }
     if (iface !== 'any' && !node.interfaces.some((x) => x.name === iface) && iface !== 'lo')
       throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
+    if (this.cluster && this.cluster.hostOf[nodeName] !== 'local')
+      throw new UsageError(
+        `node '${nodeName}' runs on host ${this.cluster.hostOf[nodeName]}: capturing on its interfaces from here is not supported yet; capture inside its stack with --stack (through its agent)`,
+      );
     return startCapture(this.handle(nodeName), iface, file, options);
   }
 
@@ -985,6 +1195,27 @@ export class Lab {
   }
 }
 
+/** A VM's state from its record: dead once its QEMU is gone, ready once SSH answered. */
+export function vmStatusOf(rec: ProcessRecord, dir: string): VmStatus {
+  const vm = rec.vm as NonNullable<ProcessRecord['vm']>;
+  const up = rec.pid !== undefined && processMatches(rec.pid, `${dir}/`);
+  const out: VmStatus = {
+    state: !up ? 'dead' : vm.readyAt ? 'ready' : 'booting',
+    accel: vm.accel,
+    memoryMib: vm.memoryMib,
+    cpus: vm.cpus,
+    sshPort: vm.sshPort,
+    console: vm.console,
+    serial: vm.serial,
+  };
+  if (rec.pid !== undefined) out.pid = rec.pid;
+  if (up && vm.startedAt) out.uptimeMs = Date.now() - Date.parse(vm.startedAt);
+  return out;
+}
+
+/** The heartbeat deadline of a VM node's agent (see agentProcess). */
+export const VM_HEARTBEAT_DEADLINE_MS = 10_000;
+
 /** Our knob names that mean the same thing under another name in the kernel's MPTCP. */
 const KERNEL_RENAMED: Record<string, string> = {
   'net.mptcp.mptcp_enabled': 'net.mptcp.enabled',
@@ -999,7 +1230,9 @@ const KERNEL_RENAMED: Record<string, string> = {
  */
 export function kernelConfig(node: NodeModel): { sysctls: string[]; ipLines: string[] } {
   const sysctls: string[] = [];
-  let subflows = Math.min(8, Math.max(2, node.addresses.length));
+  // room for a fullmesh peer's joins to every address pair (the kernel counts a join from its SYN
+  // on, also one whose answer the lab cannot route back), not just one per local address
+  let subflows = Math.min(8, Math.max(2, 2 * node.addresses.length));
   for (const [k, v] of Object.entries(node.knobs)) {
     if (k === 'net.mptcp.mptcp_ndiffports') subflows = Math.min(8, Math.max(0, Number(v)));
     else sysctls.push(`${KERNEL_RENAMED[k] ?? k}=${v}`);

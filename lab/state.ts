@@ -33,7 +33,7 @@ export interface VethRecord {
 
 export interface ProcessRecord {
   /** What the process is: an agent of a node, the link emulator, a capture. */
-  kind: 'agent' | 'emulator' | 'capture';
+  kind: 'agent' | 'emulator' | 'capture' | 'vm';
   /** Node name (agents, captures) or link ids (emulator). */
   owner: string;
   /** The namespace it runs in, when it runs in one. */
@@ -43,6 +43,23 @@ export interface ProcessRecord {
   /** Unix control socket, when it has one. */
   socket?: string;
   log?: string;
+  /** A VM node's QEMU process (kind 'vm'): what status, exec, console and down need. */
+  vm?: VmRecord;
+}
+
+export interface VmRecord {
+  accel: 'kvm' | 'tcg';
+  memoryMib: number;
+  cpus: number;
+  sshPort: number;
+  /** The guest's pinned host key (OpenSSH public key line). */
+  hostKey: string;
+  qmp: string;
+  console: string;
+  serial: string;
+  /** When QEMU was started and when the guest answered on SSH (ISO times). */
+  startedAt?: string;
+  readyAt?: string;
 }
 
 /** Current parameters of one direction of a link, as applied (for status and runtime changes). */

@@ -11,13 +11,16 @@ import { type BuildOptions, build, type Plugin } from 'esbuild';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
-export type Entry = 'cli' | 'agent' | 'lib' | 'emulator';
+export type Entry = 'cli' | 'agent' | 'lib' | 'emulator' | 'host' | 'vmrelay';
 
 const ENTRIES: Record<Entry, string> = {
   cli: 'cli/bin.ts',
   agent: 'stack/agent/main.ts',
   lib: 'lab/index.ts',
   emulator: 'lab/emulator/main.ts',
+  // deployed to remote hosts beside agent.js and emulator.js: runs with `node` alone too
+  host: 'lab/remote/host-main.ts',
+  vmrelay: 'lab/vm/relay-main.ts',
 };
 
 // Native addons (and dockerode, which loads ssh2's optional native parts) resolve from
@@ -46,9 +49,18 @@ export async function bundleAll(options: { outdir: string; only?: Entry[] }): Pr
     format: 'esm',
     sourcemap: 'linked',
     define: { __MPLAB_VERSION__: JSON.stringify(pkg.version) },
-    // CommonJS dependencies bundled into ESM still call require() for node builtins.
+    // CommonJS dependencies bundled into ESM still call require() for node builtins, and some read
+    // __dirname / __filename (ssh2, inlined into dist/host.js, which runs on hosts without
+    // node_modules): the module scope of ESM has neither, so the banner gives all three.
     banner: {
-      js: "import { createRequire as __mplabCreateRequire } from 'node:module'; const require = __mplabCreateRequire(import.meta.url);",
+      js: [
+        "import { createRequire as __mplabCreateRequire } from 'node:module';",
+        "import { fileURLToPath as __mplabFileURLToPath } from 'node:url';",
+        "import { dirname as __mplabDirname } from 'node:path';",
+        'const require = __mplabCreateRequire(import.meta.url);',
+        'const __filename = __mplabFileURLToPath(import.meta.url);',
+        'const __dirname = __mplabDirname(__filename);',
+      ].join(' '),
     },
     logLevel: 'warning',
     legalComments: 'none',
@@ -56,7 +68,14 @@ export async function bundleAll(options: { outdir: string; only?: Entry[] }): Pr
     jsx: 'automatic',
     plugins: [noDevtools],
   };
-  const external: Record<Entry, string[]> = { cli: NATIVE, lib: NATIVE, agent: [], emulator: ['koffi'] };
+  const external: Record<Entry, string[]> = {
+    cli: NATIVE,
+    lib: NATIVE,
+    agent: [],
+    emulator: ['koffi'],
+    host: ['koffi', '@resvg/resvg-js', 'cpu-features', '*.node'],
+    vmrelay: NATIVE,
+  };
   const outdir = resolve(root, options.outdir);
   const wanted = options.only ?? (Object.keys(ENTRIES) as Entry[]);
   const out = {} as Record<Entry, string>;

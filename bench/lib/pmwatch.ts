@@ -13,11 +13,8 @@
  * Each reaction is one `ip -batch` process, recorded with the time the event was seen and the time
  * the reaction was done (CLOCK_MONOTONIC s), so a bench can report how fast the baseline reacted.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { type EndpointReaction, followLinkEvents, parseLinkLine } from '../../lab/kernel/pmwatch';
 import { collect, now, type Procs, sleep } from './topo';
-
-const execFileP = promisify(execFile);
 
 export interface WatchedEndpoint {
   addr: string;
@@ -28,32 +25,16 @@ export interface WatchedEndpoint {
   table: number;
 }
 
-export interface Reaction {
-  ifname: string;
-  usable: boolean;
-  /** When the link event was read, and when the endpoint change had been applied. */
-  seen: number;
-  done: number;
-  error?: string;
-}
+/** One reaction to a link event (the lab watcher's record). */
+export type Reaction = EndpointReaction;
 
 export interface EndpointWatcher {
   /** Stops watching; the reactions made so far. */
   stop(): Promise<Reaction[]>;
 }
 
-/**
- * Parses one line of `ip -o monitor link`: the interface and whether it is usable (flags UP and no
- * NO-CARRIER; iproute2 prints NO-CARRIER for an interface that is up but not running). A deleted
- * link is not usable. Undefined for lines that are not link lines.
- */
-export function parseLinkLine(line: string): { ifname: string; usable: boolean } | undefined {
-  const m = /^(Deleted\s+)?\d+:\s+([^:@\s]+)(?:@[^:\s]+)?:\s+<([^>]*)>/.exec(line.trim());
-  if (!m) return undefined;
-  const flags = m[3]!.split(',');
-  const usable = !m[1] && flags.includes('UP') && !flags.includes('NO-CARRIER');
-  return { ifname: m[2]!, usable };
-}
+// one parser of `ip -o monitor link` lines, shared with the lab's watcher (lab/kernel/pmwatch.ts)
+export { parseLinkLine };
 
 /** Endpoint lines for one transition (exported for unit tests). */
 export function reactionLines(ep: WatchedEndpoint, usable: boolean): string[] {
@@ -72,40 +53,9 @@ export async function watchEndpoints(
   endpoints: WatchedEndpoint[],
 ): Promise<EndpointWatcher> {
   const byIf = new Map(endpoints.map((e) => [e.ifname, e]));
-  const state = new Map(endpoints.map((e) => [e.ifname, true]));
-  const reactions: Reaction[] = [];
   const p = procs.spawnIn(ns, 'ip', ['-o', 'monitor', 'link']);
   const c = collect(p);
-  let chain: Promise<void> = Promise.resolve();
-  let buf = '';
-  p.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
-      const ev = parseLinkLine(line);
-      const ep = ev && byIf.get(ev.ifname);
-      if (!ev || !ep || state.get(ev.ifname) === ev.usable) continue;
-      state.set(ev.ifname, ev.usable);
-      const seen = now();
-      // one reaction at a time, in the order the events came
-      chain = chain.then(async () => {
-        const r: Reaction = { ifname: ev.ifname, usable: ev.usable, seen, done: 0 };
-        try {
-          const lines = reactionLines(ep, ev.usable);
-          const child = execFileP('ip', ['-n', ns, '-force', '-batch', '-']);
-          child.child.stdin?.end(`${lines.join('\n')}\n`);
-          await child;
-        } catch (e) {
-          r.error = (e as Error).message.split('\n')[0];
-        }
-        r.done = now();
-        reactions.push(r);
-      });
-    }
-  });
+  const follow = followLinkEvents(p.stdout, ns, byIf, reactionLines, now);
   // `ip monitor` prints nothing when it is ready; its netlink socket is bound within milliseconds.
   await sleep(100);
   if (p.exitCode !== null) throw new Error(`ip monitor link in ${ns} exited: ${c.err().slice(-300)}`);
@@ -113,8 +63,7 @@ export async function watchEndpoints(
     async stop() {
       p.kill('SIGTERM');
       await c.exited;
-      await chain;
-      return reactions;
+      return follow.settled();
     },
   };
 }

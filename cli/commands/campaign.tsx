@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { render } from 'ink';
 import type { CampaignProgress } from '../../lab/campaign/runner';
 import { UsageError } from '../../lab/errors';
+import { reportCampaign } from '../../lab/campaign/runner';
 import { runCampaignFile } from '../../lab/run/campaign';
 import { CampaignSummary, CampaignView, progressLine } from '../ui/campaign-view';
 import { printJson, printView } from '../ui/output';
@@ -9,15 +10,53 @@ import { usage } from './run';
 import type { CommandModule } from './types';
 
 interface CampaignOpts {
-  out?: string;
+  output?: string;
   resume?: boolean;
   sim?: boolean;
   json?: boolean;
+  cvThreshold?: string;
 }
 
-async function action(file: string, opts: CampaignOpts): Promise<void> {
-  if (!opts.out) throw new UsageError('campaign: give an output directory with -o DIR');
-  const outDir = opts.out;
+function thresholdOf(opts: CampaignOpts): number | undefined {
+  if (opts.cvThreshold === undefined) return undefined;
+  const v = Number(opts.cvThreshold);
+  if (!(v > 0) || !Number.isFinite(v))
+    throw new UsageError(`--cv-threshold ${opts.cvThreshold}: expected a positive number, e.g. 0.1`);
+  return v;
+}
+
+/** `mplab campaign report DIR`: summary, CSV and charts again from the runs DIR holds. */
+function report(dir: string | undefined, opts: CampaignOpts): void {
+  if (!dir) throw new UsageError('campaign report: give the campaign directory (campaign report DIR)');
+  if (opts.output || opts.resume || opts.sim)
+    throw new UsageError('campaign report DIR: -o, --resume and --sim go with running a campaign');
+  const threshold = thresholdOf(opts);
+  const r = reportCampaign(dir, threshold !== undefined ? { varianceThreshold: threshold } : {});
+  if (opts.json) printJson({ dir, planned: r.planned, made: r.runs.length, cells: r.cells });
+  else
+    printView(
+      <CampaignSummary
+        outcome={{
+          runs: r.runs,
+          cells: r.cells,
+          ranNow: 0,
+          skipped: r.runs.length,
+          failed: 0,
+          stopped: false,
+        }}
+        dir={dir}
+        planned={r.planned}
+      />,
+    );
+}
+
+async function action(file: string, dir: string | undefined, opts: CampaignOpts): Promise<void> {
+  if (file === 'report') return report(dir, opts);
+  if (dir !== undefined)
+    throw new UsageError(`campaign: unexpected argument '${dir}' (the output directory goes with -o)`);
+  if (!opts.output) throw new UsageError('campaign: give an output directory with -o DIR');
+  const threshold = thresholdOf(opts);
+  const outDir = opts.output;
   const ac = new AbortController();
   let signals = 0;
   const onSig = () => {
@@ -43,6 +82,7 @@ async function action(file: string, opts: CampaignOpts): Promise<void> {
         outDir,
         resume: !!opts.resume,
         ...(opts.sim ? { sim: true } : {}),
+        ...(threshold !== undefined ? { varianceThreshold: threshold } : {}),
         signal: ac.signal,
         onProgress: (q) => {
           p = q;
@@ -80,9 +120,15 @@ export const campaign: CommandModule = {
   name: 'campaign',
   register(program: Command) {
     program
-      .command('campaign <file>')
-      .description('run a benchmark campaign: parameter matrix x repetitions')
-      .option('-o, --out <dir>', 'output directory (runs/*.json, results.csv, summary.md/json, goodput.svg)')
+      .command('campaign <file> [dir]')
+      .description(
+        'run a benchmark campaign: parameter matrix x repetitions; `campaign report DIR` re-renders a finished or partial one',
+      )
+      .option(
+        '-o, --output <dir>',
+        'output directory (runs/*.json, results.csv, summary.md/json, sessions.json, goodput.svg/png)',
+      )
+      .option('--cv-threshold <x>', 'flag cells whose goodput cv (stddev/mean) exceeds this (default 0.1)')
       .option('--resume', 'continue a campaign in DIR without redoing finished runs')
       .option('--sim', 'run every cell in the deterministic simulator')
       .option('--json', 'print the outcome as JSON')

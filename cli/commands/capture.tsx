@@ -4,6 +4,7 @@ import { UsageError } from '../../lab/errors';
 import type { CaptureOptions } from '../../lab/capture';
 import { labOptions, openLab } from '../ui/common';
 import { printJson, printView } from '../ui/output';
+import { parseTimeArg } from '../ui/run-args';
 import type { CommandModule } from './types';
 
 interface CaptureOpts {
@@ -26,18 +27,14 @@ export const capture: CommandModule = {
           'capture packets on a node interface (node:iface; node alone: all of them) to a pcap file',
         )
         .requiredOption('-o, --output <file>', 'pcap file to write')
-        .option('-t, --time <seconds>', 'stop after this many seconds (default: until Ctrl-C)')
+        .option('--time <t>', 'stop after this long, e.g. 30, 500ms, 2min (default: until Ctrl-C)')
         .option('-c, --count <packets>', 'stop after this many packets')
         .option('-f, --filter <bpf>', 'capture filter, e.g. "udp port 8684"')
         .option('-s, --stack', "capture inside our stack (node's agent): TCP/MPTCP segments as IP packets"),
     ).action(async (endpoint: string, opts: CaptureOpts) => {
       const o: CaptureOptions = {};
-      if (opts.time !== undefined) {
-        const s = Number(opts.time);
-        if (!(s > 0))
-          throw new UsageError(`capture: --time must be a positive number of seconds, not '${opts.time}'`);
-        o.seconds = s;
-      }
+      // the one time grammar of topology files and run: "30" (seconds), "500ms", "2min"
+      if (opts.time !== undefined) o.seconds = parseTimeArg(opts.time, 'capture: --time') / 1000;
       if (opts.count !== undefined) {
         const c = Number(opts.count);
         if (!Number.isInteger(c) || c <= 0)

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Text } from 'ink';
 import { UsageError } from '../../lab/errors';
 import { type DownResult, Lab } from '../../lab/lab';
+import { inventoryPath } from '../../lab/remote/inventory';
 import { fmtMs, printJson, printView } from '../ui/output';
 import type { CommandModule } from './types';
 
@@ -28,12 +29,27 @@ export const down: CommandModule = {
       .command('down [lab]')
       .description('tear a lab down (--all: every mplab object on this machine)')
       .option('-a, --all', 'remove every lab and everything with the mplab prefix')
+      .option('--hosts <file>', 'with --all: also every host of this inventory (default: $MPLAB_HOSTS)')
+      .option('--accept-new-host-keys', 'trust hosts whose key is not pinned yet')
       .option('--json', 'print JSON instead of the human view')
-      .action(async (name: string | undefined, opts: { all?: boolean; json?: boolean }) => {
-        if (opts.all && name) throw new UsageError('down: give a lab name or --all, not both');
-        const results = opts.all ? await Lab.downAll() : [await Lab.down(name)];
-        if (opts.json) printJson(results);
-        else printView(<View results={results} />);
-      });
+      .action(
+        async (
+          name: string | undefined,
+          opts: { all?: boolean; json?: boolean; hosts?: string; acceptNewHostKeys?: boolean },
+        ) => {
+          if (opts.all && name) throw new UsageError('down: give a lab name or --all, not both');
+          if (opts.hosts && !opts.all)
+            throw new UsageError("down: --hosts goes with --all (a lab's own hosts are in its record)");
+          const hosts = opts.all ? inventoryPath(opts.hosts) : undefined;
+          const results = opts.all
+            ? await Lab.downAll(undefined, {
+                ...(hosts !== undefined ? { hosts } : {}),
+                acceptNewHostKeys: opts.acceptNewHostKeys === true,
+              })
+            : [await Lab.down(name)];
+          if (opts.json) printJson(results);
+          else printView(<View results={results} />);
+        },
+      );
   },
 };

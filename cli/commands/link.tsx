@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../lab/errors';
 import type { LinkChangeRequest } from '../../lab/lab';
-import { parseDuration, parsePercent, parseRate } from '../../lab/links/units';
+import { percentArg, rateArg, timeArg } from '../../lab/topology/units';
 import { labOptions, openLab } from '../ui/common';
 import { printJson, printView } from '../ui/output';
 import { LinksTable } from '../ui/StatusView';
@@ -38,10 +38,10 @@ export const link: CommandModule = {
       if (opts.dir !== 'both' && opts.dir !== 'egress' && opts.dir !== 'ingress')
         throw new UsageError(`link: --dir must be both, egress or ingress, not '${opts.dir}'`);
       const change: LinkChangeRequest = { dir: opts.dir };
-      if (opts.rate !== undefined) change.rateMbps = parseRate(opts.rate);
-      if (opts.delay !== undefined) change.delayMs = parseDuration(opts.delay);
-      if (opts.jitter !== undefined) change.jitterMs = parseDuration(opts.jitter);
-      if (opts.loss !== undefined) change.lossPct = parsePercent(opts.loss);
+      if (opts.rate !== undefined) change.rateMbps = rateArg(opts.rate, 'link: --rate');
+      if (opts.delay !== undefined) change.delayMs = timeArg(opts.delay, 'link: --delay');
+      if (opts.jitter !== undefined) change.jitterMs = timeArg(opts.jitter, 'link: --jitter');
+      if (opts.loss !== undefined) change.lossPct = percentArg(opts.loss, 'link: --loss');
       if (opts.up) change.up = true;
       if (opts.down) change.up = false;
       if (Object.keys(change).length === 1)

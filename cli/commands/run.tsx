@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
-import { RuntimeFailure, UsageError } from '../../lab/errors';
+import { errorJson, RuntimeFailure, UsageError } from '../../lab/errors';
 import { Lab } from '../../lab/lab';
 import { runTraffic } from '../../lab/run/index';
 import { checkPlotPath, writePlot } from '../../lab/run/plot';
 import type { RunResult } from '../../lab/run/result';
 import type { RunSpec } from '../../lab/run/spec';
 import { loadEvents } from '../../lab/scenario/load';
-import { simulateRun } from '../../lab/sim/run';
+import { simulateRunLive } from '../../lab/sim/run';
 import { loadTopology } from '../../lab/topology/index';
 import type { LabModel, ScenarioEvent } from '../../lab/topology/model';
 import { TopologyError } from '../../lab/topology/model';
 import { printJson, printView } from '../ui/output';
-import { parseBytesArg, parseSeedArg, parseStackArg, parseTimeArg } from '../ui/run-args';
+import { parseBytesArg, parsePortArg, parseSeedArg, parseStackArg, parseTimeArg } from '../ui/run-args';
 import { liveMode, startLive } from '../ui/run-live';
 import { RunSummary } from '../ui/run-view';
 import type { CommandModule } from './types';
@@ -25,10 +25,15 @@ export interface RunOpts {
   events?: string | false;
   interval: string;
   json?: boolean;
+  jsonStream?: boolean;
+  omit?: string;
+  parallel?: string;
+  bidir?: boolean;
   plot?: string;
   sim?: boolean;
   seed?: string;
   port?: string;
+  reverse?: boolean;
 }
 
 /** Loads topology-like inputs, turning position errors into usage errors (exit 2). */
@@ -36,7 +41,7 @@ export async function usage<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof TopologyError) throw new UsageError(e.format());
+    if (e instanceof TopologyError) throw new UsageError(e.format(), e.issues);
     throw e;
   }
 }
@@ -48,14 +53,25 @@ function eventsFor(model: LabModel, opt: string | false | undefined): Promise<Sc
 }
 
 /** Prints the outcome (JSON or summary), writes the plot; exit 1 when integrity failed. */
-export function finishRun(result: RunResult, opts: { json?: boolean; plot?: string }): void {
+export function finishRun(
+  result: RunResult,
+  opts: { json?: boolean; jsonStream?: boolean; plot?: string },
+): void {
   if (opts.plot) writePlot(result, opts.plot);
-  if (opts.json) printJson(result);
+  // A failed run's JSON is still one document (or one last line): the result with its error.
+  const failure =
+    result.integrity !== 'ok' ? new RuntimeFailure(`run: integrity: ${result.integrity}`) : undefined;
+  const out = failure ? { ...result, ...errorJson(failure) } : result;
+  if (opts.jsonStream) process.stdout.write(`${JSON.stringify({ event: 'end', data: out })}\n`);
+  else if (opts.json) printJson(out);
   else {
     printView(<RunSummary r={result} />);
     if (opts.plot) process.stdout.write(`plot: ${opts.plot}\n`);
   }
-  if (result.integrity !== 'ok') throw new RuntimeFailure(`run: integrity: ${result.integrity}`);
+  if (failure) {
+    failure.jsonReported = !!(opts.json || opts.jsonStream);
+    throw failure;
+  }
 }
 
 async function action(from: string, to: string, opts: RunOpts): Promise<void> {
@@ -66,7 +82,18 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
   const spec: RunSpec = { from, to, stack, intervalMs: parseTimeArg(opts.interval, '--interval') };
   if (opts.bytes !== undefined) spec.bytes = parseBytesArg(opts.bytes);
   else spec.timeMs = opts.time !== undefined ? parseTimeArg(opts.time) : 10_000;
-  if (opts.port !== undefined) spec.port = Number(opts.port);
+  if (opts.port !== undefined) spec.port = parsePortArg(opts.port);
+  if (opts.omit !== undefined) spec.omitMs = parseTimeArg(opts.omit, '--omit');
+  if (opts.parallel !== undefined) {
+    if (!/^\d+$/.test(opts.parallel))
+      throw new UsageError(`--parallel ${opts.parallel}: expected a whole number`);
+    spec.parallel = Number(opts.parallel);
+  }
+  if (opts.bidir) spec.bidir = true;
+  if (opts.json && opts.jsonStream) throw new UsageError('run: give --json or --json-stream, not both');
+  if (opts.reverse) spec.reverse = true;
+  // who sends to whom (with --reverse <from> still opens the connection)
+  const flow = opts.reverse ? `${to} → ${from}, ${from} connects` : `${from} → ${to}`;
   if (opts.seed !== undefined && !opts.sim) throw new UsageError('run: --seed goes with --sim');
 
   if (opts.sim) {
@@ -76,11 +103,11 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
     spec.events = await eventsFor(model, opts.events);
     const seed = opts.seed !== undefined ? parseSeedArg(opts.seed) : 1;
     const live = startLive(
-      `mplab run ${from} → ${to} (${stack}, simulated)`,
-      liveMode(opts.json),
+      `mplab run ${flow} (${stack}, simulated)`,
+      liveMode(opts.json, opts.jsonStream),
       spec.timeMs ? spec.timeMs / 1000 : undefined,
     );
-    const out = simulateRun(model, spec, { seed, onPoint: live.onPoint, onEvent: live.onEvent });
+    const out = await simulateRunLive(model, spec, { seed, onPoint: live.onPoint, onEvent: live.onEvent });
     await live.finish();
     finishRun(out.result, opts);
     return;
@@ -94,8 +121,8 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
   const live = startLive(
-    `mplab run ${from} → ${to} (${stack}) in ${lab.name}`,
-    liveMode(opts.json),
+    `mplab run ${flow} (${stack}) in ${lab.name}`,
+    liveMode(opts.json, opts.jsonStream),
     spec.timeMs ? spec.timeMs / 1000 : undefined,
   );
   try {
@@ -118,10 +145,12 @@ export const run: CommandModule = {
   register(program: Command) {
     program
       .command('run <from> <to>')
-      .description('run a bulk transfer between two nodes and watch its subflows')
+      .description(
+        'run a bulk transfer between two nodes and watch its subflows (<from> connects to <to> and sends; with --reverse <to> sends)',
+      )
       .option('-l, --lab <name>', 'the lab (may be omitted when exactly one lab is up)')
       .option('--bytes <n>', 'send this many bytes (e.g. 10000000, 10mb)')
-      .option('--time <t>', 'send for this long (e.g. 10s; default 10s)')
+      .option('--time <t>', 'send for this long (e.g. 10s, 2min; default 10s)')
       .option(
         '--stack <kind>',
         'ts (our stack, via the agents), kernel (Linux MPTCP) or tcp (plain kernel TCP)',
@@ -131,11 +160,16 @@ export const run: CommandModule = {
       .option('--no-events', "ignore the topology's events")
       .option('--interval <t>', 'timeline interval', '100ms')
       .option('--json', 'print the run result as JSON')
+      .option('--json-stream', 'print one JSON object per interval while running, then the result')
+      .option('-P, --parallel <n>', 'run N connections at once, each checked (iperf3 -P)')
+      .option('--bidir', 'as many connections the other way at the same time (iperf3 --bidir)')
+      .option('--omit <t>', 'leave the first T out of the figures (slow start; iperf3 -O), e.g. 1s')
       .option('--plot <file>', 'write a throughput plot: .svg or .png')
       .option('--sim', 'run in the deterministic simulator instead of a lab')
       .option('--seed <n>', 'simulator seed (with --sim; default 1)')
       .option('-t, --topology <file>', 'with --sim: the topology to simulate (default: the lab that is up)')
-      .option('--port <n>', 'port the sink listens on')
+      .option('--port <n>', 'port the connection goes to (on <to>)')
+      .option('--reverse', '<to> sends to <from> over the connection <from> opens (like iperf3 -R)')
       .action(action);
   },
 };

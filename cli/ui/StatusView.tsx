@@ -19,8 +19,10 @@ export function fmtDir(d: DirParams): string {
 }
 
 export function StatusView({ s }: { s: LabStatus }) {
+  const multi = s.hosts !== undefined;
   const nodeRows = s.nodes.map((n) => [
     n.name,
+    ...(multi ? [n.host ?? '?'] : []),
     n.kind,
     n.stack,
     n.exists ? n.handle : `${n.handle} (missing)`,
@@ -29,6 +31,20 @@ export function StatusView({ s }: { s: LabStatus }) {
       ? `${n.agent.answers ? 'answers' : n.agent.alive ? 'alive, silent' : 'dead'}${n.agent.pid ? ` pid ${n.agent.pid}` : ''}`
       : '-',
   ]);
+  const vms = s.nodes.filter((n) => n.vm);
+  const vmRows = vms.map((n) => {
+    const v = n.vm as NonNullable<typeof n.vm>;
+    return [
+      n.name,
+      v.state,
+      v.accel,
+      `${v.memoryMib} MiB`,
+      String(v.cpus),
+      v.uptimeMs !== undefined ? fmtMs(v.uptimeMs) : '-',
+      v.pid !== undefined ? String(v.pid) : '-',
+      `127.0.0.1:${v.sshPort}`,
+    ];
+  });
   return (
     <Box flexDirection="column">
       <Text>
@@ -37,17 +53,67 @@ export function StatusView({ s }: { s: LabStatus }) {
       </Text>
       <Text> </Text>
       <Table
-        head={['node', 'kind', 'stack', 'namespace', 'addresses', 'agent']}
+        head={['node', ...(multi ? ['host'] : []), 'kind', 'stack', 'namespace', 'addresses', 'agent']}
         rows={nodeRows}
         colors={s.nodes.map((n) => (!n.exists || (n.agent && !n.agent.answers) ? 'red' : 'green'))}
       />
+      {vmRows.length > 0 ? (
+        <>
+          <Text> </Text>
+          <Table
+            head={['VM', 'state', 'accel', 'memory', 'cpus', 'uptime', 'qemu pid', 'ssh']}
+            rows={vmRows}
+            colors={vms.map((n) =>
+              n.vm?.state === 'ready' ? 'green' : n.vm?.state === 'dead' ? 'red' : 'yellow',
+            )}
+          />
+        </>
+      ) : null}
       <Text> </Text>
       <LinksTable links={s.links} />
+      {multi ? <HostsView s={s} /> : null}
       {s.emulator ? (
         <Text>
           emulator: pid {s.emulator.pid ?? '?'} {s.emulator.alive ? 'running' : 'not running'}
         </Text>
       ) : null}
+    </Box>
+  );
+}
+
+/** A multi-host lab: its hosts and the links between them (VXLAN). */
+function HostsView({ s }: { s: LabStatus }) {
+  const cross = s.links.filter((l) => l.vxlan);
+  return (
+    <Box flexDirection="column">
+      <Text> </Text>
+      <Table
+        head={['host', 'address', 'nodes', 'state']}
+        rows={(s.hosts ?? []).map((h) => [
+          h.name,
+          h.address,
+          h.nodes.join(' '),
+          h.reachable ? 'answers' : `unreachable: ${h.error ?? ''}`,
+        ])}
+        colors={(s.hosts ?? []).map((h) => (h.reachable ? 'green' : 'red'))}
+      />
+      <Text> </Text>
+      {cross.length === 0 ? (
+        <Text>no link crosses hosts</Text>
+      ) : (
+        <Table
+          head={['cross-host link', 'hosts', 'vni', 'udp port', 'mtu inside']}
+          rows={cross.map((l) => [
+            l.id,
+            `${l.vxlan?.hosts[0]} — ${l.vxlan?.hosts[1]}`,
+            String(l.vxlan?.vni),
+            String(l.vxlan?.port),
+            l.vxlan && l.vxlan.mtu !== l.vxlan.declaredMtu
+              ? `${l.vxlan.mtu} (${l.vxlan.declaredMtu} less the VXLAN overhead)`
+              : String(l.vxlan?.mtu),
+          ])}
+        />
+      )}
     </Box>
   );
 }

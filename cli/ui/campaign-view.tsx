@@ -39,12 +39,22 @@ export function CampaignView({ name, p, sim }: { name: string; p: CampaignProgre
   );
 }
 
-export function CampaignSummary({ outcome, dir }: { outcome: CampaignOutcome; dir: string }) {
+export function CampaignSummary({
+  outcome,
+  dir,
+  planned,
+}: {
+  outcome: CampaignOutcome;
+  dir: string;
+  /** With `campaign report`: how many runs the matrix plans (a partial campaign has fewer). */
+  planned?: number;
+}) {
   return (
     <Box flexDirection="column">
       <Text>
-        {outcome.runs.length} runs ({outcome.ranNow} now, {outcome.skipped} from before, {outcome.failed}{' '}
-        failed)
+        {planned !== undefined
+          ? `${outcome.runs.length} of ${planned} runs made${outcome.runs.length < planned ? ' (partial campaign)' : ''}`
+          : `${outcome.runs.length} runs (${outcome.ranNow} now, ${outcome.skipped} from before, ${outcome.failed} failed)`}
         {outcome.stopped ? <Text color="yellow"> — stopped; run again with --resume to finish</Text> : null}
       </Text>
       {outcome.cells.map((c) => (
@@ -57,9 +67,12 @@ export function CampaignSummary({ outcome, dir }: { outcome: CampaignOutcome; di
           {Number.isFinite(c.goodputMbps.mean) ? c.goodputMbps.mean.toFixed(2) : '–'} Mbit/s
           {Number.isFinite(c.goodputMbps.ci95) ? ` ± ${c.goodputMbps.ci95.toFixed(2)}` : ''} (n=
           {c.goodputMbps.n})
+          {c.highVariance ? <Text color="yellow"> ⚠ cv {c.cv.toFixed(2)}: runs disagree</Text> : null}
         </Text>
       ))}
-      <Text dimColor>{dir}: results.csv, summary.md, summary.json, goodput.svg, runs/*.json</Text>
+      <Text dimColor>
+        {dir}: results.csv, summary.md, summary.json, sessions.json, goodput.svg, goodput.png, runs/*.json
+      </Text>
     </Box>
   );
 }

@@ -1,6 +1,9 @@
 /**
  * Drives the live run view: an ink view redrawn at most every 100 ms on a terminal; on a pipe, one
- * plain line per second of run time (so logs show the timeline too); nothing with --json.
+ * plain line per second of run time (so logs show the timeline too); nothing with --json; with
+ * --json-stream one JSON object per line as the run goes (iperf3's --json-stream): `{"event":
+ * "interval", "data": <TimelinePoint>}` per interval, `{"event": "event", "data": <RunEvent>}` per
+ * scenario event; the command ends the stream with `{"event": "end", "data": <RunResult>}`.
  */
 import { render } from 'ink';
 import type { RunEvent, TimelinePoint } from '../../lab/run/result';
@@ -15,9 +18,10 @@ export interface Live {
   finish: () => Promise<void>;
 }
 
-export type LiveMode = 'ink' | 'lines' | 'off';
+export type LiveMode = 'ink' | 'lines' | 'stream' | 'off';
 
-export function liveMode(json: boolean | undefined): LiveMode {
+export function liveMode(json: boolean | undefined, jsonStream?: boolean): LiveMode {
+  if (jsonStream) return 'stream';
   if (json) return 'off';
   return process.stdout.isTTY ? 'ink' : 'lines';
 }
@@ -35,20 +39,23 @@ export function startLive(title: string, mode: LiveMode, plannedSeconds?: number
     lastDraw = t;
     ink.rerender(<RunView s={{ ...s, points: [...s.points], live: [...s.live], events: [...s.events] }} />);
   };
+  const emit = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
   return {
     onPoint(p, live) {
+      if (mode === 'stream') emit({ event: 'interval', data: p });
       s.points.push(p);
       s.live = live;
       if (mode === 'lines' && Math.floor(p.t) > lastLine) {
         lastLine = Math.floor(p.t);
         const per = p.subflows.map((x) => `path ${x.pathIndex} ${x.mbps.toFixed(2)}`).join('  ');
         process.stdout.write(
-          `  t=${p.t.toFixed(1).padStart(5)} s  total ${p.total.toFixed(2).padStart(7)} Mbit/s  ${per}\n`,
+          `  t=${p.t.toFixed(1).padStart(5)} s  goodput ${p.total.toFixed(2).padStart(7)} Mbit/s  wire: ${per}\n`,
         );
       }
       draw();
     },
     onEvent(e) {
+      if (mode === 'stream') emit({ event: 'event', data: e });
       s.events.push(e);
       if (mode === 'lines') process.stdout.write(`  t=${e.t.toFixed(3)} s  event: ${e.what}\n`);
       draw(true);

@@ -5,7 +5,13 @@
  */
 import { Box, Text } from 'ink';
 import { sparkline } from '../../lab/plot/term';
-import type { RunEvent, RunResult, TimelinePoint } from '../../lab/run/result';
+import {
+  describeEnds,
+  flowOf,
+  type RunEvent,
+  type RunResult,
+  type TimelinePoint,
+} from '../../lab/run/result';
 import type { LiveSubflow } from '../../lab/run/timeline';
 import { fmtBytes } from './output';
 
@@ -109,12 +115,52 @@ export function RunSummary({ r }: { r: RunResult }) {
     <Box flexDirection="column">
       <Text>
         <Text bold>
-          {r.from} → {r.to}
+          {flowOf(r).sender} → {flowOf(r).receiver}
         </Text>{' '}
         ({r.stack}
-        {r.sim ? `, simulated, seed ${r.seed}` : ''}): {fmtBytes(r.bytes)} in {r.seconds.toFixed(2)} s ={' '}
-        <Text bold>{r.goodputMbps.toFixed(2)} Mbit/s</Text>
+        {r.sim ? `, simulated, seed ${r.seed}` : ''}): <Text bold>{r.goodputMbps.toFixed(2)} Mbit/s</Text>{' '}
+        goodput
+        {r.sendSeconds !== undefined
+          ? ` over ${((r.sendSeconds ?? 0) - (r.omitSeconds ?? 0)).toFixed(2)} s of sending${
+              r.omitSeconds ? ` (first ${r.omitSeconds} s omitted)` : ''
+            }`
+          : ''}
       </Text>
+      <Text dimColor>
+        {'  '}
+        {describeEnds(r)}
+      </Text>
+      <Text dimColor>
+        {'  '}
+        {fmtBytes(r.bytes)} in {r.seconds.toFixed(2)} s in all
+        {r.drainSeconds !== undefined
+          ? `, of which ${r.drainSeconds.toFixed(2)} s drain after the last write`
+          : ''}
+        {r.counters?.retrans !== undefined ? `; ${r.counters.retrans} retransmitted segments` : ''}
+        {r.counters?.reinjectedBytes !== undefined
+          ? `, ${fmtBytes(r.counters.reinjectedBytes)} reinjected`
+          : ''}
+        {r.counters?.oooBytes !== undefined
+          ? `, ${fmtBytes(r.counters.oooBytes)} out of order at data level`
+          : ''}
+      </Text>
+      {(r.connections ?? []).map((c) => (
+        <Text key={`c${c.index}`}>
+          {'  connection '}
+          {String(c.index).padEnd(3)} {`${c.from} → ${c.to}`.padEnd(16)}{' '}
+          {c.goodputMbps.toFixed(2).padStart(9)} Mbit/s {fmtBytes(c.bytes).padStart(10)}{' '}
+          <Text color={c.integrity === 'ok' ? 'green' : 'red'}>
+            {c.integrity === 'ok' ? 'ok' : c.integrity}
+          </Text>
+        </Text>
+      ))}
+      {r.bidir ? (
+        <Text>
+          {'  reverse '}
+          {r.bidir.from} → {r.bidir.to}: <Text bold>{r.bidir.goodputMbps.toFixed(2)} Mbit/s</Text> goodput,{' '}
+          {fmtBytes(r.bidir.bytes)}
+        </Text>
+      ) : null}
       {r.subflows.map((s) => (
         <Text key={`${s.pathIndex}-${s.local}-${s.remote}`}>
           {'  path '}

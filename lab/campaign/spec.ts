@@ -5,9 +5,10 @@
  *
  *   name: sched-vs-rate
  *   topology: ../topologies/two-host.yaml     # relative to this file
- *   run: { from: a, to: b, time: 5s, stack: ts }
+ *   run: { from: a, to: b, time: 5s, stack: ts }   # reverse: true → b sends to a (a connects)
  *   matrix:
  *     stack: [ts, tcp]
+ *     reverse: [false, true]                     # who sends on the connection <from> opens
  *     knobs.net.mptcp.mptcp_scheduler: [default, roundrobin]
  *     links.wifi.rate: [5mbit, 20mbit]          # links.<link id>.<rate|delay|jitter|loss|queue>
  *   repetitions: 3
@@ -42,6 +43,8 @@ const runSchema = z.strictObject({
   time: z.union([z.string(), z.number()]).optional(),
   bytes: z.union([z.string(), z.number()]).optional(),
   stack: z.enum(['ts', 'kernel', 'tcp']).optional(),
+  /** <to> sends to <from> over the connection <from> opens (iperf3 -R). */
+  reverse: z.boolean().optional(),
   interval: z.union([z.string(), z.number()]).optional(),
   events: z.boolean().optional(),
 });
@@ -64,6 +67,8 @@ export interface CampaignRunBase {
   from: string;
   to: string;
   stack: RunStack;
+  /** <to> sends, <from> receives (and still opens the connection). */
+  reverse?: boolean;
   timeMs?: number;
   bytes?: number;
   intervalMs: number;
@@ -125,6 +130,7 @@ export function parseCampaign(source: string, file: string): LoadedCampaign {
     intervalMs: 200,
     events: c.run.events ?? true,
   };
+  if (c.run.reverse) run.reverse = true;
   if (c.run.time !== undefined && c.run.bytes !== undefined)
     issues.atKey(['run', 'bytes'], 'give time or bytes, not both');
   if (c.run.time !== undefined) {
@@ -156,6 +162,11 @@ export function parseCampaign(source: string, file: string): LoadedCampaign {
         if (v !== 'ts' && v !== 'kernel' && v !== 'tcp')
           issues.at([...at, i], `stack: expected ts, kernel or tcp, got ${JSON.stringify(v)}`);
       });
+    } else if (name === 'reverse') {
+      values.forEach((v, i) => {
+        if (typeof v !== 'boolean')
+          issues.at([...at, i], `reverse: expected true or false, got ${JSON.stringify(v)}`);
+      });
     } else if (name.startsWith('knobs.')) {
       const knob = name.slice('knobs.'.length);
       values.forEach((v, i) => {
@@ -182,7 +193,7 @@ export function parseCampaign(source: string, file: string): LoadedCampaign {
     } else {
       issues.atKey(
         at,
-        `unknown matrix axis "${name}": expected stack, knobs.<knob>, or links.<link id>.<param>`,
+        `unknown matrix axis "${name}": expected stack, reverse, knobs.<knob>, or links.<link id>.<param>`,
       );
       continue;
     }
@@ -256,9 +267,11 @@ export function prepareRun(
   const model: LabModel = structuredClone(base);
   model.name = labName;
   let stack: RunStack = campaign.run.stack;
+  let reverse = campaign.run.reverse === true;
   const knobs: Record<string, Record<string, string | number>> = {};
   for (const [name, value] of Object.entries(assignments)) {
     if (name === 'stack') stack = value as RunStack;
+    else if (name === 'reverse') reverse = value === true;
     else if (name.startsWith('knobs.')) {
       const knob = name.slice('knobs.'.length);
       for (const n of model.nodes) {
@@ -305,6 +318,7 @@ export function prepareRun(
     intervalMs: campaign.run.intervalMs,
     events: campaign.run.events ? model.events : [],
   };
+  if (reverse) spec.reverse = true;
   if (campaign.run.timeMs !== undefined) spec.timeMs = campaign.run.timeMs;
   if (campaign.run.bytes !== undefined) spec.bytes = campaign.run.bytes;
   return { model, spec, knobs };

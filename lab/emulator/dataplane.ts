@@ -96,8 +96,8 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
   links.forEach((l, i) => {
     ids.set(l.id, i);
     const [a, b] = fds[i]!;
-    fw.addDir(l.ab, now0);
-    fw.addDir(l.ba, now0);
+    fw.addDir(l.ab, now0, `link/${l.id}/ab`);
+    fw.addDir(l.ba, now0, `link/${l.id}/ba`);
     inFd.push(a, b);
     outFd.push(b, a);
     const up = l.up !== false;

@@ -6,7 +6,7 @@
  * plain object in tests).
  */
 import { DirPipeline, DROPPED, type TraceLoader } from './pipeline';
-import { Rng } from './rng';
+import { Rng } from '../../stack/sim/prng';
 import { loadTrace } from './trace';
 import type { EmuDirParams } from './types';
 
@@ -19,8 +19,8 @@ interface Entry<T> {
 }
 
 export interface Sink<T> {
-  /** Writes the frame to direction `dir`'s receiving end. */
-  deliver(dir: number, frame: T, len: number): void;
+  /** Writes the frame to direction `dir`'s receiving end (`due`: when the link model said it arrives). */
+  deliver(dir: number, frame: T, len: number, due: number): void;
   /** The frame storage may be reused (after delivery or a drop at release). */
   free(frame: T): void;
   /** Makes a copy of a frame (for duplication). */
@@ -43,10 +43,14 @@ export class Forwarder<T> {
     private readonly loadTraceFn: TraceLoader = loadTrace,
   ) {}
 
-  /** Adds a direction; returns its index. Each direction has its own random stream. */
-  addDir(params: EmuDirParams, now: number): number {
+  /**
+   * Adds a direction; returns its index. Each direction has its own random stream, forked from the
+   * seed by `label` with the link model's one generator (stack/sim/prng.ts): the dataplane names it
+   * `link/<id>/<ab|ba>` as the simulator does, so a seed means the same draws in both.
+   */
+  addDir(params: EmuDirParams, now: number, label = `dir/${this.dirs.length}`): number {
     const i = this.dirs.length;
-    this.dirs.push(new DirPipeline(new Rng(this.seed, i), params, now, this.loadTraceFn));
+    this.dirs.push(new DirPipeline(new Rng(this.seed).fork(label), params, now, this.loadTraceFn));
     return i;
   }
 
@@ -60,7 +64,7 @@ export class Forwarder<T> {
     if (due === DROPPED) return false;
     if (due <= now && this.heap.length === 0 && p.dupDue === DROPPED) {
       // Nothing held and nothing to wait for: straight through, no heap (order is kept).
-      if (p.release(len)) this.sink.deliver(dir, frame, len);
+      if (p.release(len)) this.sink.deliver(dir, frame, len, due);
       this.sink.free(frame);
       return true;
     }
@@ -79,7 +83,7 @@ export class Forwarder<T> {
       if (late > this.lateMaxMs) this.lateMaxMs = late;
       if (late > 1) this.lateCount++;
       if (this.dirs[e.dir]!.release(e.len)) {
-        this.sink.deliver(e.dir, e.frame, e.len);
+        this.sink.deliver(e.dir, e.frame, e.len, e.due);
         n++;
       }
       this.sink.free(e.frame);

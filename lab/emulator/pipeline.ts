@@ -1,23 +1,20 @@
 /**
- * The per-direction pipeline of an emulated link, sans-I/O: time comes in as `now` (ms), randomness
- * from a seeded Rng. Order of stages for a frame arriving at `now`:
- *
- *   down? → random loss → Gilbert-Elliott loss → duplication → drop-tail queue + rate (or trace)
- *         → delay + jitter (no reordering: due = max(previous due, departure + delay + jitter))
- *         → reordering (a frame picked with reorderPct skips the delay and may overtake)
- *
- * Rate, queue sizes and traces count L3 bytes (frame length minus the 14-byte Ethernet header), so
- * "20 Mbit/s" and a Mahimahi opportunity of 1500 bytes mean IP packets, as with tc and Mahimahi.
- * Counters count whole frames as read from the TAP.
+ * The emulator's side of the link model: the per-direction pipeline is stack/link/pipeline.ts (the
+ * one the simulator runs too); this adapter speaks the emulator's parameters (the topology's units)
+ * and counters. Rate, queue sizes and traces count L3 bytes (frame length minus the 14-byte Ethernet
+ * header), so "20 Mbit/s" and a Mahimahi opportunity of 1500 bytes mean IP packets, as in the
+ * simulator. Counters count whole frames as read from the TAP.
  */
-import type { Rng } from './rng';
-import { type Trace, TraceCursor, loadTrace } from './trace';
-import type { DirStats, DropCause, EmuDirParams } from './types';
+import { DROPPED as LINK_DROPPED, LinkPipeline } from '../../stack/link/pipeline';
+import type { Rng } from '../../stack/sim/prng';
+import type { LinkParams } from '../../stack/sim/types';
+import { loadTrace } from './trace';
+import type { Trace } from './trace';
+import type { DirStats, EmuDirParams } from './types';
 
 export const ETH_HEADER = 14;
-/** Default queue when the parameters give none: 100 ms at the link's rate, at least 32 frames' worth. */
-export const DEFAULT_QUEUE_MS = 100;
-export const MIN_QUEUE_BYTES = 32 * 1500;
+/** Default queue when the parameters give none: the link model's (stack/link/queue.ts). */
+export { DEFAULT_QUEUE_MS } from '../../stack/link/queue';
 /**
  * Frames one direction may hold at once (queued or delayed), whatever the parameters: bounds the
  * memory of a long delay at a high rate (netem has the same kind of limit). Beyond it: queue drops.
@@ -43,9 +40,44 @@ export function emptyDirStats(): DirStats {
   };
 }
 
-/** Result codes of admit(): a due time ≥ 0, or one of these. */
-export const DROPPED = -1;
+/** Result codes of admit(): a due time ≥ 0, or this. */
+export const DROPPED = LINK_DROPPED;
 
+/** The emulator's parameters (the topology's units: percent, ms, Mbit/s) as the link model's. */
+export function linkParamsOf(p: EmuDirParams, trace: Trace | null, traceStart: number): Partial<LinkParams> {
+  const out: Partial<LinkParams> = {
+    rateMbps: p.rateMbps !== undefined && p.rateMbps > 0 ? p.rateMbps : Number.POSITIVE_INFINITY,
+    delayMs: p.delayMs ?? 0,
+    jitterMs: p.jitterMs ?? 0,
+    jitterDist: 'uniform',
+    loss: (p.lossPct ?? 0) / 100,
+    duplicate: (p.duplicatePct ?? 0) / 100,
+    gilbert: p.burstLoss
+      ? {
+          p: p.burstLoss.p / 100,
+          r: p.burstLoss.r / 100,
+          lossBad: (p.burstLoss.lossBad ?? 100) / 100,
+          lossGood: (p.burstLoss.lossGood ?? 0) / 100,
+        }
+      : null,
+    // netem's reordering: a picked frame skips the delay
+    reorder: p.reorderPct ? { prob: p.reorderPct / 100 } : null,
+    queueBytes: p.queue?.bytes,
+    queuePackets: p.queue?.packets,
+    queueMs: p.queue?.ms,
+    deliveryTrace: trace
+      ? { opportunitiesMs: Array.from(trace.times), periodMs: trace.period, startMs: traceStart }
+      : null,
+  };
+  return out;
+}
+
+/**
+ * One direction of an emulated link: the link model's pipeline (stack/link/pipeline.ts) fed with
+ * L3 sizes (frame length minus the Ethernet header), plus what only the emulator has: parameters in
+ * the topology's units, trace files by path, frame counters, and link down as a flag checked when a
+ * held frame is due (its TAP carrier is what the nodes see).
+ */
 export class DirPipeline {
   params: EmuDirParams = {};
   up = true;
@@ -55,26 +87,14 @@ export class DirPipeline {
 
   private readonly rng: Rng;
   private readonly loadTraceFn: TraceLoader;
-  // rate
-  private bytesPerMs = 0;
-  private lastDepart = 0;
-  private cursor: TraceCursor | null = null;
-  private limitBytes = Number.POSITIVE_INFINITY;
-  private limitFrames = Number.POSITIVE_INFINITY;
-  // queue backlog: ring of (departure time, L3 bytes) of frames not yet departed
-  private qTime = new Float64Array(64);
-  private qLen = new Float64Array(64);
-  private qHead = 0;
-  private qCount = 0;
-  private qBytes = 0;
-  // delay
-  private lastDue = 0;
-  // Gilbert-Elliott state
-  private bad = false;
+  private pipe: LinkPipeline;
+  private trace: Trace | null = null;
+  private traceStart = 0;
 
   constructor(rng: Rng, params: EmuDirParams = {}, now = 0, loadTraceFn: TraceLoader = loadTrace) {
     this.rng = rng;
     this.loadTraceFn = loadTraceFn;
+    this.pipe = new LinkPipeline(rng, {}, 'emulated link', MAX_PENDING);
     this.set(params, now, true);
   }
 
@@ -82,33 +102,20 @@ export class DirPipeline {
   set(params: EmuDirParams, now: number, replace = false): void {
     const next: EmuDirParams = replace ? { ...params } : { ...this.params, ...params };
     validate(next);
-    let cursor = this.cursor;
+    let trace = this.trace;
+    let start = this.traceStart;
     if (next.trace !== this.params.trace || replace) {
-      cursor = next.trace ? new TraceCursor(this.loadTraceFn(next.trace), now) : null;
+      trace = next.trace ? this.loadTraceFn(next.trace) : null;
+      start = now;
     }
+    const lp = linkParamsOf(next, trace, start);
+    // the same trace keeps its cursor: hand the pipeline the array it already has
+    if (trace !== null && trace === this.trace && this.pipe.params.deliveryTrace)
+      lp.deliveryTrace = this.pipe.params.deliveryTrace;
+    this.pipe.set(lp);
     this.params = next;
-    this.cursor = cursor;
-    this.bytesPerMs = next.rateMbps ? next.rateMbps * 125 : 0;
-    const rateBytesPerMs = cursor ? cursor.trace.bytesPerMs : this.bytesPerMs;
-    const q = next.queue;
-    this.limitBytes = Number.POSITIVE_INFINITY;
-    this.limitFrames = Number.POSITIVE_INFINITY;
-    if (q?.bytes !== undefined) this.limitBytes = q.bytes;
-    else if (q?.packets !== undefined) this.limitFrames = q.packets;
-    else if (q?.ms !== undefined && rateBytesPerMs > 0) this.limitBytes = q.ms * rateBytesPerMs;
-    else if (rateBytesPerMs > 0)
-      this.limitBytes = Math.max(MIN_QUEUE_BYTES, DEFAULT_QUEUE_MS * rateBytesPerMs);
-    if (!next.burstLoss) this.bad = false;
-    if (!this.shaped()) {
-      // No rate any more: the backlog is gone with it.
-      this.qCount = 0;
-      this.qBytes = 0;
-      this.qHead = 0;
-    }
-  }
-
-  private shaped(): boolean {
-    return this.cursor !== null || this.bytesPerMs > 0;
+    this.trace = trace;
+    this.traceStart = start;
   }
 
   /**
@@ -120,121 +127,57 @@ export class DirPipeline {
     s.frames++;
     s.bytes += len;
     this.dupDue = DROPPED;
-    if (!this.up) return this.drop('down');
-    const p = this.params;
-    if (p.lossPct && this.rng.next() * 100 < p.lossPct) return this.drop('loss');
-    const ge = p.burstLoss;
-    if (ge) {
-      // As netem's loss_gilb_ell(): the frame's fate follows the state it found; the state moves on.
-      const wasBad = this.bad;
-      if (wasBad) {
-        if (this.rng.next() * 100 < ge.r) this.bad = false;
-      } else if (this.rng.next() * 100 < ge.p) this.bad = true;
-      const lossProb = wasBad ? (ge.lossBad ?? 100) : (ge.lossGood ?? 0);
-      if (lossProb > 0 && this.rng.next() * 100 < lossProb) return this.drop('burst');
+    const pipe = this.pipe;
+    if (!this.up) {
+      pipe.countDrop('down');
+      this.sync();
+      return DROPPED;
     }
-    const due = this.pass(len, now);
-    if (due === DROPPED) return this.drop('queue');
-    s.pending++;
-    if (p.duplicatePct && this.rng.next() * 100 < p.duplicatePct) {
-      // Counted when made; the copy may still meet a full queue (then counted as a queue drop).
-      s.duplicated++;
-      const d2 = this.pass(len, now);
-      if (d2 === DROPPED) s.drops.queue++;
-      else {
-        s.pending++;
-        this.dupDue = d2;
-      }
-    }
+    const due = pipe.admit(len > ETH_HEADER ? len - ETH_HEADER : len, now);
+    this.dupDue = pipe.dupDue;
+    this.sync();
     return due;
   }
 
-  /** Queue + rate + delay for one copy. */
-  private pass(len: number, now: number): number {
-    if (this.stats.pending >= MAX_PENDING) return DROPPED;
-    let depart = now;
-    if (this.shaped()) {
-      const l3 = len > ETH_HEADER ? len - ETH_HEADER : len;
-      // Frames that have finished serialization leave the backlog.
-      while (this.qCount > 0 && this.qTime[this.qHead]! <= now) {
-        this.qBytes -= this.qLen[this.qHead]!;
-        this.qHead = (this.qHead + 1) & (this.qTime.length - 1);
-        this.qCount--;
-      }
-      if (this.qBytes + l3 > this.limitBytes || this.qCount + 1 > this.limitFrames) return DROPPED;
-      if (this.cursor) depart = this.cursor.take(l3, now);
-      else {
-        depart = Math.max(this.lastDepart, now) + l3 / this.bytesPerMs;
-        this.lastDepart = depart;
-      }
-      this.pushBacklog(depart, l3);
-    }
-    const p = this.params;
-    if (p.reorderPct && p.delayMs && this.rng.next() * 100 < p.reorderPct) {
-      this.stats.reordered++;
-      return depart;
-    }
-    let delay = p.delayMs ?? 0;
-    if (p.jitterMs) delay += (this.rng.next() * 2 - 1) * p.jitterMs;
-    let due = depart + Math.max(delay, 0);
-    if (due < this.lastDue) due = this.lastDue;
-    this.lastDue = due;
-    return due;
-  }
-
-  private pushBacklog(depart: number, l3: number): void {
-    if (this.qCount === this.qTime.length) {
-      const n = this.qTime.length;
-      const t = new Float64Array(n * 2);
-      const l = new Float64Array(n * 2);
-      for (let i = 0; i < n; i++) {
-        t[i] = this.qTime[(this.qHead + i) & (n - 1)]!;
-        l[i] = this.qLen[(this.qHead + i) & (n - 1)]!;
-      }
-      this.qTime = t;
-      this.qLen = l;
-      this.qHead = 0;
-    }
-    const tail = (this.qHead + this.qCount) & (this.qTime.length - 1);
-    this.qTime[tail] = depart;
-    this.qLen[tail] = l3;
-    this.qCount++;
-    this.qBytes += l3;
+  /** Copies the link model's counters into the emulator's. */
+  private sync(): void {
+    const c = this.pipe.counters;
     const s = this.stats;
-    if (this.qBytes > s.queueHighBytes) s.queueHighBytes = this.qBytes;
-    if (this.qCount > s.queueHighFrames) s.queueHighFrames = this.qCount;
-  }
-
-  private drop(cause: DropCause): number {
-    this.stats.drops[cause]++;
-    return DROPPED;
+    s.drops.queue = c.dropped.queue;
+    s.drops.loss = c.dropped.random;
+    s.drops.burst = c.dropped.burst;
+    s.drops.down = c.dropped.down;
+    s.duplicated = c.duplicated;
+    s.reordered = c.reordered;
+    s.pending = this.pipe.pending;
+    s.queueHighBytes = c.queueHighWaterBytes;
+    s.queueHighFrames = c.queueHighWaterPackets;
   }
 
   /** A held frame reached its due time: true = write it; false = the link went down (counted). */
   release(len: number): boolean {
-    const s = this.stats;
-    s.pending--;
     if (!this.up) {
-      s.drops.down++;
+      this.pipe.lose();
+      this.sync();
       return false;
     }
+    this.pipe.release(len > ETH_HEADER ? len - ETH_HEADER : len);
+    const s = this.stats;
     s.delivered++;
     s.deliveredBytes += len;
+    s.pending = this.pipe.pending;
     return true;
   }
 
   /** Current backlog waiting for the rate limiter (bytes, frames), as of `now`. */
   backlog(now: number): { bytes: number; frames: number } {
-    let bytes = this.qBytes;
-    let frames = this.qCount;
-    for (let i = 0; i < this.qCount; i++) {
-      const k = (this.qHead + i) & (this.qTime.length - 1);
-      if (this.qTime[k]! <= now) {
-        bytes -= this.qLen[k]!;
-        frames--;
-      }
-    }
-    return { bytes, frames };
+    const b = this.pipe.backlog(now);
+    return { bytes: b.bytes, frames: b.packets };
+  }
+
+  /** The random stream this direction draws from (tests). */
+  get random(): Rng {
+    return this.rng;
   }
 }
 

@@ -7,6 +7,7 @@
  * also a rate) where the kernel has sch_netem. Where it has not, such a direction needs the
  * userspace emulator (lab/emulator): `planLink` says so, and nothing here silently drops a parameter.
  */
+import { defaultQueueBytes } from '../../stack/link/queue';
 import { run } from '../exec';
 import type { DirParams, LinkModel } from '../topology/model';
 
@@ -99,7 +100,7 @@ export function queueLimitBytes(d: DirParams, mtu: number): number {
   if (q?.packets !== undefined) return Math.max(1, Math.round(q.packets)) * frame;
   if (q?.ms !== undefined && rateBps !== undefined)
     return Math.max(frame, Math.round((rateBps * q.ms) / 1000));
-  if (rateBps !== undefined) return Math.max(16 * frame, Math.round(rateBps * 0.1));
+  if (rateBps !== undefined) return defaultQueueBytes(rateBps / 1000, frame);
   return 1000 * frame;
 }
 

@@ -5,11 +5,12 @@
  * the goodput chart.
  */
 import { createHash } from 'node:crypto';
-import type { PlannedRun } from '../campaign/matrix';
+import { cells, type PlannedRun } from '../campaign/matrix';
 import { type CampaignOutcome, type CampaignProgress, runCampaign } from '../campaign/runner';
 import { checkCells, type LoadedCampaign, loadCampaign, prepareRun } from '../campaign/spec';
-import { RuntimeFailure } from '../errors';
+import { RuntimeFailure, UsageError } from '../errors';
 import { Lab } from '../lab';
+import { simRefusals } from '../sim/refuse';
 import { simulateRun } from '../sim/run';
 import { loadTopology } from '../topology/index';
 import { runTraffic } from './index';
@@ -23,6 +24,8 @@ export interface CampaignFileOptions {
   onProgress?: (p: CampaignProgress) => void;
   /** Aborting stops the run in progress (it is not recorded as done) and the campaign. */
   signal?: AbortSignal;
+  /** Flag cells whose goodput cv exceeds this (default 0.1). */
+  varianceThreshold?: number;
 }
 
 /** A short, unique lab name per run (lab names are at most 20 characters). */
@@ -59,8 +62,27 @@ export async function campaignRun(
   }
 }
 
+/**
+ * With --sim: every cell the simulator cannot model (a `stack: kernel` or `tcp` cell, kernel nodes…)
+ * refused before any run, exit 2, each cell with its reason.
+ */
+async function refuseUnsimulableCells(loaded: LoadedCampaign): Promise<void> {
+  const base = await loadTopology(loaded.topology);
+  const problems: string[] = [];
+  for (const cell of cells(loaded.spec.axes)) {
+    const { model, spec } = prepareRun(base, loaded, cell.assignments, base.name);
+    const name = Object.entries(cell.assignments)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    for (const r of simRefusals(model, spec.stack)) problems.push(`cell ${name || 'base'}: ${r}`);
+  }
+  if (problems.length > 0)
+    throw new UsageError(`campaign --sim cannot model:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
 export async function runCampaignFile(file: string, options: CampaignFileOptions): Promise<CampaignOutcome> {
   const loaded = await prepareCampaign(file);
+  if (options.sim) await refuseUnsimulableCells(loaded);
   const spec = options.sim ? { ...loaded.spec, base: { ...loaded.spec.base, sim: true } } : loaded.spec;
   return runCampaign(spec, {
     outDir: options.outDir,
@@ -73,5 +95,6 @@ export async function runCampaignFile(file: string, options: CampaignFileOptions
       }),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     shouldStop: () => options.signal?.aborted === true,
+    ...(options.varianceThreshold !== undefined ? { varianceThreshold: options.varianceThreshold } : {}),
   });
 }

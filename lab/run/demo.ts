@@ -1,9 +1,19 @@
 /**
  * The IETF 80 MPTCP live-CD demo in one call: the ietf-livecd lab (a client with a WiFi-like and a
- * 3G-like access link), the knobs shown, one download from the server to the client, WiFi lost and
- * restored mid-transfer, the state report with the mapping table, the plot, integrity checked, the
- * lab torn down (also when interrupted). Without root or network namespaces it says why and runs the
- * same scenario in the simulator.
+ * 3G-like access link), the knobs shown, one download as it happened: the phone-like client opens
+ * the connection and the server sends on it (`run client server --reverse`), so the client's path
+ * manager opens the 3G subflow and re-joins when WiFi comes back; WiFi lost and restored
+ * mid-transfer, the state report with the mapping table, the plot, integrity checked, the lab torn
+ * down (also when interrupted). Without root or network namespaces it says why and runs the same
+ * scenario in the simulator.
+ *
+ * `compare: 'kernel'` runs the same scenario a second time with client and server on the kernel's
+ * MPTCP (`stack: kernel` nodes, endpoints and limits as lab.ts configures them, and the mptcpd-like
+ * endpoint watcher of lab/kernel/pmwatch.ts on the client), in a lab of its own after ours; the
+ * figures of both (demo-figures.ts) go in one table and one plot.
+ *
+ * `backend: 'vm'` makes the client and the server QEMU VMs (the routers stay namespaces), each with
+ * its own kernel and our agent in the guest: the live-CD demo with the hosts as virtual machines.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,11 +21,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sysctl } from '../../stack/sysctl';
 import { RuntimeFailure, UsageError } from '../errors';
+import { watchKernelEndpoints } from '../kernel/pmwatch';
 import { Lab } from '../lab';
 import { formatReport } from '../report';
 import { simulateRun } from '../sim/run';
 import { loadTopology } from '../topology/index';
-import type { LabModel, ScenarioEvent } from '../topology/model';
+import type { LabModel, NodeModel, ScenarioEvent } from '../topology/model';
+import { type DemoFigures, demoFigures } from './demo-figures';
 import { runTraffic } from './index';
 import type { RunEvent, RunResult, TimelinePoint } from './result';
 import type { LiveSubflow } from './timeline';
@@ -75,6 +87,22 @@ export interface DemoOptions {
   onKnobs?: (rows: { node: string; name: string; value: string | number | boolean }[]) => void;
   onPoint?: (p: TimelinePoint, live: LiveSubflow[]) => void;
   onEvent?: (e: RunEvent) => void;
+  /** Run the scenario again on the kernel's MPTCP (needs a lab: refused in the simulator). */
+  compare?: 'kernel';
+  /** Called when the comparison run starts (its live view). */
+  onCompareStart?: () => void;
+  /** 'vm': client and server are QEMU VMs (the routers stay namespaces). */
+  backend?: 'vm';
+  /** Their accelerator (default auto: KVM where it runs guests, else TCG). */
+  vmAccel?: 'auto' | 'kvm' | 'tcg';
+}
+
+/** The comparison run on the kernel's MPTCP. */
+export interface DemoComparison {
+  result: RunResult;
+  figures: DemoFigures;
+  /** What the endpoint watcher did (link lost / back, with how long each reaction took). */
+  watcher: string[];
 }
 
 export interface DemoOutput {
@@ -85,7 +113,11 @@ export interface DemoOutput {
   fallback?: string;
   /** Text state reports (with the mapping table). */
   reports: string[];
+  /** The same reports as objects (what --json prints): the agent's report in a lab, the stack's in --sim. */
+  reportObjects: { node: string; report: unknown }[];
   knobs: { node: string; name: string; value: string | number | boolean }[];
+  figures: DemoFigures;
+  compare?: DemoComparison;
 }
 
 export const DEMO_KNOBS = ['net.mptcp.mptcp_enabled', 'net.mptcp.mptcp_ndiffports', 'net.mptcp.mptcp_mss'];
@@ -108,17 +140,29 @@ export async function runDemo(demo: DemoName, options: DemoOptions = {}): Promis
       `demo: need down-at < up-at < duration (got ${downAt} ms, ${upAt} ms, ${durationMs} ms)`,
     );
   const phase = options.onPhase ?? (() => {});
-  const model = await loadTopology(topologyPath(demo), options.name ? { name: options.name } : {});
+  if (options.backend === 'vm' && (options.sim || options.compare))
+    throw new UsageError(
+      `demo --backend vm runs in a lab of VMs: ${options.sim ? 'not in the simulator (--sim)' : "not with --compare kernel (the endpoint watcher runs in the client's namespace, not in a guest)"}`,
+    );
+  const loaded = await loadTopology(topologyPath(demo), options.name ? { name: options.name } : {});
+  const model = options.backend === 'vm' ? vmVariant(loaded, options.vmAccel ?? 'auto') : loaded;
   const events = demoEvents(model, downAt, upAt);
+  // as it happened: the phone-like client opens the connection, the server sends on it
   const spec = {
-    from: 'server',
-    to: 'client',
+    from: 'client',
+    to: 'server',
+    reverse: true,
     stack: 'ts' as const,
     timeMs: durationMs,
     intervalMs: options.intervalMs ?? 200,
     events,
   };
+  const figures = (r: RunResult) => demoFigures(r, figureOptions(model, downAt, upAt, durationMs));
   const fallback = options.sim ? undefined : whyNoNetns();
+  if (options.compare === 'kernel' && (options.sim || fallback))
+    throw new UsageError(
+      `demo --compare kernel needs a lab (the simulator cannot model the kernel's MPTCP)${fallback ? `, and ${fallback}` : ''}`,
+    );
   if (options.sim || fallback) {
     if (fallback)
       phase(
@@ -129,7 +173,7 @@ export async function runDemo(demo: DemoName, options: DemoOptions = {}): Promis
     const knobs = DEMO_KNOBS.map((name) => ({ node: 'client', name, value: registry.get(name) }));
     options.onKnobs?.(knobs);
     phase(
-      `simulating ${durationMs / 1000} s: download server → client, WiFi down at ${downAt / 1000} s, up at ${upAt / 1000} s`,
+      `simulating ${durationMs / 1000} s: the client connects and downloads from the server, WiFi down at ${downAt / 1000} s, up at ${upAt / 1000} s`,
     );
     const out = simulateRun(model, spec, {
       seed: options.seed ?? 1,
@@ -140,29 +184,28 @@ export async function runDemo(demo: DemoName, options: DemoOptions = {}): Promis
       result: out.result,
       mode: 'sim',
       reports: out.reports.map((x) => `== ${x.node}\n${x.text}`),
+      reportObjects: out.reports.map((x) => ({ node: x.node, report: x.report })),
       knobs,
+      figures: figures(out.result),
     };
     if (fallback) r.fallback = fallback;
     return r;
   }
 
+  // loaded under its own name, so every host object (namespaces, interfaces) is named after it
+  const kernelModel =
+    options.compare === 'kernel'
+      ? kernelVariant(await loadTopology(topologyPath(demo), { name: `${model.name}-k`.slice(0, 20) }))
+      : undefined;
   phase(
-    `building the ${model.name} lab (client with WiFi and 3G, two access routers, a core router, a server)…`,
+    `building the ${model.name} lab (client with WiFi and 3G, two access routers, a core router, a server)${options.backend === 'vm' ? ', client and server as VMs' : ''}…`,
   );
-  const lab = await Lab.up(model);
-  let down = false;
-  const teardown = async () => {
-    if (down) return;
-    down = true;
-    if (options.keep) {
-      phase(`the lab ${lab.name} stays up (--keep); 'mplab down ${lab.name}' removes it`);
-      return;
-    }
-    phase(`tearing the lab ${lab.name} down…`);
-    await lab.down();
+  const runOptions = {
+    ...(options.onPoint ? { onPoint: options.onPoint } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
-  try {
-    if (options.signal?.aborted) throw new RuntimeFailure('interrupted');
+  const ours = await inLab(model, options, phase, async (lab) => {
     const knobs = (await lab.sysctl('client', DEMO_KNOBS)).map((r) => ({
       node: r.node,
       name: r.name,
@@ -170,16 +213,124 @@ export async function runDemo(demo: DemoName, options: DemoOptions = {}): Promis
     }));
     options.onKnobs?.(knobs);
     phase(
-      `downloading for ${durationMs / 1000} s: server → client, WiFi down at ${downAt / 1000} s, up at ${upAt / 1000} s`,
+      `downloading for ${durationMs / 1000} s: the client connects and the server sends, WiFi down at ${downAt / 1000} s, up at ${upAt / 1000} s`,
     );
-    const out = await runTraffic(lab, spec, {
-      ...(options.onPoint ? { onPoint: options.onPoint } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const out = await runTraffic(lab, spec, runOptions);
     const reports = out.reports.map((x) => formatReport(x.node, x.report));
-    return { result: out.result, mode: 'lab', reports, knobs };
+    const o: DemoOutput = {
+      result: out.result,
+      mode: 'lab',
+      reports,
+      reportObjects: out.reports,
+      knobs,
+      figures: figures(out.result),
+    };
+    return o;
+  });
+  if (!kernelModel || ours.result.integrity === 'interrupted' || options.signal?.aborted) return ours;
+  phase(
+    `the same scenario on the kernel's MPTCP: building ${kernelModel.name} (client and server stack: kernel, an mptcpd-like endpoint watcher on the client)…`,
+  );
+  ours.compare = await inLab(kernelModel, options, phase, async (lab) => {
+    const client = lab.model.nodes.find((n) => n.name === 'client')!;
+    await configureKernelPm(lab, client);
+    const watcher = await watchKernelEndpoints(client);
+    let reactions: Awaited<ReturnType<typeof watcher.stop>> = [];
+    let out: Awaited<ReturnType<typeof runTraffic>>;
+    try {
+      options.onCompareStart?.();
+      out = await runTraffic(lab, { ...spec, stack: 'kernel' }, runOptions);
+    } finally {
+      reactions = await watcher.stop();
+    }
+    const watched = reactions.map(
+      (r) =>
+        `${r.ifname} ${r.usable ? 'back: route and endpoint re-added' : 'lost: endpoint deleted'} in ${(r.done - r.seen).toFixed(1)} ms${r.error ? ` (failed: ${r.error})` : ''}`,
+    );
+    return { result: out.result, figures: figures(out.result), watcher: watched };
+  });
+  return ours;
+}
+
+/**
+ * The kernel's path manager as a phone's user sets it up: the client (which opens the connection)
+ * gets a `subflow` endpoint per address, so its in-kernel path manager opens the 3G subflow itself
+ * (and, re-added by the watcher, a WiFi one when WiFi returns); the single-homed server announces
+ * nothing and only accepts joins. Limits leave room for every subflow the client may open.
+ */
+export async function configureKernelPm(lab: Lab, client: NodeModel): Promise<void> {
+  const lines = async (node: string, cmds: string[]) => {
+    const r = await lab.exec(node, ['ip', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
+    if (r.code !== 0)
+      throw new RuntimeFailure(`configuring the kernel's path manager on '${node}': ${r.stderr.trim()}`);
+  };
+  await lines('server', ['mptcp endpoint flush', 'mptcp limits set subflows 8 add_addr_accepted 0']);
+  const eps = client.interfaces.flatMap((i) =>
+    i.addresses
+      .filter((a) => a.family === 4)
+      .map((a) => `mptcp endpoint add ${a.address} dev ${i.name} subflow`),
+  );
+  await lines('client', ['mptcp endpoint flush', 'mptcp limits set subflows 8 add_addr_accepted 8', ...eps]);
+}
+
+/** Brings a lab up, runs `fn` in it, tears it down (or keeps it with --keep), also on failure. */
+async function inLab<T>(
+  model: LabModel,
+  options: DemoOptions,
+  phase: (t: string) => void,
+  fn: (lab: Lab) => Promise<T>,
+): Promise<T> {
+  const lab = await Lab.up(model);
+  try {
+    if (options.signal?.aborted) throw new RuntimeFailure('interrupted');
+    return await fn(lab);
   } finally {
-    await teardown();
+    if (options.keep) phase(`the lab ${lab.name} stays up (--keep); 'mplab down ${lab.name}' removes it`);
+    else {
+      phase(`tearing the lab ${lab.name} down…`);
+      await lab.down();
+    }
   }
+}
+
+/**
+ * The demo's topology with client and server on the kernel's MPTCP: `stack: kernel` nodes, which
+ * the lab configures as a user would (an endpoint per address, `signal subflow`, and limits); our
+ * stack's knobs do not apply to them. (Load the topology under a name of its own for it, so both
+ * labs can exist side by side.)
+ */
+export function kernelVariant(model: LabModel): LabModel {
+  const k: LabModel = structuredClone(model);
+  for (const n of k.nodes) {
+    if (n.name !== 'client' && n.name !== 'server') continue;
+    n.stack = 'kernel';
+    n.knobs = {};
+  }
+  return k;
+}
+
+/** The demo's topology with client and server as QEMU VMs (512 MiB, one vCPU each). */
+export function vmVariant(model: LabModel, accel: 'auto' | 'kvm' | 'tcg'): LabModel {
+  const v: LabModel = structuredClone(model);
+  for (const n of v.nodes) {
+    if (n.name !== 'client' && n.name !== 'server') continue;
+    n.backend = 'vm';
+    n.vm = { memoryMib: 512, cpus: 1, accel };
+  }
+  return v;
+}
+
+/** Figure thresholds from the topology: stall below 10 % of 3G's rate, WiFi in use at 10 % of its. */
+function figureOptions(model: LabModel, downAt: number, upAt: number, durationMs: number) {
+  const client = model.nodes.find((n) => n.name === 'client');
+  const wifiAddress = client?.interfaces.find((i) => i.name === 'wifi')?.addresses[0]?.address ?? '';
+  const rate = (id: string) => model.links.find((l) => l.id === id)?.ab.rateMbps ?? 0;
+  return {
+    wifiAddress,
+    downAt: downAt / 1000,
+    upAt: upAt / 1000,
+    duration: durationMs / 1000,
+    stallMbps: Math.max(0.01, rate('3g') * 0.1),
+    wifiMbps: Math.max(0.01, rate('wifi') * 0.1),
+  };
 }

@@ -1,287 +1,204 @@
 /**
  * Traffic runs through the Linux kernel inside the nodes: `--stack kernel` opens MPTCP sockets
- * (IPPROTO_MPTCP = 262), `--stack tcp` plain TCP ones. Node cannot open IPPROTO_MPTCP sockets, so a
- * tiny Python 3 program (python3 is a host tool, run with `ip netns exec`) does both ends: the sink
- * hashes what it receives, the sender sends random bytes for a time or a byte count and hashes them;
- * both print JSON lines (progress per interval, then the result).
- *
- * Per-subflow figures come from `ss -tin` in both namespaces every interval: the kernel lists each
- * MPTCP subflow as a TCP socket with its bytes, cwnd and RTT. Path indices are given in the order the
- * sender's subflows appear.
+ * (IPPROTO_MPTCP = 262), `--stack tcp` plain TCP ones, both through the agent bundle's kernel
+ * traffic program (kernel-proc.ts: in a namespace, or in a VM's guest over SSH): the sink hashes
+ * what it receives, the sender sends random bytes for a time or a byte count and hashes them; both
+ * print JSON lines (progress per interval with the end's own subflow figures, then the result).
+ * Either end may be the one that listens: normally the sink, with --reverse the sender (the sink
+ * then connects, as iperf3 -R). Path indices are given in the order the sender's subflows appear.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { KernelSubflow } from '../../stack/agent/kernel-traffic';
 import { RuntimeFailure } from '../errors';
 import type { Lab } from '../lab';
 import { labApplier, ScenarioScheduler } from '../scenario/scheduler';
-import { DEFAULT_INTERVAL_MS, DEFAULT_RUN_MS, type RunSpec, resolveEndpoints } from './spec';
+import type { StreamProcess } from '../vm/guest-process';
+import { type KernelLine, kernelFigures, lines, spawnKernelTraffic } from './kernel-proc';
+import { DEFAULT_INTERVAL_MS, DEFAULT_RUN_MS, type RunSpec, resolveEndpoints, runEnds } from './spec';
 import type { LabRunOptions, LabRunOutput } from './ts';
-import { type SubflowFigure, TimelineBuilder } from './timeline';
+import { TimelineBuilder } from './timeline';
 import { integrityOf, liveRunResult } from './util';
 
-export const TRAFFIC_PY = String.raw`
-import hashlib, json, os, socket, sys, time
-def out(o):
-    sys.stdout.write(json.dumps(o) + "\n"); sys.stdout.flush()
-mode, proto = sys.argv[1], int(sys.argv[2])
-def fam(h): return socket.AF_INET6 if ":" in h else socket.AF_INET
-if mode == "sink":
-    host, port, interval = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-    s = socket.socket(fam(host), socket.SOCK_STREAM, proto)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((host, port)); s.listen(4)
-    out({"listening": port})
-    c, peer = s.accept()
-    c.settimeout(interval)
-    h = hashlib.sha256(); n = 0; t0 = time.monotonic(); nxt = t0 + interval
-    while True:
-        try:
-            d = c.recv(262144)
-            if not d: break
-            h.update(d); n += len(d)
-        except socket.timeout:
-            pass
-        now = time.monotonic()
-        if now >= nxt:
-            out({"t": now - t0, "bytes": n}); nxt += interval * (1 + int((now - nxt) / interval))
-    out({"done": True, "bytes": n, "sha256": h.hexdigest(), "seconds": time.monotonic() - t0})
-    c.close()
-else:
-    host, port, nbytes, dur, interval = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
-    s = socket.socket(fam(host), socket.SOCK_STREAM, proto)
-    if len(sys.argv) > 8 and sys.argv[8]: s.bind((sys.argv[8], 0))
-    s.settimeout(15); s.connect((host, port)); s.settimeout(None)
-    blk = os.urandom(1 << 20); h = hashlib.sha256(); n = 0
-    t0 = time.monotonic(); nxt = t0 + interval; end = t0 + dur if dur > 0 else None
-    out({"connected": True})
-    while True:
-        if nbytes > 0 and n >= nbytes: break
-        now = time.monotonic()
-        if end is not None and now >= end: break
-        k = 65536 if nbytes <= 0 else min(65536, nbytes - n)
-        off = n % (len(blk) - 65536)
-        chunk = blk[off:off + k]
-        s.sendall(chunk); h.update(chunk); n += k
-        if now >= nxt:
-            out({"t": now - t0, "bytes": n}); nxt += interval * (1 + int((now - nxt) / interval))
-    s.shutdown(socket.SHUT_WR)
-    while s.recv(65536): pass
-    out({"done": True, "bytes": n, "sha256": h.hexdigest(), "seconds": time.monotonic() - t0})
-`;
+/**
+ * How long the listening end may take to listen: a VM guest starts Node under TCG, over SSH, on a
+ * loaded machine; an end that fails exits and is reported at once.
+ */
+export const LISTEN_TIMEOUT_S = 60;
 
-/** One socket line of `ss -tinH` (the state line and its info line joined). */
-export interface SsSocket {
-  local: string;
-  peer: string;
-  bytesSent: number;
-  bytesAcked: number;
-  bytesReceived: number;
-  cwnd?: number;
-  rttMs?: number;
-  mss?: number;
-}
-
-const num = (info: string, key: string): number | undefined => {
-  const m = new RegExp(`(?:^|\\s)${key}:(\\d+(?:\\.\\d+)?)`).exec(info);
-  return m ? Number(m[1]) : undefined;
-};
-
-/** Parses `ss -tinH` output: state lines each followed by an indented info line. */
-export function parseSs(text: string): SsSocket[] {
-  const out: SsSocket[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (!line.trim() || /^\s/.test(line)) continue;
-    const cols = line.trim().split(/\s+/);
-    // State Recv-Q Send-Q Local:Port Peer:Port [Process]
-    if (cols.length < 5) continue;
-    const info = lines[i + 1] && /^\s/.test(lines[i + 1]!) ? lines[i + 1]! : '';
-    const s: SsSocket = {
-      local: normAddr(cols[3]!),
-      peer: normAddr(cols[4]!),
-      bytesSent: num(info, 'bytes_sent') ?? 0,
-      bytesAcked: num(info, 'bytes_acked') ?? 0,
-      bytesReceived: num(info, 'bytes_received') ?? 0,
-    };
-    const cwnd = num(info, 'cwnd');
-    const mss = num(info, 'mss');
-    const rtt = /(?:^|\s)rtt:(\d+(?:\.\d+)?)\//.exec(info);
-    if (cwnd !== undefined) s.cwnd = mss !== undefined ? cwnd * mss : cwnd;
-    if (mss !== undefined) s.mss = mss;
-    if (rtt) s.rttMs = Number(rtt[1]);
-    out.push(s);
-  }
-  return out;
-}
-
-/** "[::ffff:10.0.1.1]:5001" / "10.0.1.1%eth1:5001" → "10.0.1.1:5001". */
-function normAddr(a: string): string {
-  let s = a.replace(/%[^:\]]+/, '');
-  const v6 = /^\[(.*)\]:(\d+|\*)$/.exec(s);
-  if (v6) s = `${v6[1]!.replace(/^::ffff:/, '')}:${v6[2]}`;
-  return s;
-}
-
-function pySpawn(netns: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', netns, 'python3', '-u', '-c', TRAFFIC_PY, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function ss(netns: string, filter: string): Promise<SsSocket[]> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', netns, 'ss', '-tinH', ...filter.split(' ')], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let text = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      text += d;
-    });
-    p.on('close', () => resolve(parseSs(text)));
-    p.on('error', () => resolve([]));
-  });
-}
-
-interface PyLine {
-  listening?: number;
-  connected?: boolean;
-  t?: number;
-  bytes?: number;
-  done?: boolean;
-  sha256?: string;
-  seconds?: number;
-}
-
-function lines(p: ChildProcess, on: (l: PyLine) => void): { stderr: () => string; exited: Promise<number> } {
-  let err = '';
-  p.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  if (p.stdout) {
-    const rl = createInterface({ input: p.stdout });
-    rl.on('line', (l) => {
-      try {
-        on(JSON.parse(l) as PyLine);
-      } catch {
-        // not ours
-      }
-    });
-  }
-  const exited = new Promise<number>((r) => p.on('close', (code) => r(code ?? -1)));
-  return { stderr: () => err.trim().split('\n').slice(-3).join(' '), exited };
-}
-
-/** `--stack kernel` (MPTCP) or `--stack tcp` through the kernels of the two nodes. */
-export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions = {}): Promise<LabRunOutput> {
-  const { from, to, host, source } = resolveEndpoints(lab.model, spec);
-  const proto = spec.stack === 'kernel' ? 262 : 0;
+/**
+ * `--stack kernel` (MPTCP) or `--stack tcp` through the kernels of the two nodes; `stacks` says
+ * what each end runs when they differ (a kernel MPTCP end beside a plain TCP one falls back).
+ */
+export async function runKernel(
+  lab: Lab,
+  spec: RunSpec,
+  options: LabRunOptions = {},
+  stacks: { from: 'kernel' | 'tcp'; to: 'kernel' | 'tcp' } = {
+    from: spec.stack === 'tcp' ? 'tcp' : 'kernel',
+    to: spec.stack === 'tcp' ? 'tcp' : 'kernel',
+  },
+): Promise<LabRunOutput> {
+  const ep = resolveEndpoints(lab.model, spec);
+  const { host, source } = ep;
+  const protoOf = (k: 'kernel' | 'tcp') => (k === 'kernel' ? 262 : 0);
+  // the sending and the receiving end: <from> connects either way; with --reverse <to> sends
+  const from = spec.reverse ? ep.to : ep.from;
+  const to = spec.reverse ? ep.from : ep.to;
+  const sendProto = protoOf(spec.reverse ? stacks.to : stacks.from);
+  const recvProto = protoOf(spec.reverse ? stacks.from : stacks.to);
   const intervalMs = spec.intervalMs ?? DEFAULT_INTERVAL_MS;
   const timeMs = spec.bytes === undefined ? (spec.timeMs ?? DEFAULT_RUN_MS) : 0;
   const port = spec.port ?? 20000 + Math.floor(Math.random() * 20000);
   const startedAt = new Date().toISOString();
   const notes: string[] = [];
-  if (spec.stack === 'kernel' && from.stack !== 'kernel')
+  if (stacks.from === 'kernel' && ep.from.stack !== 'kernel')
     notes.push(
-      `node '${from.name}' is not a stack: kernel node: its kernel has no MPTCP endpoints, so it opens one subflow`,
+      `node '${ep.from.name}' is not a stack: kernel node: its kernel has no MPTCP endpoints, so it opens one subflow`,
     );
 
-  let sinkDone: PyLine | undefined;
-  let sendDone: PyLine | undefined;
+  let sinkDone: KernelLine | undefined;
+  let sendDone: KernelLine | undefined;
+  // each end's latest own figures of its subflows (from its progress lines)
+  let sinkSubflows: KernelSubflow[] = [];
+  let sendSubflows: KernelSubflow[] = [];
   let sinkBytes = 0;
   let listening!: () => void;
   const isListening = new Promise<void>((r) => {
     listening = r;
   });
   // the sink reports 4× per interval, so each timeline sample sees bytes at most a quarter interval old
-  const sinkP = pySpawn(to.netns, ['sink', String(proto), host, String(port), String(intervalMs / 4000)]);
-  const sinkIo = lines(sinkP, (l) => {
-    if (l.listening) listening();
-    if (l.done) sinkDone = l;
-    else if (l.bytes !== undefined) sinkBytes = l.bytes;
+  const sinkArgs = ['sink', String(recvProto), host, String(port), String(intervalMs / 4000)];
+  if (spec.reverse) sinkArgs.push('connect', source ?? '');
+  const sendArgs = [
+    'send',
+    String(sendProto),
+    host,
+    String(port),
+    String(spec.bytes ?? 0),
+    String(timeMs / 1000),
+    String(intervalMs / 1000),
+    spec.reverse ? '' : (source ?? ''),
+  ];
+  if (spec.reverse) sendArgs.push('listen');
+  let sinkP: StreamProcess | undefined;
+  let sendP: StreamProcess | undefined;
+  let sinkIo: ReturnType<typeof lines> | undefined;
+  let sendIo: ReturnType<typeof lines> | undefined;
+  let t0 = 0;
+  let connectAt: number | undefined;
+  let sinkDoneAt: number | undefined;
+  // the connecting end says when the connection is up: the sender, or with --reverse the sink
+  let connecting!: () => void;
+  const isConnecting = new Promise<void>((r) => {
+    connecting = r;
   });
+  const connected = (l: KernelLine) => {
+    // the run's clock starts when the connector is about to connect: its process start (in a VM
+    // guest, over SSH) is no part of the transfer
+    if (l.connecting) {
+      t0 = performance.now();
+      connecting();
+    }
+    if (l.connected) connectAt ??= (performance.now() - t0) / 1000;
+  };
+  const startSink = async () => {
+    sinkP = await spawnKernelTraffic(lab, to, sinkArgs);
+    sinkIo = lines(sinkP, (l) => {
+      if (l.listening) listening();
+      connected(l);
+      if (l.subflows) sinkSubflows = l.subflows;
+      if (l.done) {
+        sinkDone = l;
+        sinkDoneAt = (performance.now() - t0) / 1000;
+      } else if (l.bytes !== undefined) sinkBytes = l.bytes;
+    });
+    return { io: sinkIo, proc: sinkP };
+  };
+  const startSender = async () => {
+    sendP = await spawnKernelTraffic(lab, from, sendArgs);
+    sendIo = lines(sendP, (l) => {
+      if (l.listening) listening();
+      connected(l);
+      if (l.subflows) sendSubflows = l.subflows;
+      if (l.done) sendDone = l;
+    });
+    return { io: sendIo, proc: sendP };
+  };
   const tl = new TimelineBuilder();
   const { apply, settle, close: closeApplier } = labApplier(lab, spec.events ?? []);
   const scheduler = new ScenarioScheduler(spec.events ?? [], apply, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  let sendP: ChildProcess | undefined;
   let ticker: NodeJS.Timeout | undefined;
   const pathIdx = new Map<string, number>();
-  const kill = () => {
-    for (const p of [sinkP, sendP]) if (p && p.exitCode === null) p.kill('SIGKILL');
-  };
-  options.signal?.addEventListener('abort', kill);
+  const kill = () => Promise.all([sinkP, sendP].map((p) => p?.kill()));
+  const onAbort = () => void kill();
+  options.signal?.addEventListener('abort', onAbort);
   try {
+    // the listening end first (<to>: the sink, or with --reverse the sender), then the connecting one
+    const listenerEnd = await (spec.reverse ? startSender() : startSink());
+    const role = spec.reverse ? 'sender' : 'sink';
     await Promise.race([
       isListening,
-      sinkIo.exited.then(() => {
-        throw new RuntimeFailure(`the sink on '${to.name}' failed: ${sinkIo.stderr() || 'exited'}`);
+      listenerEnd.proc.exited.then(() => {
+        throw new RuntimeFailure(
+          `the ${role} on '${ep.to.name}' failed: ${listenerEnd.io.stderr() || 'exited'}`,
+        );
       }),
       new Promise((_, rej) =>
-        setTimeout(() => rej(new RuntimeFailure('the sink did not start within 5 s')), 5000).unref(),
+        setTimeout(
+          () => rej(new RuntimeFailure(`the ${role} did not start within ${LISTEN_TIMEOUT_S} s`)),
+          LISTEN_TIMEOUT_S * 1000,
+        ).unref(),
       ),
     ]);
-    const t0 = performance.now();
-    sendP = pySpawn(from.netns, [
-      'send',
-      String(proto),
-      host,
-      String(port),
-      String(spec.bytes ?? 0),
-      String(timeMs / 1000),
-      String(intervalMs / 1000),
-      source ?? '',
+    t0 = performance.now();
+    const connectorEnd = await (spec.reverse ? startSink() : startSender());
+    await Promise.race([
+      isConnecting,
+      connectorEnd.proc.exited.then(() => {
+        throw new RuntimeFailure(
+          `the ${spec.reverse ? 'sink' : 'sender'} on '${ep.from.name}' failed: ${connectorEnd.io.stderr() || 'exited'}`,
+        );
+      }),
+      new Promise((_, rej) =>
+        setTimeout(
+          () =>
+            rej(
+              new RuntimeFailure(`the end on '${ep.from.name}' did not start within ${LISTEN_TIMEOUT_S} s`),
+            ),
+          LISTEN_TIMEOUT_S * 1000,
+        ).unref(),
+      ),
     ]);
-    const sendIo = lines(sendP, (l) => {
-      if (l.done) sendDone = l;
-    });
     scheduler.start(t0);
-    let busy = false;
-    const tick = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        const [snd, rcv] = await Promise.all([
-          ss(from.netns, `dport = :${port}`),
-          ss(to.netns, `sport = :${port}`),
-        ]);
-        // the master subflow (from the source address to the destination) is path 1
-        const master = (x: SsSocket) =>
-          x.peer === `${host}:${port}` && (!source || x.local.startsWith(`${source}:`)) ? 0 : 1;
-        snd.sort((x, y) => master(x) - master(y));
-        const senderFigs: SubflowFigure[] = snd.map((s) => {
-          const key = `${s.local}|${s.peer}`;
-          if (!pathIdx.has(key)) pathIdx.set(key, pathIdx.size + 1);
-          const f: SubflowFigure = {
-            pathIndex: pathIdx.get(key)!,
-            local: s.local,
-            remote: s.peer,
-            bytes: s.bytesAcked,
-          };
-          if (s.cwnd !== undefined) f.cwnd = s.cwnd;
-          if (s.rttMs !== undefined) f.srttMs = s.rttMs;
-          return f;
-        });
-        const sinkFigs: SubflowFigure[] = rcv.map((s) => ({
-          pathIndex: pathIdx.get(`${s.peer}|${s.local}`) ?? 0,
-          local: s.local,
-          remote: s.peer,
-          bytes: s.bytesReceived,
-        }));
-        const p = tl.sample((performance.now() - t0) / 1000, sinkBytes, sinkFigs, senderFigs);
-        options.onPoint?.(p, tl.live());
-      } finally {
-        busy = false;
-      }
+    const figures = {
+      host,
+      port,
+      pathIdx,
+      ...(source !== undefined ? { source } : {}),
     };
-    ticker = setInterval(() => void tick(), intervalMs);
+    const tick = () => {
+      // the sender numbers the paths: its figures first
+      const senderFigs = kernelFigures(sendSubflows, {
+        ...figures,
+        role: 'send',
+        open: spec.reverse ? 'listen' : 'connect',
+      });
+      const sinkFigs = kernelFigures(sinkSubflows, {
+        ...figures,
+        role: 'recv',
+        open: spec.reverse ? 'connect' : 'listen',
+      });
+      const p = tl.sample((performance.now() - t0) / 1000, sinkBytes, sinkFigs, senderFigs);
+      options.onPoint?.(p, tl.live());
+    };
+    ticker = setInterval(tick, intervalMs);
     const limitMs = (timeMs || 600_000) + 60_000;
     const [sinkCode, sendCode] = await Promise.race([
-      Promise.all([sinkIo.exited, sendIo.exited]),
+      Promise.all([sinkP!.exited, sendP!.exited]),
       new Promise<[number, number]>((r) =>
         setTimeout(() => {
-          kill();
+          void kill();
           r([-1, -1]);
         }, limitMs).unref(),
       ),
@@ -296,8 +213,8 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
       options.onPoint?.(tl.sample((tEnd - t0) / 1000, sinkBytes, [], []), tl.live());
     let integrity: string;
     if (options.signal?.aborted) integrity = 'interrupted';
-    else if (!sendDone) integrity = `sender failed (exit ${sendCode}): ${sendIo.stderr() || 'no result'}`;
-    else if (!sinkDone) integrity = `receiver failed (exit ${sinkCode}): ${sinkIo.stderr() || 'no result'}`;
+    else if (!sendDone) integrity = `sender failed (exit ${sendCode}): ${sendIo!.stderr() || 'no result'}`;
+    else if (!sinkDone) integrity = `receiver failed (exit ${sinkCode}): ${sinkIo!.stderr() || 'no result'}`;
     else
       integrity = integrityOf(
         { bytes: sendDone.bytes ?? 0, sha256: sendDone.sha256 ?? '' },
@@ -305,23 +222,38 @@ export async function runKernel(lab: Lab, spec: RunSpec, options: LabRunOptions 
       );
     const seconds = sinkDone?.seconds ?? (tEnd - t0) / 1000;
     const bytes = sinkDone?.bytes ?? sinkBytes;
+    const start = connectAt ?? 0;
+    const endOfStream = sinkDoneAt ?? (tEnd - t0) / 1000;
+    const timed = spec.bytes === undefined;
+    const lastWrite =
+      sendDone?.sendSeconds !== undefined
+        ? start + sendDone.sendSeconds
+        : timed
+          ? Math.min(endOfStream, start + timeMs / 1000)
+          : endOfStream;
+    if (spec.stack === 'kernel')
+      notes.push(
+        "the kernel's MPTCP exposes no per-connection reinjection or data-level out-of-order byte counts: the timeline has retransmissions only",
+      );
     const result = await liveRunResult(
       lab,
       spec,
       spec.stack,
-      { bytes, seconds, integrity },
+      { bytes, seconds, integrity, window: { start, lastWrite, endOfStream, timed } },
       tl,
       scheduler.applied,
       startedAt,
     );
+    if (spec.reverse) result.reverse = true;
+    result.ends = runEnds(spec, (n) => (n === spec.from ? stacks.from : stacks.to));
     if (integrity === 'ok' && sinkDone?.sha256) result.sha256 = sinkDone.sha256;
     for (const e of scheduler.errors) notes.push(`event failed: ${e}`);
     if (notes.length > 0) result.notes = notes;
     return { result, reports: [] };
   } finally {
     if (ticker) clearInterval(ticker);
-    options.signal?.removeEventListener('abort', kill);
-    kill();
+    options.signal?.removeEventListener('abort', onAbort);
+    await kill();
     await scheduler.stop();
     closeApplier();
   }

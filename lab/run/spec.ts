@@ -1,13 +1,17 @@
 /** What a traffic run is asked to do, whoever runs it (lab agents, kernel sockets, the simulator). */
 import { UsageError } from '../errors';
 import type { LabModel, NodeModel, ScenarioEvent } from '../topology/model';
-import type { RunStack } from './result';
+import type { RunEnd, RunStack } from './result';
+import { checkParallel } from './parallel';
+import { checkOmit } from './window';
 
 export interface RunSpec {
-  /** Sending node. */
+  /** The node that opens the connection (to <to>'s first address); it sends unless `reverse`. */
   from: string;
-  /** Receiving node (the sink listens there; the sender connects to its first address). */
+  /** The node that accepts the connection; it receives unless `reverse`. */
   to: string;
+  /** <to> sends and <from> receives on the connection <from> opened (iperf3 -R). */
+  reverse?: boolean;
   /** Send exactly this many bytes, or … */
   bytes?: number;
   /** … send for this long (ms). Default 10 s when neither is given. */
@@ -21,6 +25,12 @@ export interface RunSpec {
   port?: number;
   /** Address to connect to (default: the receiver's first address). */
   host?: string;
+  /** This many connections at once (default 1; --parallel), each with its own integrity check. */
+  parallel?: number;
+  /** As many connections the other way at the same time (--bidir). */
+  bidir?: boolean;
+  /** Leave the first this-many ms out of the figures (iperf3 -O); the timeline keeps them, marked. */
+  omitMs?: number;
 }
 
 export const DEFAULT_RUN_MS = 10_000;
@@ -53,6 +63,8 @@ export function resolveEndpoints(
   if (spec.timeMs !== undefined && !(spec.timeMs > 0)) throw new UsageError('run: --time must be > 0');
   if (spec.intervalMs !== undefined && !(spec.intervalMs >= 10))
     throw new UsageError('run: --interval must be at least 10ms');
+  checkParallel(spec);
+  checkOmit(spec.omitMs, spec.bytes === undefined ? (spec.timeMs ?? DEFAULT_RUN_MS) : undefined);
   return { from, to, host, source: sourceFor(from, host) };
 }
 
@@ -81,4 +93,24 @@ export function sourceFor(from: NodeModel, host: string): string | undefined {
       } else if (a.subnet === host) return a.address;
     }
   return from.interfaces.flatMap((i) => i.addresses).find((a) => a.family === family)?.address;
+}
+
+/** Who sent, who opened the connection, and which stack each end ran (`stackOf(node)`). */
+export function runEnds(
+  spec: Pick<RunSpec, 'from' | 'to' | 'reverse'>,
+  stackOf: (node: string) => RunStack,
+): RunEnd[] {
+  const reverse = spec.reverse === true;
+  return [
+    { node: spec.from, role: reverse ? 'receiver' : 'sender', opened: true, stack: stackOf(spec.from) },
+    { node: spec.to, role: reverse ? 'sender' : 'receiver', opened: false, stack: stackOf(spec.to) },
+  ];
+}
+
+/** The sending and the receiving node of a run. */
+export function runRoles(spec: Pick<RunSpec, 'from' | 'to' | 'reverse'>): {
+  sender: string;
+  receiver: string;
+} {
+  return spec.reverse ? { sender: spec.to, receiver: spec.from } : { sender: spec.from, receiver: spec.to };
 }

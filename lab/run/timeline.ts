@@ -16,6 +16,16 @@ export interface SubflowFigure {
   bytes: number;
   cwnd?: number;
   srttMs?: number;
+  /** Cumulative segments retransmitted (sender). */
+  retransmits?: number;
+  /** Cumulative data bytes reinjected on this subflow (sender, MPTCP). */
+  reinjectedBytes?: number;
+}
+
+/** Connection-level figures of the sink, cumulative. */
+export interface SinkConnFigure {
+  /** Data-level bytes that arrived ahead of a gap. */
+  oooBytes?: number;
 }
 
 /** Latest figures of one subflow, for live views: a SubflowFigure from the sender's side. */
@@ -33,6 +43,10 @@ interface Track {
   lastBytes: number;
   cwnd?: number;
   srttMs?: number;
+  retrans?: number;
+  lastRetrans: number;
+  reinjected?: number;
+  lastReinjected: number;
 }
 
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
@@ -42,6 +56,7 @@ export class TimelineBuilder {
   private readonly tracks = new Map<string, Track>();
   private lastT = 0;
   private lastTotal = 0;
+  private lastOoo = 0;
 
   /**
    * Adds one sample at `t` seconds since the transfer started. `sinkBytes` is the cumulative
@@ -52,12 +67,15 @@ export class TimelineBuilder {
     sinkBytes: number,
     sink: readonly SubflowFigure[],
     sender: readonly SubflowFigure[],
+    sinkConn: SinkConnFigure = {},
   ): TimelinePoint {
     for (const f of sender) {
       const tr = this.track(f.pathIndex, f.local, f.remote, false);
       tr.pathIndex = f.pathIndex;
       if (f.cwnd !== undefined) tr.cwnd = f.cwnd;
       if (f.srttMs !== undefined) tr.srttMs = f.srttMs;
+      if (f.retransmits !== undefined) tr.retrans = Math.max(tr.retrans ?? 0, f.retransmits);
+      if (f.reinjectedBytes !== undefined) tr.reinjected = Math.max(tr.reinjected ?? 0, f.reinjectedBytes);
       if (!tr.fromSink && sink.length === 0) tr.bytes = Math.max(tr.bytes, f.bytes);
     }
     for (const f of sink) {
@@ -66,7 +84,9 @@ export class TimelineBuilder {
       tr.bytes = Math.max(tr.bytes, f.bytes);
     }
     const dt = Math.max(1e-6, t - this.lastT);
-    const perPath = new Map<number, { bytes: number; cwnd?: number; srttMs?: number }>();
+    const perPath = new Map<number, { bytes: number; cwnd?: number; srttMs?: number; retrans?: number }>();
+    let retrans: number | undefined;
+    let reinjected: number | undefined;
     for (const tr of this.tracks.values()) {
       const d = Math.max(0, tr.bytes - tr.lastBytes);
       tr.lastBytes = tr.bytes;
@@ -74,20 +94,38 @@ export class TimelineBuilder {
       p.bytes += d;
       if (tr.cwnd !== undefined) p.cwnd = tr.cwnd;
       if (tr.srttMs !== undefined) p.srttMs = tr.srttMs;
+      if (tr.retrans !== undefined) {
+        const dr = Math.max(0, tr.retrans - tr.lastRetrans);
+        tr.lastRetrans = tr.retrans;
+        p.retrans = (p.retrans ?? 0) + dr;
+        retrans = (retrans ?? 0) + dr;
+      }
+      if (tr.reinjected !== undefined) {
+        reinjected = (reinjected ?? 0) + Math.max(0, tr.reinjected - tr.lastReinjected);
+        tr.lastReinjected = tr.reinjected;
+      }
       perPath.set(tr.pathIndex, p);
     }
     const point: TimelinePoint = {
       t: r3(t),
       total: r3(((sinkBytes - this.lastTotal) * 8) / dt / 1e6),
+      bytes: sinkBytes,
       subflows: [...perPath.entries()]
         .sort((a, b) => a[0] - b[0])
         .map(([pathIndex, p]) => {
           const s: TimelinePoint['subflows'][number] = { pathIndex, mbps: r3((p.bytes * 8) / dt / 1e6) };
           if (p.cwnd !== undefined) s.cwnd = p.cwnd;
           if (p.srttMs !== undefined) s.srttMs = r3(p.srttMs);
+          if (p.retrans !== undefined) s.retrans = p.retrans;
           return s;
         }),
     };
+    if (retrans !== undefined) point.retrans = retrans;
+    if (reinjected !== undefined) point.reinjectedBytes = reinjected;
+    if (sinkConn.oooBytes !== undefined) {
+      point.oooBytes = Math.max(0, sinkConn.oooBytes - this.lastOoo);
+      this.lastOoo = Math.max(this.lastOoo, sinkConn.oooBytes);
+    }
     this.lastT = t;
     this.lastTotal = sinkBytes;
     this.points.push(point);
@@ -99,7 +137,17 @@ export class TimelineBuilder {
     const key = `${local}|${remote}`;
     let tr = this.tracks.get(key);
     if (!tr) {
-      tr = { key, pathIndex, local, remote, bytes: 0, fromSink, lastBytes: 0 };
+      tr = {
+        key,
+        pathIndex,
+        local,
+        remote,
+        bytes: 0,
+        fromSink,
+        lastBytes: 0,
+        lastRetrans: 0,
+        lastReinjected: 0,
+      };
       this.tracks.set(key, tr);
     }
     return tr;

@@ -5,6 +5,7 @@ import { VERSION } from '../../stack/version';
 import type { Lab } from '../lab';
 import type { RunEvent, RunResult, RunSubflow, TimelinePoint } from './result';
 import type { RunSpec } from './spec';
+import { counterTotals, measureWindow, type WindowTimes } from './window';
 
 export function round(v: number, digits: number): number {
   const k = 10 ** digits;
@@ -55,14 +56,18 @@ export async function runMeta(lab: Lab, nodes: string[]): Promise<Pick<RunResult
  */
 export async function liveRunResult(
   lab: Lab,
-  spec: Pick<RunSpec, 'from' | 'to'>,
+  spec: Pick<RunSpec, 'from' | 'to' | 'omitMs'>,
   stack: RunResult['stack'],
-  measured: { bytes: number; seconds: number; integrity: string },
+  measured: { bytes: number; seconds: number; integrity: string; window: Omit<WindowTimes, 'omit'> },
   timeline: { subflows(): RunSubflow[]; readonly points: TimelinePoint[] },
   events: RunEvent[],
   startedAt: string,
+  /** Nodes whose knobs cannot be read (their agent died during the run). */
+  gone: readonly string[] = [],
 ): Promise<RunResult> {
   const { bytes, seconds, integrity } = measured;
+  const w = measureWindow(timeline.points, { ...measured.window, omit: (spec.omitMs ?? 0) / 1000 });
+  const counters = counterTotals(timeline.points);
   return {
     lab: lab.name,
     from: spec.from,
@@ -71,12 +76,16 @@ export async function liveRunResult(
     sim: false,
     bytes,
     seconds: round(seconds, 6),
-    goodputMbps: seconds > 0 ? round((bytes * 8) / seconds / 1e6, 3) : 0,
+    ...w,
+    ...(Object.keys(counters).length > 0 ? { counters } : {}),
     integrity,
     subflows: timeline.subflows(),
     timeline: timeline.points,
     events,
     startedAt,
-    ...(await runMeta(lab, [spec.from, spec.to])),
+    ...(await runMeta(
+      lab,
+      [spec.from, spec.to].filter((n) => !gone.includes(n)),
+    )),
   };
 }

@@ -43,12 +43,12 @@ export function parseTopology(source: string, file: string, overrides: LoadOverr
 
   let backend: BackendKind | undefined;
   if (overrides.backend !== undefined) {
-    if (overrides.backend !== 'netns' && overrides.backend !== 'docker')
+    if (overrides.backend !== 'netns' && overrides.backend !== 'docker' && overrides.backend !== 'vm')
       issues.list.push({
         file,
         line: 1,
         col: 1,
-        message: `--backend "${overrides.backend}": expected netns or docker${didYouMean(overrides.backend, ['netns', 'docker'])}`,
+        message: `--backend "${overrides.backend}": expected netns, docker or vm${didYouMean(overrides.backend, ['netns', 'docker', 'vm'])}`,
       });
     else backend = overrides.backend;
   }
@@ -69,6 +69,7 @@ export function parseTopology(source: string, file: string, overrides: LoadOverr
     file: resolve(file),
     ...(overrides.name !== undefined ? { name: overrides.name } : {}),
     ...(backend !== undefined ? { backend } : {}),
+    ...(overrides.hosts !== undefined ? { hosts: overrides.hosts } : {}),
   });
   if (!model || issues.count > 0) throw new TopologyError(issues.sorted());
   return model;

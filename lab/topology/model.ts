@@ -8,7 +8,18 @@
 // - Arrays are in a stable order (file order; planned items after user-given ones).
 
 /** Where a node runs. */
-export type BackendKind = 'netns' | 'docker';
+export type BackendKind = 'netns' | 'docker' | 'vm';
+
+/** A VM node's QEMU settings, resolved (paths absolute, memory in MiB). */
+export interface VmModel {
+  memoryMib: number;
+  cpus: number;
+  /** Guest kernel; undefined = the live image's. */
+  kernel?: string;
+  /** Base initramfs; undefined = the live image's. */
+  initrd?: string;
+  accel: 'auto' | 'kvm' | 'tcg';
+}
 /** Which MPTCP stack a node runs: ours (agent), the Linux kernel's, or none (routers, switches). */
 export type StackKind = 'ts' | 'kernel' | 'none';
 /** How our stack reaches the wire: UDP encapsulation (default) or a TUN device. */
@@ -144,6 +155,26 @@ export interface LinkModel {
    * Index into LabModel.segments.
    */
   segment: number;
+  /**
+   * Set only in one host's share of a multi-host lab (lab/remote/plan.ts): this link crosses to
+   * another host, only `end` is here, and it is a VXLAN device instead of a veth end.
+   */
+  vxlan?: LinkVxlan;
+}
+
+/** A cross-host link end as a host builds it (see LinkModel.vxlan). */
+export interface LinkVxlan {
+  /** Which end of the link is on this host. */
+  end: 'a' | 'b';
+  /** VXLAN network identifier, one per link. */
+  vni: number;
+  /** This host's and the peer host's underlay (outer) addresses. */
+  local: string;
+  remote: string;
+  /** UDP port (4789 unless the inventory says otherwise). */
+  port: number;
+  /** The peer host's name, for status. */
+  peerHost: string;
 }
 
 /** A broadcast domain: one link, or all links meeting at a switch (or chain of switches). */
@@ -164,6 +195,8 @@ export interface NodeModel {
   phy: PhyKind;
   /** Container image (docker backend); undefined = the project's node image. */
   image?: string;
+  /** QEMU settings (vm backend only). */
+  vm?: VmModel;
   /** MPTCP knobs to apply after the agent (or the kernel) is ready: `net.mptcp.*` → value. */
   knobs: Record<string, string | number>;
   /** Kernel sysctls the backend writes in the node (forwarding, ECMP hash policy…). */
@@ -182,6 +215,8 @@ export interface NodeModel {
   bridge?: string;
   /** Namespace name: mplab-<lab>-<node>. */
   netns: string;
+  /** The inventory host the file pins this node to (`host:`); absent = placed automatically. */
+  host?: string;
   /** Every address of the node (all interfaces), IPv4 first, in interface order. */
   addresses: string[];
 }
@@ -259,8 +294,13 @@ export class TopologyError extends Error {
 export interface LoadOverrides {
   /** Replaces the file's `name:`. */
   name?: string;
-  /** Forces every node onto this backend ("netns" | "docker"). */
+  /** Forces every node onto this backend ("netns" | "docker" | "vm"). */
   backend?: string;
+  /**
+   * Host names of the inventory in use (`--hosts`), `local` included; a node pinning another host
+   * is an issue at its `host:`. Undefined: no inventory, so only `host: local` may be pinned.
+   */
+  hosts?: string[];
 }
 
 /** Entry point signature (implemented in lab/topology/index.ts). */

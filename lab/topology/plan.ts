@@ -36,11 +36,13 @@ import type {
   ScenarioEvent,
   SegmentModel,
   StackKind,
+  VmModel,
 } from './model';
 import type { Issues, Path } from './positions';
-import { ifName, labName, type RawDirParams, type RawEvent, type RawTopology } from './schema';
+import { ifName, labName, type RawDirParams, type RawEvent, type RawTopology, type RawVm } from './schema';
 import { didYouMean } from './suggest';
 import { parsePercent, parseQueue, parseRate, parseTime } from './units';
+import { memoryProblem, parseMemory, VM_DEFAULT_MEMORY_MIB } from '../vm/spec';
 
 export interface PlanOptions {
   /** Absolute path of the topology file (traces resolve relative to it). */
@@ -49,6 +51,8 @@ export interface PlanOptions {
   backend?: BackendKind;
   /** Node names in file order. */
   nodeOrder?: string[];
+  /** Inventory host names (`local` included) a node may pin with `host:`; see LoadOverrides.hosts. */
+  hosts?: string[];
 }
 
 /** First table number for per-interface policy routing; interface k (1-based) uses BASE + k. */
@@ -90,6 +94,8 @@ interface NodeDraft {
   stack: StackKind;
   phy: PhyKind;
   image?: string;
+  vm?: VmModel;
+  host?: string;
   knobs: Record<string, string | number>;
   declared: string[];
   path: Path;
@@ -181,6 +187,12 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
         `phy applies only to nodes running our stack (stack: ts); this one has stack: ${stack}`,
       );
     const backend: BackendKind = opts.backend ?? n.backend ?? nodeDefaults.backend ?? 'netns';
+    if (n.vm !== undefined && backend !== 'vm')
+      issues.atKey(
+        [...path, 'vm'],
+        `vm settings apply only to VM nodes (backend: vm); this node runs on ${backend}`,
+      );
+    const vm = backend === 'vm' ? planVm(nodeDefaults.vm, n.vm, path, dirname(opts.file), issues) : undefined;
     const knobs: Record<string, string | number> = {};
     const layers: [Record<string, string | number> | undefined, Path][] = [
       // Default knobs go to every node with a stack; node knobs are checked even without one.
@@ -202,6 +214,20 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
         else issues.at([...kpath, k], r.message + where);
       }
     }
+    const host = n.host ?? nodeDefaults.host;
+    if (host !== undefined && host !== 'local') {
+      const hostPath: Path = n.host !== undefined ? [...path, 'host'] : ['defaults', 'node', 'host'];
+      if (!opts.hosts)
+        issues.at(
+          hostPath,
+          `node "${nodeName}" is pinned to host "${host}", but no inventory was given (mplab up --hosts hosts.yaml, or MPLAB_HOSTS)`,
+        );
+      else if (!opts.hosts.includes(host))
+        issues.at(
+          hostPath,
+          `no host "${host}" in the inventory (hosts: ${opts.hosts.join(', ')})${didYouMean(host, opts.hosts)}`,
+        );
+    }
     const declared = Object.keys(n.interfaces ?? {});
     nodes.set(nodeName, {
       name: nodeName,
@@ -212,6 +238,8 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
       ...(n.image !== undefined || nodeDefaults.image !== undefined
         ? { image: (n.image ?? nodeDefaults.image) as string }
         : {}),
+      ...(vm ? { vm } : {}),
+      ...(host !== undefined ? { host } : {}),
       knobs,
       declared,
       path,
@@ -791,6 +819,8 @@ export function plan(raw: RawTopology, issues: Issues, opts: PlanOptions): LabMo
       stack: n.stack,
       phy: n.phy,
       ...(n.image !== undefined ? { image: n.image } : {}),
+      ...(n.vm !== undefined ? { vm: n.vm } : {}),
+      ...(n.host !== undefined ? { host: n.host } : {}),
       knobs: n.knobs,
       sysctls,
       interfaces: ifaces,
@@ -1097,4 +1127,49 @@ export function planEvents(
     .map((e, i) => ({ e, i }))
     .sort((x, y) => x.e.at - y.e.at || x.i - y.i)
     .map((x) => x.e);
+}
+
+/**
+ * A VM node's settings: the node's `vm:` over `defaults.node.vm`, memory parsed and checked against
+ * the live image's floor, kernel and initrd resolved against the topology file's folder and required
+ * to exist (each problem at its own key).
+ */
+function planVm(
+  defaults: RawVm | undefined,
+  own: RawVm | undefined,
+  path: Path,
+  fileDir: string,
+  issues: Issues,
+): VmModel {
+  const pick = <K extends keyof RawVm>(k: K): { value: RawVm[K]; at: Path } | undefined => {
+    if (own?.[k] !== undefined) return { value: own[k], at: [...path, 'vm', k] };
+    if (defaults?.[k] !== undefined) return { value: defaults[k], at: ['defaults', 'node', 'vm', k] };
+    return undefined;
+  };
+  let memoryMib = VM_DEFAULT_MEMORY_MIB;
+  const mem = pick('memory');
+  if (mem) {
+    const r = parseMemory(mem.value);
+    if (!r.ok) issues.at(mem.at, r.message);
+    else {
+      const problem = memoryProblem(r.value);
+      if (problem) issues.at(mem.at, `memory ${String(mem.value)}: ${problem}`);
+      memoryMib = r.value;
+    }
+  }
+  const out: VmModel = { memoryMib, cpus: pick('cpus')?.value ?? 1, accel: pick('accel')?.value ?? 'auto' };
+  for (const k of ['kernel', 'initrd'] as const) {
+    const f = pick(k);
+    if (!f) continue;
+    const abs = resolve(fileDir, f.value as string);
+    let ok = false;
+    try {
+      ok = statSync(abs).isFile();
+    } catch {
+      ok = false;
+    }
+    if (!ok) issues.at(f.at, `${k} ${String(f.value)}: no such file (${abs})`);
+    out[k] = abs;
+  }
+  return out;
 }

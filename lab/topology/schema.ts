@@ -92,18 +92,54 @@ const knobs = z
 const nodeKind = z
   .enum(['host', 'router', 'switch'])
   .describe('host (default), router (forwards) or switch (bridges).');
-const backend = z.enum(['netns', 'docker']).describe('Where the node runs (default netns).');
+const backend = z
+  .enum(['netns', 'docker', 'vm'])
+  .describe('Where the node runs: netns (default), docker (a container) or vm (a QEMU VM).');
+
+export const vmSchema = z
+  .strictObject({
+    memory: z
+      .union([z.string(), z.number()], { error: 'memory is a size like "512mb" or "1g" (a number is MiB)' })
+      .optional()
+      .describe('Guest memory: "512mb", "1g" (a bare number is MiB). Default 512mb.'),
+    cpus: z
+      .number()
+      .int({ error: 'cpus is a whole number' })
+      .min(1, { error: 'a VM needs at least 1 cpu' })
+      .max(64, { error: 'at most 64 cpus' })
+      .optional()
+      .describe('Virtual CPUs (default 1).'),
+    kernel: z.string().min(1).optional().describe("Guest kernel (bzImage); default the live image's."),
+    initrd: z.string().min(1).optional().describe("Base initramfs; default the live image's."),
+    accel: z
+      .enum(['auto', 'kvm', 'tcg'])
+      .optional()
+      .describe('Accelerator: auto (KVM when it runs guests, else TCG; default), kvm or tcg.'),
+  })
+  .describe('QEMU settings of a VM node (backend: vm).');
 const stack = z
   .enum(['ts', 'kernel', 'none'])
   .describe("MPTCP stack: ts (ours, default for hosts), kernel (Linux's), none (routers, switches).");
 const phy = z.enum(['udp', 'tun']).describe('How our stack reaches the wire (default udp).');
 
+/** An inventory host name (hosts.yaml, see lab/remote/inventory.ts); `local` is this machine. */
+export const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, {
+    error: 'a host name starts with a letter or digit and holds at most 32 letters, digits, "_" and "-"',
+  })
+  .describe(
+    'Inventory host the node runs on (mplab up --hosts FILE); "local" is this machine. Unpinned nodes are placed automatically.',
+  );
+
 const nodeCommon = {
   kind: nodeKind.optional(),
+  host: hostName.optional(),
   backend: backend.optional(),
   stack: stack.optional(),
   phy: phy.optional(),
   image: z.string().min(1).optional().describe('Container image for backend docker.'),
+  vm: vmSchema.optional(),
   knobs: knobs.optional(),
 };
 
@@ -234,6 +270,7 @@ export type RawNode = z.infer<typeof nodeSchema>;
 export type RawLink = z.infer<typeof linkSchema>;
 export type RawDirParams = z.infer<typeof dirParamsSchema>;
 export type RawEvent = z.infer<typeof eventSchema>;
+export type RawVm = z.infer<typeof vmSchema>;
 
 /** The JSON Schema (draft 2020-12) of a topology file. */
 export function topologyJsonSchema(): Record<string, unknown> {

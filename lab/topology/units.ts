@@ -2,6 +2,8 @@
 // limits and percentages. Each returns a value or a message saying what was expected; nothing is
 // guessed (a bare number where a unit is needed is an error, and so is an ambiguous unit).
 
+import { UsageError } from '../errors';
+
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const NUM = '([0-9]+(?:\\.[0-9]+)?|\\.[0-9]+)';
@@ -145,4 +147,40 @@ export function parsePercent(v: unknown, what = 'value'): Parsed<number> {
   const n = Number(m[2]);
   if (n > 100) return bad(`${what} must be at most 100%, got ${show(v)}`);
   return ok(n);
+}
+
+// ---------------------------------------------------------------------------------------- arguments
+//
+// The same grammar for what a user types on the command line (`mplab link a:eth1 --rate 20mbit`,
+// `mplab run --time 2min`) and in the scripting API: a bad value throws a UsageError (exit 2) naming
+// the option; "none" / "off" / "no" clear a link parameter where clearing means something.
+
+const CLEAR = new Set(['none', 'off', 'no']);
+
+function arg<T>(r: Parsed<T>, what: string, text: string): T {
+  if (r.ok) return r.value;
+  throw new UsageError(`${what} ${text}: ${r.message}`);
+}
+
+/** "20mbit", "500kbit", "1gbit" → Mbit/s; "none" → null (unlimited). */
+export function rateArg(text: string, what = 'rate'): number | null {
+  if (CLEAR.has(text.trim().toLowerCase())) return null;
+  return arg(parseRate(text), what, text);
+}
+
+/** "10ms", "1.5s", "250us", "2min" → ms; "none" → null. */
+export function timeArg(text: string, what = 'time'): number | null {
+  if (CLEAR.has(text.trim().toLowerCase())) return null;
+  return arg(parseTime(text), what, text);
+}
+
+/** "1%", "0.5%" → percent; "none" → null. */
+export function percentArg(text: string, what = 'percentage'): number | null {
+  if (CLEAR.has(text.trim().toLowerCase())) return null;
+  return arg(parsePercent(text, what), what, text);
+}
+
+/** "1500b", "64kb", "64kib" → bytes. */
+export function sizeArg(text: string, what = 'size'): number {
+  return arg(parseSize(text), what, text);
 }

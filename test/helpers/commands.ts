@@ -1,8 +1,13 @@
-/** The commands ../shared/architecture.md plans for `mplab`: --help must list every one. */
+/**
+ * The commands ../shared/architecture.md plans for `mplab`, and the containerlab/Mininet-style
+ * tools (list, graph) users expect beside them: --help must list every one.
+ */
 export const ARCHITECTURE_COMMANDS = [
   'up',
   'down',
   'status',
+  'list',
+  'graph',
   'exec',
   'sysctl',
   'link',

@@ -1,28 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main';
 import { ARCHITECTURE_COMMANDS } from '../helpers/commands';
+import { runCli } from '../helpers/cli';
 
 const COMMANDS = ARCHITECTURE_COMMANDS;
-
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -155,7 +155,7 @@ describe.skipIf(!caps.netns || !caps.kernelMptcp || !caps.python3)('mptcpd-like 
       expect(during).not.toContain(p.a);
       expect(endpoints()).toContain(`${p.a} id 2 subflow dev ${p.ifA}`);
       // the re-added endpoint gave the running connection a subflow on the path again
-      expect(timeToReach(p2!, r.events.up!, r.t0 + 4.8, 2)).toBeDefined();
+      expect(timeToReach(p2!, r.events.up!, r.t0 + 4.8, 0.2)).toBeDefined();
     } finally {
       await procs.killAll();
       await h.close();

@@ -17,7 +17,7 @@ import { labDir } from '../../../lab/state';
 import { loadTopology } from '../../../lab/topology/index';
 import { caps } from '../../helpers/caps';
 import { ensureDistAgent, root } from '../lab/bundle';
-import { labName, labScope, leftovers, NOTHING } from '../lab/helpers';
+import { labName, labScope, leftovers, madeLabs, NOTHING } from '../lab/helpers';
 
 const twoHost = join(root, 'topologies/two-host.yaml');
 const docker = new Docker();
@@ -41,11 +41,9 @@ describe.skipIf(!caps.netns || !caps.docker)('docker backend', () => {
     networksBefore = (await docker.listNetworks()).length;
   }, 180_000);
   afterAll(async () => {
-    // whatever a failed test left: containers of this file's labs
-    for (const c of await docker.listContainers({ all: true, filters: { label: [LAB_LABEL] } })) {
-      if ((c.Labels[LAB_LABEL] ?? '').startsWith('t'))
-        await docker.getContainer(c.Id).remove({ force: true });
-    }
+    // whatever a failed test left: containers of the labs this file made, by their exact names
+    for (const lab of madeLabs())
+      for (const c of await containersOf(lab)) await docker.getContainer(c.Id).remove({ force: true });
   });
 
   it('runs two-host in containers: traffic over both paths with integrity, a knob, and a clean down', async () => {
@@ -71,7 +69,8 @@ describe.skipIf(!caps.netns || !caps.docker)('docker backend', () => {
     expect(r.integrity).toBe('ok');
     const carrying = r.subflows.filter((s) => s.bytes > 100_000);
     expect(new Set(carrying.map((s) => s.local.split(':')[0]))).toEqual(new Set(['10.0.1.1', '10.0.2.1']));
-    expect(r.goodputMbps).toBeGreaterThan(20);
+    // a sanity bound only: both paths carrying is asserted above; the rate is bench/'s business
+    expect(r.goodputMbps).toBeGreaterThan(1);
 
     await lab.down();
     expect(await containersOf(name)).toEqual([]);

@@ -134,6 +134,12 @@ export interface Dissection {
   /** When (ms into the capture) each side first announced an address, and first echoed one. */
   addAddrFirstMs: { fromOurs?: number; fromKernel?: number };
   addAddrEchoFirstMs: { fromOurs?: number; fromKernel?: number };
+  /**
+   * Pure ACKs (no payload, no SYN/FIN) each side sent after the other's first ADD_ADDR and before
+   * its own first echo of it that carried no ADD_ADDR at all: chances to echo that were missed (a
+   * pure ACK carrying the side's own announcement had no room for a second ADD_ADDR).
+   */
+  addAddrEchoMissedAcks: { fromOurs: number; fromKernel: number };
   /** Data-level bytes covered per direction (union of DSS mappings, relative DSN), and holes. */
   dataCoverage: {
     fromOurs: { covered: number; gaps: number };
@@ -249,6 +255,7 @@ export function dissect(file: string, ours: string[]): Dissection {
     addAddr: { fromOurs: 0, fromKernel: 0 },
     addAddrFirstMs: {},
     addAddrEchoFirstMs: {},
+    addAddrEchoMissedAcks: { fromOurs: 0, fromKernel: 0 },
     dataCoverage: { fromOurs: { covered: 0, gaps: 0 }, fromKernel: { covered: 0, gaps: 0 } },
     dataStart: {},
     gapList: [],
@@ -308,6 +315,17 @@ export function dissect(file: string, ours: string[]): Dissection {
       if (tok) joinTokens.push(Number(tok));
     }
     const echoes = get('tcp.options.mptcp.echo').split('|').filter(Boolean);
+    {
+      const other = fromOurs ? 'fromKernel' : 'fromOurs';
+      const pureAck = Number(get('tcp.len')) === 0 && (flags & 0x07) === 0;
+      if (
+        pureAck &&
+        d.addAddrFirstMs[other] !== undefined &&
+        d.addAddrEchoFirstMs[dir] === undefined &&
+        !subtypes.includes(3)
+      )
+        d.addAddrEchoMissedAcks[dir]++;
+    }
     let addAddrIndex = 0;
     for (const st of subtypes) {
       if (st !== 3) continue;

@@ -239,8 +239,10 @@ describe.skipIf(!ready)(`interop with the Linux kernel's MPTCP (${ready ? kernel
   // Found by this suite: during a bulk upload every data segment's option space is full (timestamps
   // + DSS), and the echo used to wait (100-300 ms, the kernel re-sending its ADD_ADDR) behind the
   // MP_CAPABLE our bare ACKs repeat until the kernel's first DSS (the kernel's ADD_ADDR ACK carries
-  // none). Now it leaves on a bare ACK at once, as Linux does (RFC 8684 3.4.1): within 50 ms.
-  it("the kernel's ADD_ADDR is echoed during an upload (within 50 ms)", async () => {
+  // none). Now it leaves on the first pure ACK with room, as Linux does (RFC 8684 3.4.1). That is
+  // asserted on the wire, segment by segment: how many milliseconds it takes depends on how busy
+  // the machine is, so the delay and the kernel's count of announcements are recorded, not bounded.
+  it("the kernel's ADD_ADDR is echoed during an upload, on our first pure ACK with room", async () => {
     const r = await runCase({
       flow: 'ours-up',
       bytes: 3 * MB,
@@ -257,8 +259,7 @@ describe.skipIf(!ready)(`interop with the Linux kernel's MPTCP (${ready ? kernel
     expect(echoed).toBeDefined();
     const delay = echoed! - sent!;
     expect(delay).toBeGreaterThanOrEqual(0);
-    expect(delay, 'ADD_ADDR echo delay (ms)').toBeLessThanOrEqual(50);
-    expect(r.d.addAddr.fromKernel, 'the kernel announced once (no retransmission)').toBe(1);
+    expect(r.d.addAddrEchoMissedAcks.fromOurs, 'our pure ACKs with room that did not echo').toBe(0);
     results[results.length - 1]!.detail +=
       `; echo after ${Math.round(delay)} ms, kernel sent ADD_ADDR ${r.d.addAddr.fromKernel}x`;
   }, 60_000);

@@ -23,7 +23,7 @@ export async function bundle(): Promise<Bundle> {
   const cache = join(root, 'node_modules/.cache');
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'mplab-cli-'));
-  const built = await bundleAll({ outdir: dir, only: ['cli', 'agent'] });
+  const built = await bundleAll({ outdir: dir, only: ['cli', 'agent', 'vmrelay'] });
   const out: Bundle = {
     dir,
     cli: built.cli,

@@ -69,7 +69,8 @@ describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {
     expect(missing.code).toBe(2);
   });
 
-  it('up, status, exec, link, capture and down with --json', async () => {
+  // capture runs dumpcap (tshark's package)
+  it.skipIf(!caps.tshark)('up, status, exec, link, capture and down with --json', async () => {
     const name = labName('p');
     const up = await mplab(['up', join(fixtures, 'plain-two-host.yaml'), '--name', name, '--json']);
     expect(up.err).toBe('');

@@ -18,6 +18,11 @@ export function labName(suffix = ''): string {
   return n;
 }
 
+/** The names labName() handed out in this test file: the only labs its cleanup may touch. */
+export function madeLabs(): string[] {
+  return [...made];
+}
+
 export function labScope(): void {
   afterAll(async () => {
     await Lab.downAll((n) => [...made].some((m) => n === m || n.startsWith(`${m}-`)));

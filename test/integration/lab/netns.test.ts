@@ -71,10 +71,11 @@ describe.skipIf(!caps.netns || !caps.iperf3)('netns backend', () => {
   it('shapes with tbf, changes the rate at run time, and takes a link down and up', async () => {
     const name = labName('s');
     const lab = await Lab.up(twoHost(name, { stack: 'none', paths: 1, params: { rateMbps: 20 } }));
-    // -O 1: leave slow start out of the figure; the lower bounds allow for a loaded 2-core machine,
-    // the upper ones are what shows the shaping
+    // -O 1: leave slow start out of the figure. The upper bounds are what shows the shaping; the
+    // lower ones are sanity bounds far below the rate, so a loaded 2-core machine cannot miss them
+    // (the shaped rate itself is a benchmark's figure, not a test's)
     const shaped = await iperf(lab, 'b', '10.0.1.2', 'a', '10.0.1.1', ['-t', '2', '-O', '1']);
-    expect(shaped.bps / 1e6).toBeGreaterThan(20 * 0.8);
+    expect(shaped.bps / 1e6).toBeGreaterThan(20 * 0.25);
     expect(shaped.bps / 1e6).toBeLessThan(20 * 1.05);
 
     const st = await lab.link('a:eth1', { rateMbps: 8 });

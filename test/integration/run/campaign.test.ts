@@ -58,7 +58,7 @@ describe('campaign --sim', () => {
       [
         'run: { from: a, to: b, time: 1s }',
         'matrix:',
-        '  stack: [ts, tcp]',
+        '  knobs.net.mptcp.mptcp_enabled: [1, 0]',
         '  knobs.net.mptcp.mptcp_scheduler: [default, roundrobin]',
         '  links.a:eth1--b:eth1.rate: [10mbit, 50mbit]',
         'repetitions: 1',
@@ -97,21 +97,21 @@ describe('campaign --sim', () => {
     }
     const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe(
-      'run,cell,repetition,seed,stack,knobs.net.mptcp.mptcp_scheduler,links.a:eth1--b:eth1.rate,goodput_mbps,bytes,seconds,integrity,subflows,error',
+      'run,cell,repetition,seed,knobs.net.mptcp.mptcp_enabled,knobs.net.mptcp.mptcp_scheduler,links.a:eth1--b:eth1.rate,goodput_mbps,bytes,seconds,integrity,subflows,error,send_seconds,drain_seconds,omit_seconds,retrans,reinjected_bytes,ooo_bytes',
     );
     expect(csv).toHaveLength(9);
     const rows = csv.slice(1).map((l) => l.split(','));
     expect(new Set(rows.map((r) => r.slice(4, 7).join('/'))).size).toBe(8);
     for (const r of rows) expect(r[10]).toBe('ok');
-    // tcp over the 10 Mbit/s path is about 10 Mbit/s; our stack over both paths is more than that
-    const g = (stack: string, rate: string) =>
-      rows.filter((r) => r[4] === stack && r[6] === rate).map((r) => Number(r[7]));
-    for (const v of g('tcp', '10mbit')) expect(v).toBeLessThan(10.5);
-    for (const v of g('ts', '10mbit')) expect(v).toBeGreaterThan(50);
+    // without MPTCP over the 10 Mbit/s path about 10 Mbit/s; with it, over both paths, more than that
+    const g = (enabled: string, rate: string) =>
+      rows.filter((r) => r[4] === enabled && r[6] === rate).map((r) => Number(r[7]));
+    for (const v of g('0', '10mbit')) expect(v).toBeLessThan(10.5);
+    for (const v of g('1', '10mbit')) expect(v).toBeGreaterThan(50);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { cells: unknown[] };
     expect(summary.cells).toHaveLength(8);
     expect(readFileSync(join(out, 'goodput.svg'), 'utf8')).toMatch(/^<svg /);
-    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('| stack |');
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('| knobs.net.mptcp.mptcp_enabled |');
   }, 120_000);
 
   it('deterministic: the same campaign twice gives the same results', async () => {
@@ -128,6 +128,15 @@ describe('campaign --sim', () => {
     const rows = strip(join(tmp, 'det-a')).trim().split('\n').slice(1);
     // two repetitions with their own seeds under random loss: different figures
     expect(rows[0]!.split(',')[7]).not.toBe(rows[1]!.split(',')[7]);
+  }, 60_000);
+
+  it('cells the simulator cannot model (stack tcp: kernel TCP in a lab) are refused up front, exit 2', async () => {
+    const f = campaignFile('nosim', 'run: { from: a, to: b, time: 1s }\nmatrix:\n  stack: [ts, tcp]\n');
+    const out = join(tmp, 'nosim-out');
+    const r = await start(['campaign', f, '-o', out, '--sim']).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cell stack=tcp: --stack tcp is the kernel's plain TCP/);
+    expect(existsSync(join(out, 'runs'))).toBe(false);
   }, 60_000);
 
   it('a bad campaign file is a usage error naming file:line:col', async () => {

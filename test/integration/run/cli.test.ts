@@ -109,6 +109,15 @@ describe('mplab run --sim', () => {
     expect(mplab(['run', 'server', 'client', '--sim', '-t', livecd, '--plot', 'x.jpg']).code).toBe(2);
   });
 
+  it('--sim refuses what it cannot model: --stack kernel and --stack tcp exit 2 with the reason', () => {
+    for (const stack of ['kernel', 'tcp']) {
+      const r = mplab(['run', 'server', 'client', '--sim', '-t', livecd, '--time', '1', '--stack', stack]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--sim: --stack (kernel|tcp) .*which the simulator does not have/);
+      expect(r.stdout).not.toMatch(/Mbit\/s/); // nothing ran, nothing labelled
+    }
+  });
+
   it('exit 1 when integrity fails: every path lost mid-transfer', () => {
     const ev = join(tmp, 'alldown.yaml');
     writeFileSync(ev, '- at: 500ms\n  link: wifi\n  down: true\n- at: 500ms\n  link: 3g\n  down: true\n');
@@ -143,7 +152,9 @@ describe('mplab demo --sim', () => {
     expect(r.stdout).toContain('10.000 s link client:wifi down');
     expect(r.stdout).toContain('Mapping table');
     expect(r.stdout).toContain('integrity: ok');
-    expect(r.stdout).toContain('WiFi (path 1): 0.000 Mbit/s while down');
+    // the demo's figures: the gap when WiFi goes, and WiFi in use again after it returns
+    expect(r.stdout).toMatch(/gap when WiFi goes\s+\d+\.\d+ s/);
+    expect(r.stdout).toMatch(/WiFi in use again after\s+\d+\.\d+ s/);
     expect(readFileSync(plot, 'utf8')).toContain('link client:wifi up');
     const j = mplab(['demo', '--sim', '--json', '--plot', plot]);
     const out = JSON.parse(j.stdout) as { mode: string; result: RunResult };

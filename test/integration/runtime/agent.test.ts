@@ -175,6 +175,67 @@ describe('node agent (bundled, loopback)', () => {
     }
   });
 
+  it('the other way round: a listening sender and a connecting sink (iperf3 -R), SHA-256 equal', async () => {
+    const ca = a!.client;
+    const cb = b!.client;
+    const dones: TrafficDone[] = [];
+    const off = ca.onNotification('traffic.done', (d) => dones.push(d));
+    // b listens and sends; a connects (from its second address) and receives
+    const send = await cb.call('traffic.send', {
+      listen: true,
+      port: 47011,
+      bytes: 5_000_000,
+      intervalMs: 100,
+    });
+    const listening = (await cb.call('traffic.status', { id: send.id })).jobs[0]!;
+    expect(listening.state).toBe('listening');
+    // the port is taken while it listens
+    await expect(cb.call('traffic.sink', { port: 47011 })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    const sink = await ca.call('traffic.sink', {
+      port: 47011,
+      host: '127.0.0.3',
+      localAddress: '127.0.0.2',
+      intervalMs: 100,
+    });
+    for (let i = 0; i < 400 && dones.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    off();
+    const got = (await ca.call('traffic.status', { id: sink.id })).jobs[0]!;
+    const sent = (await cb.call('traffic.status', { id: send.id })).jobs[0]!;
+    expect(got.state).toBe('done');
+    expect(got.result!.bytes).toBe(5_000_000);
+    for (let i = 0; i < 100 && sent.state !== 'done'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      Object.assign(sent, (await cb.call('traffic.status', { id: send.id })).jobs[0]!);
+    }
+    expect(sent.state).toBe('done');
+    expect(got.result!.sha256).toBe(sent.result!.sha256);
+    // a: the client, from the address it was asked to use
+    const rep = await ca.call('report');
+    const conn = rep.connections.find((c) => c.subflows.some((f) => f.remote.port === 47011));
+    expect(conn?.subflows.find((f) => f.pathIndex === 1)?.local.address).toBe('127.0.0.2');
+  });
+
+  it('refuses traffic params that contradict each other', async () => {
+    const c = a!.client;
+    await expect(c.call('traffic.send', { port: 47012, bytes: 1 } as never)).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(
+      c.call('traffic.send', { host: '127.0.0.3', listen: true, port: 47012, bytes: 1 }),
+    ).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(
+      c.call('traffic.send', { listen: true, localAddress: '127.0.0.1', port: 47012, bytes: 1 }),
+    ).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(c.call('traffic.sink', { port: 47012, localAddress: '127.0.0.1' })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    // a listening sender nobody connects to stops cleanly
+    const j = await c.call('traffic.send', { listen: true, port: 47013, bytes: 1 });
+    const st = await c.call('traffic.stop', { id: j.id });
+    expect(st.state).toBe('stopped');
+    expect(st.result?.error?.code).toBe('ESTOPPED');
+  });
+
   it('answers malformed JSON-RPC with the right error codes and keeps serving', async () => {
     const raw = netConnect({ path: a!.socket });
     await new Promise<void>((r) => raw.once('connect', () => r()));

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cells, plan } from '../../../lab/campaign/matrix';
 import type { CampaignSpec } from '../../../lab/campaign/runner';
-import { runCampaign } from '../../../lab/campaign/runner';
+import { reportCampaign, runCampaign } from '../../../lab/campaign/runner';
 import { summarize, tQuantile975 } from '../../../lab/campaign/stats';
 import type { PlannedRun } from '../../../lab/campaign/matrix';
 import type { RunResult } from '../../../lab/run/result';
@@ -96,7 +96,7 @@ describe('campaign runner', () => {
       .trim()
       .split('\n');
     expect(csv[0]).toBe(
-      'run,cell,repetition,seed,stack,knobs.net.mptcp.mptcp_scheduler,goodput_mbps,bytes,seconds,integrity,subflows,error',
+      'run,cell,repetition,seed,stack,knobs.net.mptcp.mptcp_scheduler,goodput_mbps,bytes,seconds,integrity,subflows,error,send_seconds,drain_seconds,omit_seconds,retrans,reinjected_bytes,ooo_bytes',
     );
     expect(csv.length).toBe(9);
     expect(r.cells.length).toBe(4);
@@ -150,5 +150,77 @@ describe('campaign runner', () => {
     await expect(
       runCampaign({ ...spec, seed: 8 }, { outDir: out, resume: true, runOne: async (r) => fakeResult(r) }),
     ).rejects.toThrow(/different/);
+  });
+
+  it('flags a cell whose runs vary more than the threshold; keeps every run’s value', async () => {
+    const out = join(tmp(), 'c');
+    const r = await runCampaign(spec, {
+      outDir: out,
+      resume: false,
+      varianceThreshold: 0.1,
+      // the roundrobin cells' two repetitions differ by a factor of two
+      runOne: async (run) => {
+        const base = fakeResult(run);
+        if (run.cell.assignments['knobs.net.mptcp.mptcp_scheduler'] !== 'roundrobin') return base;
+        return { ...base, goodputMbps: run.repetition === 1 ? 20 : 40 };
+      },
+    });
+    for (const c of r.cells) {
+      expect(c.values).toHaveLength(2);
+      expect(c.highVariance).toBe(c.assignments['knobs.net.mptcp.mptcp_scheduler'] === 'roundrobin');
+    }
+    const rr = r.cells.find((c) => c.assignments['knobs.net.mptcp.mptcp_scheduler'] === 'roundrobin')!;
+    expect(rr.values).toEqual([20, 40]);
+    expect(rr.cv).toBeCloseTo(Math.SQRT2 / 3, 6);
+    const md = readFileSync(join(out, 'summary.md'), 'utf8');
+    expect(md).toMatch(/\| 0\.471 ⚠ \|/);
+    expect(readFileSync(join(out, 'goodput.svg'), 'utf8')).toContain('⚠ cv 0.47');
+  });
+
+  it('records the machine: kernel, CPU, load at start and end, commit; per run the load around it', async () => {
+    const out = join(tmp(), 'c');
+    await runCampaign(spec, { outDir: out, resume: false, runOne: async (run) => fakeResult(run) });
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as {
+      machine: {
+        machine: { kernel: string; cpu: string; cpus: number; commit?: string };
+        loadStart: number[];
+        loadEnd: number[];
+        ran: number;
+      }[];
+    };
+    expect(summary.machine).toHaveLength(1);
+    const s = summary.machine[0]!;
+    expect(s.machine.kernel).toMatch(/\d/);
+    expect(s.machine.cpus).toBeGreaterThan(0);
+    expect(s.machine.cpu.length).toBeGreaterThan(0);
+    expect(s.loadStart).toHaveLength(3);
+    expect(s.loadEnd).toHaveLength(3);
+    expect(s.ran).toBe(8);
+    // this checkout is a git work tree: the commit is recorded
+    expect(s.machine.commit).toMatch(/^[0-9a-f]{40}$/);
+    const run = JSON.parse(readFileSync(join(out, 'runs', readdirSync(join(out, 'runs'))[0]!), 'utf8')) as {
+      load: { start: number[]; end: number[] };
+    };
+    expect(run.load.start).toHaveLength(3);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(
+      /## Machine\n\n- session 1: .*Linux .*load .* at start, .* at end/,
+    );
+  });
+
+  it('campaign report re-renders summary, CSV and charts from a partial campaign', async () => {
+    const out = join(tmp(), 'c');
+    await runCampaign(spec, { outDir: out, resume: false, runOne: async (run) => fakeResult(run) });
+    const runs = readdirSync(join(out, 'runs')).sort();
+    for (const f of runs.slice(0, 3)) unlinkSync(join(out, 'runs', f));
+    for (const f of ['results.csv', 'summary.md', 'summary.json', 'goodput.svg', 'goodput.png'])
+      unlinkSync(join(out, f));
+    const r = reportCampaign(out);
+    expect(r.planned).toBe(8);
+    expect(r.runs).toHaveLength(5);
+    expect(readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n')).toHaveLength(6);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toContain('partial: 5 of 8 runs made');
+    expect(readFileSync(join(out, 'goodput.svg'), 'utf8')).toMatch(/^<svg /);
+    expect(readFileSync(join(out, 'goodput.png')).subarray(1, 4).toString()).toBe('PNG');
+    expect(() => reportCampaign(join(out, 'nothing-here'))).toThrow(/no campaign here/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Forwarder, type Sink } from '../../../lab/emulator/forwarder';
 import { DirPipeline, DROPPED } from '../../../lab/emulator/pipeline';
-import { Rng } from '../../../lab/emulator/rng';
+import { Rng } from '../../../stack/sim/prng';
 import type { EmuDirParams } from '../../../lab/emulator/types';
 
 interface F {
@@ -162,7 +162,7 @@ describe('pipeline: jitter and reordering', () => {
 
 describe('pipeline: loss, burst loss, duplication, down', () => {
   function lossPattern(seed: number, params: EmuDirParams, n: number): boolean[] {
-    const p = new DirPipeline(new Rng(seed, 0), params);
+    const p = new DirPipeline(new Rng(seed).fork('dir/0'), params);
     const kept: boolean[] = [];
     for (let i = 0; i < n; i++) {
       const k = p.admit(1514, i) !== DROPPED;
@@ -182,7 +182,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
   });
 
   it('Gilbert-Elliott: loss share p/(p+r) in bursts of mean length 1/r', () => {
-    const p = new DirPipeline(new Rng(9, 0), { burstLoss: { p: 1, r: 10 } });
+    const p = new DirPipeline(new Rng(9).fork('dir/0'), { burstLoss: { p: 1, r: 10 } });
     const n = 200_000;
     const bursts: number[] = [];
     let run = 0;
@@ -200,7 +200,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
     expect(meanBurst).toBeGreaterThan(9);
     expect(meanBurst).toBeLessThan(11);
     // Random loss at the same average gives much shorter bursts.
-    const q = new DirPipeline(new Rng(9, 0), { lossPct: 100 / 11 });
+    const q = new DirPipeline(new Rng(9).fork('dir/0'), { lossPct: 100 / 11 });
     let runs = 0;
     let lost = 0;
     let prevLost = false;
@@ -216,7 +216,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
 
   it('Gilbert-Elliott with partial losses: lossGood in the good state, lossBad in the bad', () => {
     const share = (bl: { p: number; r: number; lossBad: number; lossGood: number }): number => {
-      const p = new DirPipeline(new Rng(11, 0), { burstLoss: bl });
+      const p = new DirPipeline(new Rng(11).fork('dir/0'), { burstLoss: bl });
       for (let i = 0; i < 100_000; i++) if (p.admit(1514, i) !== DROPPED) p.release(1514);
       return p.stats.drops.burst / 100_000;
     };
@@ -291,7 +291,7 @@ describe('pipeline: loss, burst loss, duplication, down', () => {
 describe('pipeline: memory bound', () => {
   it('holds at most MAX_PENDING frames per direction, then drops them as queue drops', async () => {
     const { MAX_PENDING } = await import('../../../lab/emulator/pipeline');
-    const p = new DirPipeline(new Rng(1, 0), { delayMs: 1000 });
+    const p = new DirPipeline(new Rng(1).fork('dir/0'), { delayMs: 1000 });
     let kept = 0;
     for (let i = 0; i < MAX_PENDING + 10; i++) if (p.admit(1514, i * 0.001) !== DROPPED) kept++;
     expect(kept).toBe(MAX_PENDING);

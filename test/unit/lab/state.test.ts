@@ -2,7 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseDuration, parsePercent, parseRate } from '../../../lab/links/units';
+import {
+  percentArg as parsePercent,
+  rateArg as parseRate,
+  timeArg as parseDuration,
+} from '../../../lab/topology/units';
 import { LabExistsError, listLabs, readState, removeLabDir, StateFile, statePath } from '../../../lab/state';
 
 let dir: string;
@@ -60,7 +64,10 @@ describe('runtime link units', () => {
       expect(() => parseRate(bad)).toThrow(/rate/);
     expect(() => parseDuration('10 parsecs')).toThrow(/time unit/);
     expect(() => parsePercent('1')).toThrow(/percentage/);
-    expect(() => parsePercent('101%')).toThrow(/over 100/);
+    expect(() => parsePercent('101%')).toThrow(/at most 100%/);
+    // one grammar: what a topology file refuses, `mplab link` refuses too, and the other way round
+    expect(() => parseRate('20mbps')).toThrow(/ambiguous rate unit "mbps"/);
+    expect(parseDuration('2min')).toBe(120_000);
   });
 });
 

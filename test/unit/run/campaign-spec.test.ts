@@ -70,10 +70,28 @@ describe('campaign files', () => {
     expect([d.ab.delayMs, d.needsNetem]).toEqual([10, true]);
   });
 
+  it('who sends: run.reverse and a reverse axis reach each cell; a bad value names its place', async () => {
+    const ok = 'name: c\ntopology: ../topologies/two-host.yaml\n';
+    const c = parseCampaign(`${ok}run: { from: a, to: b, time: 1s, reverse: true }\n`, file);
+    expect(c.run.reverse).toBe(true);
+    const base = await loadTopology(c.topology, { name: 'cr1' });
+    expect(prepareRun(base, c, {}, 'cr1').spec.reverse).toBe(true);
+    const m = parseCampaign(
+      `${ok}run: { from: a, to: b, time: 1s }\nmatrix:\n  reverse: [false, true]\n`,
+      file,
+    );
+    expect(m.spec.axes).toEqual([{ name: 'reverse', values: [false, true] }]);
+    expect(prepareRun(base, m, { reverse: true }, 'cr1').spec.reverse).toBe(true);
+    expect(prepareRun(base, m, { reverse: false }, 'cr1').spec.reverse).toBeUndefined();
+    expect(errs(`${ok}run: { from: a, to: b }\nmatrix:\n  reverse: [yes-please]\n`)).toEqual([
+      '5:13: reverse: expected true or false, got "yes-please"',
+    ]);
+  });
+
   it('names file:line:col for bad files', async () => {
     const ok = 'name: c\ntopology: ../topologies/two-host.yaml\nrun: { from: a, to: b, time: 1s }\n';
     expect(errs(`${ok}matrix:\n  stakc: [ts]\n`)).toEqual([
-      '5:3: unknown matrix axis "stakc": expected stack, knobs.<knob>, or links.<link id>.<param>',
+      '5:3: unknown matrix axis "stakc": expected stack, reverse, knobs.<knob>, or links.<link id>.<param>',
     ]);
     expect(errs(`${ok}matrix:\n  stack: [ts, quic]\n`)).toEqual([
       '5:15: stack: expected ts, kernel or tcp, got "quic"',

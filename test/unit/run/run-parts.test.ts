@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseSs } from '../../../lab/run/kernel';
 import { checkPlotPath, writePlot } from '../../../lab/run/plot';
 import type { RunResult } from '../../../lab/run/result';
 import { pathMbpsBetween, TimelineBuilder } from '../../../lab/run/timeline';
@@ -29,6 +28,7 @@ describe('TimelineBuilder', () => {
     expect(p).toEqual({
       t: 2,
       total: 10,
+      bytes: 2_500_000,
       subflows: [
         { pathIndex: 1, mbps: 8, cwnd: 14600, srttMs: 20 },
         { pathIndex: 2, mbps: 2, cwnd: 2920, srttMs: 150 },
@@ -48,39 +48,6 @@ describe('TimelineBuilder', () => {
     expect(p.subflows).toEqual([{ pathIndex: 1, mbps: 0 }]);
     expect(tl.subflows()[0]!.bytes).toBe(125_000);
     expect(tl.points[0]!.subflows[0]!.mbps).toBe(2);
-  });
-});
-
-describe('parseSs', () => {
-  it('reads each socket and its info line (IPv4, v4-mapped, scoped)', () => {
-    const text = [
-      'ESTAB 0      2896000   10.0.1.1:41234      10.0.1.2:5001',
-      '\t cubic wscale:7,7 rto:204 rtt:1.5/0.75 mss:1448 pmtu:1500 cwnd:10 bytes_sent:1000 bytes_acked:900 bytes_received:12 segs_out:5',
-      'ESTAB 0      0   [::ffff:10.0.2.2]:5001      [::ffff:10.0.2.1]:41235',
-      '\t cubic rtt:40.25/3 mss:1448 cwnd:20 bytes_received:777',
-    ].join('\n');
-    expect(parseSs(text)).toEqual([
-      {
-        local: '10.0.1.1:41234',
-        peer: '10.0.1.2:5001',
-        bytesSent: 1000,
-        bytesAcked: 900,
-        bytesReceived: 12,
-        cwnd: 14480,
-        mss: 1448,
-        rttMs: 1.5,
-      },
-      {
-        local: '10.0.2.2:5001',
-        peer: '10.0.2.1:41235',
-        bytesSent: 0,
-        bytesAcked: 0,
-        bytesReceived: 777,
-        cwnd: 28960,
-        mss: 1448,
-        rttMs: 40.25,
-      },
-    ]);
   });
 });
 

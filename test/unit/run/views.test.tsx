@@ -51,6 +51,10 @@ describe('views', () => {
       bytes: 2_000_000,
       seconds: 1,
       goodputMbps: 16,
+      sendSeconds: 0.9,
+      drainSeconds: 0.1,
+      omitSeconds: 0.5,
+      counters: { retrans: 7 },
       integrity: 'SHA-256 mismatch: sent ab…, received cd…',
       subflows: [{ pathIndex: 1, local: '10.0.1.1:1', remote: '10.0.1.2:2', bytes: 1_500_000 }],
       timeline: [],
@@ -58,7 +62,12 @@ describe('views', () => {
       notes: ['a note'],
     };
     const out = renderToString(<RunSummary r={r} />, { columns: 120 });
-    expect(out).toContain('a → b (ts, simulated, seed 4): 2.00 MB in 1.00 s = 16.00 Mbit/s');
+    expect(out).toContain(
+      'a → b (ts, simulated, seed 4): 16.00 Mbit/s goodput over 0.40 s of sending (first 0.5 s omitted)',
+    );
+    expect(out).toContain(
+      '2.00 MB in 1.00 s in all, of which 0.10 s drain after the last write; 7 retransmitted',
+    );
     expect(out).toContain('1.50 MB (75.0%)');
     expect(out).toContain('note: a note');
     expect(out).toContain('integrity: SHA-256 mismatch');

@@ -30,7 +30,7 @@ describe('overrides', () => {
   it('--name and --backend are validated', () => {
     expect(fails(TWO, { name: 'bad name' })[0]).toContain('--name "bad name"');
     expect(fails(TWO, { backend: 'dockr' })).toEqual([
-      '1:1 --backend "dockr": expected netns or docker; did you mean "docker"?',
+      '1:1 --backend "dockr": expected netns, docker or vm; did you mean "docker"?',
     ]);
     expect(load(TWO, { backend: 'docker' }).nodes.map((n) => n.backend)).toEqual(['docker', 'docker']);
   });
