@@ -88,7 +88,7 @@ describe.skipIf(!caps.netns)('two namespaces, two veth pairs (root)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('tbf 50 Mbit/s on each path and direction: ≥ 90 Mbit/s goodput, both subflows carry data', async () => {
+  it('tbf 50 Mbit/s on each path and direction: steady goodput printed (sanity bound only), both subflows carry data', async () => {
     shape('50mbit');
     const sinkProgress: TrafficProgress[] = [];
     const off = b!.client.onNotification('traffic.progress', (p) => sinkProgress.push(p));
