@@ -155,6 +155,7 @@ export class UdpPhy implements PhySink {
   private pollTimer: NodeJS.Timeout | undefined;
   private routeWatch: RouteWatch | undefined;
   private closed = false;
+  private warnedBufferCap = false;
 
   constructor(private readonly options: UdpPhyOptions = {}) {
     this.port = options.port ?? DEFAULT_UDP_PORT;
@@ -256,6 +257,27 @@ export class UdpPhy implements PhySink {
     return present.filter((a) => this.options.includeLoopback || !isLoopback(a));
   }
 
+  /**
+   * The kernel silently caps SO_RCVBUF at net.core.rmem_max (208 KiB on a stock kernel): a slow
+   * agent then loses datagrams in the socket, which looks like path loss. Say so once.
+   */
+  private warnIfBufferCapped(s: Socket, address: string): void {
+    if (this.warnedBufferCap) return;
+    const wanted = this.options.recvBufferSize ?? 4 << 20;
+    let got: number;
+    try {
+      got = s.getRecvBufferSize(); // Linux reports twice the value it granted
+    } catch {
+      return;
+    }
+    if (got >= wanted) return;
+    this.warnedBufferCap = true;
+    this.onLog?.(
+      `UDP receive buffer on ${address} capped at ${got >> 1} bytes (asked ${wanted}) by net.core.rmem_max: ` +
+        `datagrams are dropped when the agent falls behind; raise it with sysctl -w net.core.rmem_max=${wanted * 2}`,
+    );
+  }
+
   private bind(address: string): Promise<boolean> {
     const type = isIPv6(address) ? 'udp6' : isIPv4(address) ? 'udp4' : undefined;
     if (!type) {
@@ -289,6 +311,7 @@ export class UdpPhy implements PhySink {
           resolve(false);
           return;
         }
+        this.warnIfBufferCapped(s, address);
         s.on('error', (e) => {
           counters.sendErrors++;
           this.onLog?.(`socket ${address}: ${e.message}`);
