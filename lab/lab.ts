@@ -365,20 +365,26 @@ export class Lab {
       if (script) {
         progress({ step: 'agents', state: 'start', count: tsNodes.length });
         sf.record((s) => s.processes.push(...agentsStarted));
-        for (const [i, rec] of agentsStarted.entries()) {
-          rec.pid = await spawnAgent(
-            backend,
-            {
-              node: rec.owner,
-              handle: rec.ns ?? '',
-              socket: rec.socket ?? '',
-              log: rec.log ?? '',
-              phy: tsNodes[i]?.phy,
-            },
-            script,
-          );
-        }
+        // All at once: a VM node's start waits on its guest (copy in, Node starting under TCG), and
+        // every pid that did start is recorded before the first failure is thrown (down finds it).
+        const starts = await Promise.allSettled(
+          agentsStarted.map(async (rec, i) => {
+            rec.pid = await spawnAgent(
+              backend,
+              {
+                node: rec.owner,
+                handle: rec.ns ?? '',
+                socket: rec.socket ?? '',
+                log: rec.log ?? '',
+                phy: tsNodes[i]?.phy,
+              },
+              script,
+            );
+          }),
+        );
         sf.save();
+        const failed = starts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
 
       // A link crossing to another host (one host's share of a multi-host lab) is a VXLAN end here.

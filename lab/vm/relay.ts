@@ -1,7 +1,7 @@
 /**
  * The host side of a VM node's agent: a small detached process that listens on the node's usual
  * control socket (/run/mplab/<lab>/<node>.sock) and carries each connection over one SSH session
- * (a direct-tcpip channel) to the guest's agent bridge on the guest's loopback. So every lab
+ * (a direct-tcpip channel) to the guest agent's control port on the guest's loopback. So every lab
  * command that talks to an agent by its socket (sysctl, report, run, capture --stack, campaigns)
  * works on a VM node unchanged, and no node process starts in the guest per connection.
  *
@@ -16,11 +16,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SshSession } from '../remote/ssh';
 
-/** Where the guest's agent and its bridge live (the guest's /run is a tmpfs). */
+/** Where the guest's agent lives (the guest's /run is a tmpfs). */
 export const GUEST_DIR = '/run/mplab';
 export const GUEST_AGENT_SOCKET = `${GUEST_DIR}/agent.sock`;
-/** The bridge in the guest: 127.0.0.1:BRIDGE_PORT <-> the agent's unix socket. */
-export const BRIDGE_PORT = 8686;
+/** The guest agent's control port on the guest's loopback (agent.js --control-tcp). */
+export const GUEST_CONTROL_PORT = 8686;
 
 export interface RelayConfig {
   node: string;
@@ -46,15 +46,6 @@ export function relayCommand(): string[] {
   throw new Error(`vm relay: cannot find vmrelay.js beside ${here}; run 'npm run build'`);
 }
 
-/** The JavaScript of the guest bridge, run with `node -e SCRIPT SOCKET PORT`. */
-export const BRIDGE_JS = [
-  "const n=require('net');",
-  'const [p,port]=process.argv.slice(1);',
-  'n.createServer((c)=>{const s=n.connect(p);c.pipe(s).pipe(c);',
-  "c.on('error',()=>s.destroy());s.on('error',()=>c.destroy());c.on('close',()=>s.destroy());s.on('close',()=>c.destroy())})",
-  ".listen(Number(port),'127.0.0.1');",
-].join('');
-
 /** A fingerprint of the agent bundle, so the guest copy is replaced only when it changed. */
 export function bundleHash(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
@@ -77,7 +68,7 @@ export async function runRelay(cfg: RelayConfig): Promise<never> {
     clients.add(c);
     c.on('close', () => clients.delete(c));
     c.on('error', () => c.destroy());
-    session.openTcp('127.0.0.1', BRIDGE_PORT).then(
+    session.openTcp('127.0.0.1', GUEST_CONTROL_PORT).then(
       (ch) => {
         c.pipe(ch).pipe(c);
         ch.on('close', () => c.destroy());

@@ -39,6 +39,12 @@ export interface AgentOptions {
   userTimeoutMs?: number;
   /** Force one MSS on every address (default: per address, from its MTU). */
   mss?: number;
+  /**
+   * Also serve the control protocol on 127.0.0.1:PORT (0/undefined = off). For a VM guest, where
+   * the host reaches the agent through an SSH direct-tcpip channel: the guest is the lab's own
+   * machine, and a port spares a bridge process between it and the unix socket.
+   */
+  controlTcpPort?: number;
   /** Extra stack options (tests). */
   stack?: Partial<StackOptions>;
   /** Called after shutdown completed (main.ts exits the process). */
@@ -103,6 +109,7 @@ function socketAlive(path: string): Promise<boolean> {
 export class Agent {
   stack!: Stack;
   private control: Server | undefined;
+  private controlTcp: Server | undefined;
   private readonly clients = new Set<Socket>();
   private logFd = -1;
   private readonly started = performance.now();
@@ -170,6 +177,17 @@ export class Agent {
     });
     chmodSync(o.socketPath, 0o600);
     this.control = server;
+    if (o.controlTcpPort) {
+      const tcp = createServer((c) => this.onClient(c));
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(o.controlTcpPort, '127.0.0.1', () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      this.controlTcp = tcp;
+    }
     this.log(
       `agent ${VERSION} pid ${process.pid} core ${this.stack.coreKind} on ${this.stack.addresses.join(', ')} udp ${this.stack.phy.port}`,
     );
@@ -190,6 +208,9 @@ export class Agent {
       this.stopCapture();
       const ctl = this.control;
       this.control = undefined;
+      const tcp = this.controlTcp;
+      this.controlTcp = undefined;
+      tcp?.close();
       for (const c of this.clients) c.end();
       if (ctl) await new Promise<void>((r) => ctl.close(() => r()));
       for (const c of this.clients) c.destroy();

@@ -32,6 +32,7 @@ Usage: node agent.js --socket PATH --log FILE [options]
                         device, TCP to the stack's addresses steered to it (root; needs koffi)
   --tun-name NAME       TUN device name with --phy tun (default mptun0)
   --udp-port N          UDP port of the phy (default ${DEFAULT_UDP_PORT})
+  --control-tcp N       also serve the control protocol on 127.0.0.1:N (VM guests; default off)
   --proxy-port N        stack port for incoming TCP-proxy connections (default ${DEFAULT_PROXY_PORT}; 0 = off)
   --include-loopback    also use loopback addresses when learning them from the host
   --user-timeout MS     abort a connection whose data stays unacknowledged this long (default: off)
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
         phy: { type: 'string' },
         'tun-name': { type: 'string' },
         'proxy-port': { type: 'string' },
+        'control-tcp': { type: 'string' },
         'include-loopback': { type: 'boolean' },
         'user-timeout': { type: 'string' },
         mss: { type: 'string' },
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     addresses,
     udpPort: intArg(values['udp-port'] as string | undefined, 'udp-port', DEFAULT_UDP_PORT),
     proxyPort: intArg(values['proxy-port'] as string | undefined, 'proxy-port', DEFAULT_PROXY_PORT),
+    controlTcpPort: intArg(values['control-tcp'] as string | undefined, 'control-tcp', 0),
     includeLoopback: values['include-loopback'] === true,
     userTimeoutMs: msArg(values['user-timeout'] as string | undefined),
     mss: mssArg(values.mss as string | undefined),

@@ -42,7 +42,7 @@ import {
 } from '../../vm/qemu';
 import { type StreamProcess, startGuestProcess } from '../../vm/guest-process';
 import { qmp } from '../../vm/qmp';
-import { BRIDGE_JS, BRIDGE_PORT, GUEST_AGENT_SOCKET, GUEST_DIR, relayCommand } from '../../vm/relay';
+import { GUEST_AGENT_SOCKET, GUEST_CONTROL_PORT, GUEST_DIR, relayCommand } from '../../vm/relay';
 import { NetnsBackend, parallel } from '../netns';
 import type { Backend, ExecOptions, WireSpec } from '../types';
 
@@ -187,12 +187,17 @@ export class VmBackend implements Backend {
     const labKey = generateKeyPair(`mplab-lab-${this.o.lab}`);
     writeKeyPair(labKey, keyFiles.private);
     const { createTap } = await import('../../emulator/sys');
+    // One image check per distinct kernel/initrd, not per node: each costs ~0.5 s of hashing.
+    const images = new Map<string, ReturnType<typeof bootImageOf>>();
     for (const node of nodes) {
       const vm = node.vm ?? { memoryMib: 512, cpus: 1, accel: 'auto' as const };
       const files = vmFiles(dir, node.name);
       mkdirSync(files.dir, { recursive: true, mode: 0o700 });
       const hostKey = generateKeyPair(`mplab-vm-${this.o.lab}-${node.name}`);
-      const image = await bootImageOf(vm);
+      const imageKey = `${vm.kernel ?? ''}\0${vm.initrd ?? ''}`;
+      let imagePromise = images.get(imageKey);
+      if (!imagePromise) images.set(imageKey, (imagePromise = bootImageOf(vm)));
+      const image = await imagePromise;
       const accel = await chooseAccel(vm.accel, qemu, { kernel: image });
       if (accel.note)
         this.onBoot({ node: node.name, state: 'queued', ms: 0, accel: accel.accel, note: accel.note });
@@ -424,8 +429,8 @@ export class VmBackend implements Backend {
 
   /**
    * Starts the agent in the guest (the host's agent bundle, copied in, so guest and CLI always speak
-   * the same protocol), the guest bridge to its socket, and the host-side relay listening on the
-   * node's usual control socket. Returns the relay's pid: the process `down` stops for this agent.
+   * the same protocol) with its control port on the guest's loopback, and the host-side relay
+   * listening on the node's usual control socket. Returns the relay's pid: the process `down` stops for this agent.
    */
   async spawnDetachedAsync(handle: string, argv: string[], logFile: string): Promise<number> {
     if (!this.isVm(handle)) {
@@ -459,16 +464,26 @@ export class VmBackend implements Backend {
     );
     if (up.code !== 0)
       throw new RuntimeFailure(`VM node '${node}': cannot copy the agent in: ${up.stderr.trim()}`);
-    const agent = shellQuote(['node', `${GUEST_DIR}/agent.js`, ...guestArgs]);
-    const bridge = shellQuote(['node', '-e', BRIDGE_JS, GUEST_AGENT_SOCKET, String(BRIDGE_PORT)]);
+    const agent = shellQuote([
+      'node',
+      `${GUEST_DIR}/agent.js`,
+      ...guestArgs,
+      '--control-tcp',
+      String(GUEST_CONTROL_PORT),
+    ]);
+    // Returns once the agent listens on its control port (or has died), so the relay's first
+    // channel to it succeeds: retried channel opens would cost a TCG guest's CPU while it starts.
+    const listening = `0100007F:${GUEST_CONTROL_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
     const start = await s.exec(
       shellQuote([
         'sh',
         '-c',
-        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & ` +
-          `setsid ${bridge} </dev/null >>${GUEST_DIR}/bridge.out 2>&1 & echo started`,
+        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ` +
+          `i=0; until grep -q '${listening}' /proc/net/tcp; do ` +
+          `kill -0 $pid 2>/dev/null || { echo 'the agent exited:' >&2; tail -5 ${GUEST_DIR}/agent.out >&2; exit 1; }; ` +
+          `i=$((i+1)); [ $i -lt 1200 ] || { echo 'the agent did not listen within 60 s' >&2; exit 1; }; sleep 0.05; done; echo started`,
       ]),
-      { timeoutMs: 30_000 },
+      { timeoutMs: 90_000 },
     );
     if (start.code !== 0)
       throw new RuntimeFailure(`VM node '${node}': cannot start the agent: ${start.stderr.trim()}`);
