@@ -96,6 +96,54 @@ describe('node agent (bundled, loopback)', () => {
     expect(existsSync(second.socket)).toBe(false);
   });
 
+  it('--control-tcp: the same protocol on 127.0.0.1:PORT, closed again on shutdown', async () => {
+    const srv = createServer();
+    const port = await new Promise<number>((r) =>
+      srv.listen(0, '127.0.0.1', () => r((srv.address() as { port: number }).port)),
+    );
+    await new Promise<void>((r) => srv.close(() => r()));
+    const tcp = await startAgent(agentJs, dir, 'tcp', [
+      '--addresses',
+      '127.0.0.6',
+      '--udp-port',
+      String(udpPort + 2),
+      '--control-tcp',
+      String(port),
+    ]);
+    const ask = (line: string) =>
+      new Promise<string>((resolve, reject) => {
+        const c = netConnect(port, '127.0.0.1');
+        let got = '';
+        c.setEncoding('utf8');
+        c.on('data', (d: string) => {
+          got += d;
+          if (got.includes('\n')) {
+            c.end();
+            resolve(got.trim());
+          }
+        });
+        c.on('error', reject);
+        c.write(`${line}\n`);
+      });
+    try {
+      const reply = JSON.parse(await ask('{"jsonrpc":"2.0","id":7,"method":"ping"}'));
+      expect(reply).toMatchObject({ jsonrpc: '2.0', id: 7, result: { pong: true } });
+    } finally {
+      expect(await stopAgent(tcp)).toBe(0);
+    }
+    // nothing listens on the port after the agent stopped
+    await expect(ask('{"jsonrpc":"2.0","id":8,"method":"ping"}')).rejects.toThrow(/ECONNREFUSED/);
+    const bad = spawnSync(
+      process.execPath,
+      [agentJs, '--socket', join(dir, 'x.sock'), '--control-tcp', 'abc'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--control-tcp must be a port number');
+  });
+
   it('gets, sets and lists knobs; bad values and names are errors with codes', async () => {
     const c = a!.client;
     const list = await c.call('sysctl.list');
