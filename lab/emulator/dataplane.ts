@@ -73,12 +73,7 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
   const fw = new Forwarder<Buffer>(
     {
       deliver(dir, frame, len) {
-        if ((sys.write(outFd[dir]!, frame, len) as number) < 0) {
-          const s = fw.dirs[dir]!.stats;
-          s.delivered--;
-          s.deliveredBytes -= len;
-          s.writeErrors++;
-        }
+        if ((sys.write(outFd[dir]!, frame, len) as number) < 0) fw.dirs[dir]!.writeFailed(len);
       },
       free(frame) {
         pool.push(frame);
@@ -138,8 +133,7 @@ export function runDataplane(init: DataplaneInit, port: MessagePort): void {
   };
   const dirStats = (d: number, now: number): DirStats => {
     const p = fw.dirs[d]!;
-    const s = p.stats;
-    return { ...s, drops: { ...s.drops }, queueBytes: p.backlog(now).bytes };
+    return { ...p.stats, queueBytes: p.backlog(now).bytes };
   };
   const handle = (m: DataplaneRequest): unknown => {
     const now = performance.now();

@@ -23,23 +23,6 @@ export const MAX_PENDING = 50_000;
 
 export type TraceLoader = (path: string) => Trace;
 
-export function emptyDirStats(): DirStats {
-  return {
-    frames: 0,
-    bytes: 0,
-    delivered: 0,
-    deliveredBytes: 0,
-    drops: { queue: 0, loss: 0, burst: 0, down: 0 },
-    duplicated: 0,
-    reordered: 0,
-    pending: 0,
-    queueBytes: 0,
-    queueHighBytes: 0,
-    queueHighFrames: 0,
-    writeErrors: 0,
-  };
-}
-
 /** Result codes of admit(): a due time ≥ 0, or this. */
 export const DROPPED = LINK_DROPPED;
 
@@ -81,7 +64,12 @@ export function linkParamsOf(p: EmuDirParams, trace: Trace | null, traceStart: n
 export class DirPipeline {
   params: EmuDirParams = {};
   up = true;
-  readonly stats: DirStats = emptyDirStats();
+  /** What only the emulator counts, in whole frames; everything else is the link model's. */
+  private frames = 0;
+  private bytes = 0;
+  private delivered = 0;
+  private deliveredBytes = 0;
+  private writeErrors = 0;
   /** Set by admit(): the due time of a duplicate copy, or DROPPED when none. */
   dupDue = DROPPED;
 
@@ -123,50 +111,58 @@ export class DirPipeline {
    * DROPPED. `dupDue` tells whether a duplicate must be delivered too.
    */
   admit(len: number, now: number): number {
-    const s = this.stats;
-    s.frames++;
-    s.bytes += len;
+    this.frames++;
+    this.bytes += len;
     this.dupDue = DROPPED;
     const pipe = this.pipe;
     if (!this.up) {
       pipe.countDrop('down');
-      this.sync();
       return DROPPED;
     }
     const due = pipe.admit(len > ETH_HEADER ? len - ETH_HEADER : len, now);
     this.dupDue = pipe.dupDue;
-    this.sync();
     return due;
-  }
-
-  /** Copies the link model's counters into the emulator's. */
-  private sync(): void {
-    const c = this.pipe.counters;
-    const s = this.stats;
-    s.drops.queue = c.dropped.queue;
-    s.drops.loss = c.dropped.random;
-    s.drops.burst = c.dropped.burst;
-    s.drops.down = c.dropped.down;
-    s.duplicated = c.duplicated;
-    s.reordered = c.reordered;
-    s.pending = this.pipe.pending;
-    s.queueHighBytes = c.queueHighWaterBytes;
-    s.queueHighFrames = c.queueHighWaterPackets;
   }
 
   /** A held frame reached its due time: true = write it; false = the link went down (counted). */
   release(len: number): boolean {
     if (!this.up) {
       this.pipe.lose();
-      this.sync();
       return false;
     }
     this.pipe.release(len > ETH_HEADER ? len - ETH_HEADER : len);
-    const s = this.stats;
-    s.delivered++;
-    s.deliveredBytes += len;
-    s.pending = this.pipe.pending;
+    this.delivered++;
+    this.deliveredBytes += len;
     return true;
+  }
+
+  /** The TAP refused a released frame: it counts as a write error, not as delivered. */
+  writeFailed(len: number): void {
+    this.delivered--;
+    this.deliveredBytes -= len;
+    this.writeErrors++;
+  }
+
+  /**
+   * The counters as of now, read from the link model's own (nothing is copied per frame). The
+   * backlog in bytes needs a time: `queueBytes` is 0 here, filled by the caller from backlog(now).
+   */
+  get stats(): DirStats {
+    const c = this.pipe.counters;
+    return {
+      frames: this.frames,
+      bytes: this.bytes,
+      delivered: this.delivered,
+      deliveredBytes: this.deliveredBytes,
+      drops: { queue: c.dropped.queue, loss: c.dropped.random, burst: c.dropped.burst, down: c.dropped.down },
+      duplicated: c.duplicated,
+      reordered: c.reordered,
+      pending: this.pipe.pending,
+      queueBytes: 0,
+      queueHighBytes: c.queueHighWaterBytes,
+      queueHighFrames: c.queueHighWaterPackets,
+      writeErrors: this.writeErrors,
+    };
   }
 
   /** Current backlog waiting for the rate limiter (bytes, frames), as of `now`. */
