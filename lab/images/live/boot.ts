@@ -5,7 +5,6 @@
  * The QEMU process is this object's own child and `stop` ends exactly it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { RuntimeFailure } from '../../errors';
 
 export interface BootOptions {
@@ -20,19 +19,6 @@ export interface BootOptions {
   accel?: string;
   /** Extra QEMU arguments (NICs). */
   args?: string[];
-}
-
-/** An unused local TCP port (for hostfwd). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
 }
 
 export class QemuBoot {

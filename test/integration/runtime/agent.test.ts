@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRpcError } from '../../../stack/agent/client';
 import type { TrafficDone, TrafficProgress } from '../../../stack/agent/protocol';
+import { freePort } from '../../../lab/vm/qemu';
 import { caps } from '../../helpers/caps';
 import { bundleAgent, type RunningAgent, startAgent, stopAgent } from './agent-helpers';
 
@@ -97,11 +98,7 @@ describe('node agent (bundled, loopback)', () => {
   });
 
   it('--control-tcp: the same protocol on 127.0.0.1:PORT, closed again on shutdown', async () => {
-    const srv = createServer();
-    const port = await new Promise<number>((r) =>
-      srv.listen(0, '127.0.0.1', () => r((srv.address() as { port: number }).port)),
-    );
-    await new Promise<void>((r) => srv.close(() => r()));
+    const port = await freePort();
     const tcp = await startAgent(agentJs, dir, 'tcp', [
       '--addresses',
       '127.0.0.6',

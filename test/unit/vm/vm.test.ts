@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { hostSideLines, joinLines } from '../../../lab/backends/vm/index';
 import { parseTopology } from '../../../lab/topology';
 import { probeBootSector } from '../../../lab/vm/accel';
+import { cpioArchive } from '../../../lab/images/live/cpio';
 import { bootConfigOf, vmMac } from '../../../lab/vm/bootconfig';
-import { cpioArchive } from '../../../lab/vm/cpio';
 import { qemuArgs, vmFiles } from '../../../lab/vm/qemu';
 import { memoryProblem, parseMemory } from '../../../lab/vm/spec';
 
@@ -90,9 +90,9 @@ describe('config archive', () => {
       writeFileSync(
         join(dir, 'x.cpio'),
         cpioArchive([
-          { path: 'etc', mode: 0o755, dir: true },
-          { path: 'etc/mplab', mode: 0o700, dir: true },
-          { path: 'etc/mplab/node.json', mode: 0o600, data },
+          { kind: 'dir', path: 'etc', mode: 0o755 },
+          { kind: 'dir', path: 'etc/mplab', mode: 0o700 },
+          { kind: 'file', path: 'etc/mplab/node.json', mode: 0o600, data },
         ]),
       );
       const list = execFileSync('cpio', ['-it', '--quiet', '-F', join(dir, 'x.cpio')], { encoding: 'utf8' });
