@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { readState } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
 import { type Bundle, bundle, root } from './bundle';
@@ -17,24 +18,12 @@ const fixtures = join(root, 'test/integration/lab/fixtures');
 const bad = join(root, 'test/fixtures/topologies/bad');
 let b: Bundle;
 
-function mplab(args: string[], timeoutMs = 60_000): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [b.cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? 128, out, err });
-    });
-  });
+async function mplab(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await spawnCli(b.cli, args, { timeoutMs }).done;
+  return { code: r.code ?? 128, out: r.stdout, err: r.stderr };
 }
 
 describe.skipIf(!caps.netns)('mplab lab commands (bundled CLI, root)', () => {

@@ -1,21 +1,12 @@
-/**
- * The live-CD demo in a real lab, as it happened, through the bundled CLI: the client opens the
- * connection (the summary says so, its report shows the connection as the client), its path
- * manager opens the 3G subflow and re-joins from WiFi when it returns (client MIB MPJoinSynTx >= 2),
- * integrity ok; every whole second from 1 s
- * to 9 s and from 23 s to 29 s delivers to the application >= 60 % of what the subflows delivered
- * on the wire (issue 24's 75 % of WiFi + 3G's rate is the simulator's bound; see the test's note).
- * `--compare kernel` produces both runs (ours and the kernel's MPTCP) in one table and one plot.
- */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { type DemoFigures, perSecondGoodput } from '../../../lab/run/demo-figures';
 import type { RunResult } from '../../../lab/run/result';
 import { caps } from '../../helpers/caps';
-import { type Bundle, bundle, root } from './bundle';
+import { type Bundle, bundle } from './bundle';
 import { labName, labScope, leftovers, NOTHING } from './helpers';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mplab-demoit-'));
@@ -29,26 +20,7 @@ interface DemoJson {
 }
 
 function cli(b: Bundle, args: string[], timeoutMs: number) {
-  const child = spawn(process.execPath, [b.cli, ...args], {
-    cwd: root,
-    env: { ...process.env, MPLAB_AGENT: b.agent ?? '', MPLAB_EMULATOR: join(root, 'lab/emulator/main.ts') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return spawnCli(b.cli, args, { timeoutMs, agent: b.agent ?? '', emulatorFromSource: true }).done;
 }
 
 describe.skipIf(!caps.netns)('the live-CD demo in a lab, the client as connector', () => {

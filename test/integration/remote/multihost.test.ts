@@ -1,13 +1,7 @@
-/**
- * A lab over two "remote hosts" (test/helpers/sshhost.ts: netns + private /run and /tmp + Debian's
- * sshd each, bridged): a and b of two-host on different hosts, their links VXLAN tunnels. Integrity
- * over both paths, shaping across hosts, status, down leaving nothing on any host, and the
- * failures: a changed host key, a host whose sshd is down.
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { Lab } from '../../../lab/lab';
 import { downAllHosts } from '../../../lab/remote/cluster';
 import { readClusterRecord } from '../../../lab/remote/record';
@@ -66,30 +60,8 @@ describe.skipIf(!caps.netns || !caps.sshd)('a lab over two hosts (ssh + VXLAN)',
   const deployDirs = new Set<string>();
   const env = { ...process.env };
 
-  function cli(
-    args: string[],
-    timeoutMs = 120_000,
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, [join(dist, 'cli.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, MPLAB_AGENT: join(dist, 'agent.js') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    return new Promise((resolve) => {
-      const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('close', (code) => {
-        clearTimeout(t);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  function cli(args: string[], timeoutMs = 120_000) {
+    return spawnCli(join(dist, 'cli.js'), args, { timeoutMs, agent: join(dist, 'agent.js') }).done;
   }
 
   function writeInventory(hosts: SshHost[], file: string, keys?: Record<string, string>): void {

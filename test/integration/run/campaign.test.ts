@@ -1,13 +1,8 @@
-/**
- * Campaigns through the bundled CLI. In the simulator (no root needed): a 2×2×2 campaign gives its
- * rows; killed with SIGKILL in the middle and resumed, it finishes without redoing finished runs.
- * In labs (root): a small campaign where each run gets a fresh lab, torn down after.
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { listLabs } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
 import { agentEntry, type Bundle, bundle, root } from '../lab/bundle';
@@ -23,23 +18,7 @@ afterAll(() => {
 });
 
 function start(args: string[]) {
-  const child = spawn(process.execPath, [b.cli, ...args], {
-    cwd: root,
-    env: { ...process.env, MPLAB_AGENT: b.agent ?? '', MPLAB_EMULATOR: join(root, 'lab/emulator/main.ts') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>(
-    (r) => child.on('close', (code, signal) => r({ code, signal, stdout, stderr })),
-  );
-  return { child, done };
+  return spawnCli(b.cli, args, { timeoutMs: 600_000, agent: b.agent ?? '', emulatorFromSource: true });
 }
 
 function campaignFile(name: string, body: string): string {

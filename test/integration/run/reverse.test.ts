@@ -1,15 +1,8 @@
-/**
- * Who connects and who sends, in real labs: `run a b --reverse` (a connects, b sends: iperf3 -R)
- * for our stack, the kernel's MPTCP and plain TCP; a mixed lab (our stack on a `phy: tun` node, the
- * kernel's MPTCP on a `stack: kernel` node) run both ways and reversed, integrity checked and both
- * paths carrying data; and a run whose receiving agent is killed (kill -9 of the pid the lab
- * recorded) fails with exit 1 naming it, promptly, and leaves no job behind.
- */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { formatReport } from '../../../lab/report';
 import { Lab } from '../../../lab/lab';
 import type { RunResult } from '../../../lab/run/result';
@@ -21,27 +14,7 @@ const twoHost = join(root, 'topologies/two-host.yaml');
 const tmp = mkdtempSync(join(tmpdir(), 'mplab-revit-'));
 
 function cli(b: Bundle, args: string[], timeoutMs = 60_000) {
-  const child = spawn(process.execPath, [b.cli, ...args], {
-    cwd: root,
-    env: { ...process.env, MPLAB_AGENT: b.agent ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; at: number }>((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr, at: performance.now() });
-    });
-  });
-  return { child, done, out: () => stdout };
+  return spawnCli(b.cli, args, { timeoutMs, agent: b.agent ?? '' });
 }
 
 /** Subflows that carried at least `min` bytes, by the sender's local address. */

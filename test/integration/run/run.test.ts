@@ -1,14 +1,8 @@
-/**
- * Traffic runs in real labs (namespaces, agents, the emulator): our stack over two-host (integrity,
- * both paths carry data, the JSON's fields), scenario events applied on time and visible in the
- * timeline, the kernel's MPTCP and plain TCP through the namespaces, and the live-CD demo through
- * the bundled CLI (a scaled scenario; interrupted with SIGINT it still tears the lab down).
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { Lab } from '../../../lab/lab';
 import type { RunResult } from '../../../lab/run/result';
 import { type DemoFigures, wifiPaths } from '../../../lab/run/demo-figures';
@@ -26,28 +20,8 @@ const twoHost = join(root, 'topologies/two-host.yaml');
 const tmp = mkdtempSync(join(tmpdir(), 'mplab-runit-'));
 
 function cli(b: Bundle, args: string[], timeoutMs = 60_000) {
-  const child = spawn(process.execPath, [b.cli, ...args], {
-    cwd: root,
-    // the test bundle has no emulator.js: run the emulator from source (the demo's links need it)
-    env: { ...process.env, MPLAB_AGENT: b.agent ?? '', MPLAB_EMULATOR: join(root, 'lab/emulator/main.ts') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return { child, done, out: () => stdout };
+  // the test bundle has no emulator.js: run the emulator from source (the demo's links need it)
+  return spawnCli(b.cli, args, { timeoutMs, agent: b.agent ?? '', emulatorFromSource: true });
 }
 
 describe.skipIf(!caps.netns || !hasAgent)('traffic runs in a lab', () => {
