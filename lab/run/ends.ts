@@ -71,24 +71,20 @@ function outcome(r: TrafficResult): EndOutcome {
   return o;
 }
 
-/** Our stack on a `stack: ts` node, through its agent. */
-export class AgentEnd implements TrafficEnd {
-  readonly stack = 'ts' as const;
+/**
+ * What both kinds of end share: the node's name and the two outcomes a runner waits on, settled by
+ * the subclass.
+ */
+abstract class EndBase {
   readonly node: string;
   readonly done: Promise<EndOutcome>;
   readonly died: Promise<string>;
-  private client!: AgentClient;
-  private figures: TrafficProgress['subflows'] = [];
-  private moved = 0;
-  private resolveDone!: (o: EndOutcome) => void;
-  private resolveDied!: (why: string) => void;
-  private unwatch: (() => void) | undefined;
-  private offs: (() => void)[] = [];
+  protected resolveDone!: (o: EndOutcome) => void;
+  protected resolveDied!: (why: string) => void;
 
   constructor(
-    private readonly lab: Lab,
-    private readonly plan: EndPlan,
-    private readonly heartbeatMs?: number,
+    protected readonly lab: Lab,
+    protected readonly plan: EndPlan,
   ) {
     this.node = plan.node.name;
     this.done = new Promise((r) => {
@@ -97,6 +93,24 @@ export class AgentEnd implements TrafficEnd {
     this.died = new Promise((r) => {
       this.resolveDied = r;
     });
+  }
+}
+
+/** Our stack on a `stack: ts` node, through its agent. */
+export class AgentEnd extends EndBase implements TrafficEnd {
+  readonly stack = 'ts' as const;
+  private client!: AgentClient;
+  private figures: TrafficProgress['subflows'] = [];
+  private moved = 0;
+  private unwatch: (() => void) | undefined;
+  private offs: (() => void)[] = [];
+
+  constructor(
+    lab: Lab,
+    plan: EndPlan,
+    private readonly heartbeatMs?: number,
+  ) {
+    super(lab, plan);
   }
 
   async start(): Promise<void> {
@@ -181,30 +195,19 @@ export class AgentEnd implements TrafficEnd {
 }
 
 /** The kernel of a node (MPTCP, or plain TCP): its namespace's, or its VM guest's. */
-export class KernelEnd implements TrafficEnd {
-  readonly node: string;
-  readonly done: Promise<EndOutcome>;
-  readonly died: Promise<string>;
+export class KernelEnd extends EndBase implements TrafficEnd {
   private proc: StreamProcess | undefined;
   private moved = 0;
   private latest: NonNullable<KernelLine['subflows']> = [];
-  private resolveDone!: (o: EndOutcome) => void;
-  private resolveDied!: (why: string) => void;
   private readonly pathIdx = new Map<string, number>();
   private finished = false;
 
   constructor(
-    private readonly lab: Lab,
-    private readonly plan: EndPlan,
+    lab: Lab,
+    plan: EndPlan,
     readonly stack: 'kernel' | 'tcp',
   ) {
-    this.node = plan.node.name;
-    this.done = new Promise((r) => {
-      this.resolveDone = r;
-    });
-    this.died = new Promise((r) => {
-      this.resolveDied = r;
-    });
+    super(lab, plan);
   }
 
   async start(): Promise<void> {
