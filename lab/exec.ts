@@ -2,6 +2,8 @@
  * Running host tools (ip, tc, dumpcap, commands inside nodes) through execa: no shell, input on
  * stdin, stdout/stderr collected, a clear error naming the command and its stderr when it fails.
  */
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 
 export interface RunOptions {
@@ -75,4 +77,15 @@ export function tcBatch(ns: string | null, lines: string[], force = false): Prom
   if (lines.length === 0) return Promise.resolve({ code: 0, stdout: '', stderr: '' });
   const args = [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'];
   return run('tc', args, { input: `${lines.join('\n')}\n`, allowFail: force });
+}
+
+/** Where a command is on PATH (sbin included: root's tools live there), or undefined. */
+export function findOnPath(cmd: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
 }

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
 import { RuntimeFailure, UsageError } from '../errors';
+import { findOnPath } from '../exec';
 import { VERSION } from '../../stack/version';
 
 export interface ImageDefinition {
@@ -84,12 +85,6 @@ export function imageTag(def: ImageDefinition): string {
   return `${def.repository}:${VERSION}`;
 }
 
-async function which(bin: string): Promise<string | undefined> {
-  const r = await execa('sh', ['-c', `command -v ${bin}`], { reject: false });
-  const p = r.stdout.trim();
-  return r.exitCode === 0 && p.startsWith('/') ? p : undefined;
-}
-
 /** Absolute paths of the shared objects a binary loads, the dynamic loader included. */
 async function sharedLibs(binary: string): Promise<string[]> {
   const r = await execa('ldd', [binary], { reject: false });
@@ -121,7 +116,7 @@ async function collectInputs(def: ImageDefinition, root: string): Promise<Inputs
     [def.binaries.optional, false],
   ] as const) {
     for (const bin of bins) {
-      const path = await which(bin);
+      const path = findOnPath(bin);
       if (!path) {
         if (required) missing.push(bin);
         continue;

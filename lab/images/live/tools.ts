@@ -3,8 +3,8 @@
  * missing one fails in one line that says what to install (and before anything is written).
  */
 import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { RuntimeFailure } from '../../errors';
+import { findOnPath } from '../../exec';
 
 export interface Tool {
   /** A command on PATH, or an absolute path (a directory, for GRUB's platform files). */
@@ -34,17 +34,6 @@ export const ISO_TOOLS: Tool[] = [
 export const BOOT_TOOLS: Tool[] = [
   { what: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots the image' },
 ];
-
-/** Where a command is on PATH (sbin included: root's tools live there), or undefined. */
-export function findOnPath(cmd: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = join(d, cmd);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 export function missingTools(tools: Tool[]): Tool[] {
   return tools.filter((t) => (t.what.startsWith('/') ? !existsSync(t.what) : !findOnPath(t.what)));
