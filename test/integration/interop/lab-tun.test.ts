@@ -6,11 +6,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { formatKernelReport, kernelReport } from '../../../lab/kernel/report';
 import { Lab } from '../../../lab/lab';
 import { caps } from '../../helpers/caps';
-import { type Bundle, bundle } from '../lab/bundle';
+import { bundleForSuite } from '../lab/bundle';
 import { labName, labScope, leftovers, NOTHING } from '../lab/helpers';
 import { tmpDir } from './dissect';
 import { hasMptcpPython, KERNEL_PY, type KernelResult } from './harness';
@@ -21,17 +21,8 @@ describe.skipIf(!caps.netns || !caps.tun || !caps.kernelMptcp || !hasMptcpPython
   'lab: phy tun beside a kernel node',
   () => {
     labScope();
-    let b: Bundle | undefined;
-    let prevAgent: string | undefined;
-    beforeAll(async () => {
-      b = await bundle();
-      prevAgent = process.env.MPLAB_AGENT;
-      if (b.agent) process.env.MPLAB_AGENT = b.agent;
-    }, 120_000);
+    bundleForSuite();
     afterAll(() => {
-      if (prevAgent === undefined) delete process.env.MPLAB_AGENT;
-      else process.env.MPLAB_AGENT = prevAgent;
-      b?.remove();
       tmp.remove();
     });
 

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { bundleAll, root } from '../../../scripts/bundle';
 
 export { root } from '../../../scripts/bundle';
@@ -48,4 +49,29 @@ export async function ensureDistAgent(): Promise<string | undefined> {
   if (existsSync(out) && statSync(out).mtimeMs >= newest(join(root, 'stack'))) return out;
   await bundleAll({ outdir: join(root, 'dist'), only: ['agent'] });
   return out;
+}
+
+/**
+ * A bundle for the enclosing suite, its agent as MPLAB_AGENT (what an in-process Lab deploys)
+ * while the suite runs, the variable restored and the bundle removed after it. Call it before the
+ * suite's own hooks: its afterAll then runs after theirs (labs are down before their agent goes).
+ */
+export function bundleForSuite(timeoutMs = 120_000): () => Bundle {
+  let b: Bundle | undefined;
+  let prev: string | undefined;
+  beforeAll(async () => {
+    b = await bundle();
+    prev = process.env.MPLAB_AGENT;
+    if (b.agent) process.env.MPLAB_AGENT = b.agent;
+  }, timeoutMs);
+  afterAll(() => {
+    if (prev === undefined) delete process.env.MPLAB_AGENT;
+    else process.env.MPLAB_AGENT = prev;
+    b?.remove();
+  });
+  return () => {
+    if (!b)
+      throw new Error('bundleForSuite: the bundle is built in beforeAll; ask for it inside a test or hook');
+    return b;
+  };
 }

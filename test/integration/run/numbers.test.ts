@@ -1,19 +1,13 @@
-/**
- * Run semantics a researcher can publish, in a real lab (namespaces, agents, tbf-shaped links):
- * a timed run's sending window and goodput, the drain apart; --omit leaving only its first second
- * out; --json-stream lines arriving while the run goes on; --parallel 2 as two connections each
- * checked; --bidir; the kernel's MPTCP measured the same way.
- */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli } from '../../helpers/spawn-cli';
 import { Lab } from '../../../lab/lab';
 import type { RunResult } from '../../../lab/run/result';
 import { bytesAt } from '../../../lab/run/window';
 import { caps } from '../../helpers/caps';
-import { agentEntry, type Bundle, bundle, ensureDistAgent, root } from '../lab/bundle';
+import { agentEntry, ensureDistAgent, bundleForSuite } from '../lab/bundle';
 import { labName, labScope } from '../lab/helpers';
 
 const hasAgent = existsSync(agentEntry);
@@ -76,21 +70,15 @@ function expectTimedWindow(r: RunResult, paths: number): void {
 
 describe.skipIf(!caps.netns || !hasAgent)('run semantics in a lab', () => {
   labScope();
-  let b: Bundle;
+  // the bundle goes after this suite: later labs (the kernel's, whose ends run the agent bundle)
+  // use their own
+  const bundled = bundleForSuite();
   let lab: Lab;
-  let prevAgent: string | undefined;
   beforeAll(async () => {
-    b = await bundle();
-    prevAgent = process.env.MPLAB_AGENT;
-    process.env.MPLAB_AGENT = b.agent;
     lab = await Lab.up(topo, { name: labName('n') });
   }, 120_000);
   afterAll(async () => {
     await lab?.down();
-    b?.remove();
-    // the bundle is gone: later labs (the kernel's, whose ends run the agent bundle) use their own
-    if (prevAgent === undefined) delete process.env.MPLAB_AGENT;
-    else process.env.MPLAB_AGENT = prevAgent;
   });
 
   it('--time 5: a window of 5 s ± 0.2 s, goodput within the links’ rate, the drain apart, counters per interval', async () => {
@@ -122,21 +110,22 @@ describe.skipIf(!caps.netns || !hasAgent)('run semantics in a lab', () => {
   }, 60_000);
 
   it('--json-stream: every line parses, intervals arrive while the run goes on, the last line is the result', async () => {
-    const child = spawn(
-      process.execPath,
-      [b.cli, 'run', 'a', 'b', '--lab', lab.name, '--time', '3', '--interval', '200ms', '--json-stream'],
-      { cwd: root, env: { ...process.env, MPLAB_AGENT: b.agent ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const b = bundled();
+    const run = spawnCli(
+      b.cli,
+      ['run', 'a', 'b', '--lab', lab.name, '--time', '3', '--interval', '200ms', '--json-stream'],
+      { agent: b.agent ?? '' },
     );
     const arrivals: { at: number; line: string }[] = [];
     let buf = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    run.child.stdout!.on('data', (d: string) => {
       buf += d;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         arrivals.push({ at: performance.now(), line: buf.slice(0, i) });
         buf = buf.slice(i + 1);
       }
     });
-    const code = await new Promise<number | null>((r) => child.on('close', r));
+    const code = (await run.done).code;
     const ended = performance.now();
     expect(code).toBe(0);
     const objs = arrivals.map((a) => JSON.parse(a.line) as { event: string; data: Record<string, unknown> });

@@ -7,7 +7,7 @@ import { formatReport } from '../../../lab/report';
 import { Lab } from '../../../lab/lab';
 import type { RunResult } from '../../../lab/run/result';
 import { caps } from '../../helpers/caps';
-import { type Bundle, bundle, root } from '../lab/bundle';
+import { type Bundle, root, bundleForSuite } from '../lab/bundle';
 import { labName, labScope, leftovers, NOTHING } from '../lab/helpers';
 
 const twoHost = join(root, 'topologies/two-host.yaml');
@@ -20,17 +20,8 @@ function cli(b: Bundle, args: string[], timeoutMs = 60_000) {
 /** Subflows that carried at least `min` bytes, by the sender's local address. */
 const carrying = (r: RunResult, min: number) => r.subflows.filter((s) => s.bytes >= min);
 
-let b: Bundle;
-let prevAgent: string | undefined;
-beforeAll(async () => {
-  b = await bundle();
-  prevAgent = process.env.MPLAB_AGENT;
-  if (b.agent) process.env.MPLAB_AGENT = b.agent;
-}, 120_000);
+const bundled = bundleForSuite();
 afterAll(() => {
-  if (prevAgent === undefined) delete process.env.MPLAB_AGENT;
-  else process.env.MPLAB_AGENT = prevAgent;
-  b?.remove();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -99,14 +90,23 @@ describe.skipIf(!caps.netns)('run --reverse in a lab', () => {
   );
 
   it('the CLI: --reverse in the summary, --json has reverse and ends', async () => {
-    const r = await cli(b, ['run', 'a', 'b', '--lab', lab.name, '--reverse', '--bytes', '2mb', '--json'])
-      .done;
+    const r = await cli(bundled(), [
+      'run',
+      'a',
+      'b',
+      '--lab',
+      lab.name,
+      '--reverse',
+      '--bytes',
+      '2mb',
+      '--json',
+    ]).done;
     expect(r.code, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout) as RunResult;
     expect(res.reverse).toBe(true);
     expect(res.integrity).toBe('ok');
     expect(res.bytes).toBe(2_000_000);
-    const s = await cli(b, ['run', 'a', 'b', '--lab', lab.name, '--reverse', '--bytes', '1mb']).done;
+    const s = await cli(bundled(), ['run', 'a', 'b', '--lab', lab.name, '--reverse', '--bytes', '1mb']).done;
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toContain('b → a');
     expect(s.stdout).toContain('a opened the connection and received (our stack)');
@@ -122,7 +122,11 @@ describe.skipIf(!caps.netns)('a run notices a dead agent', () => {
     try {
       const { pid } = lab.agentProcess('b');
       expect(pid).toBeGreaterThan(0);
-      const run = cli(b, ['run', 'a', 'b', '--lab', name, '--time', '20s', '--interval', '100ms'], 60_000);
+      const run = cli(
+        bundled(),
+        ['run', 'a', 'b', '--lab', name, '--time', '20s', '--interval', '100ms'],
+        60_000,
+      );
       // wait until data flows (the live view prints a timeline line), then kill the recorded pid
       for (let i = 0; i < 200 && !/t=\d/.test(run.out()); i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 500));
@@ -160,7 +164,11 @@ describe.skipIf(!caps.netns)('a run notices a hung agent', () => {
     const { pid } = lab.agentProcess('a');
     let stopped = false;
     try {
-      const run = cli(b, ['run', 'a', 'b', '--lab', name, '--time', '20s', '--interval', '100ms'], 60_000);
+      const run = cli(
+        bundled(),
+        ['run', 'a', 'b', '--lab', name, '--time', '20s', '--interval', '100ms'],
+        60_000,
+      );
       for (let i = 0; i < 200 && !/t=\d/.test(run.out()); i++) await new Promise((r) => setTimeout(r, 50));
       await new Promise((r) => setTimeout(r, 500));
       const at = performance.now();
