@@ -9,7 +9,8 @@
  * rules a namespace node would.
  */
 import { createHash } from 'node:crypto';
-import type { NodeModel, RouteModel } from '../topology/model';
+import { routeLine, ruleLine } from '../topology/iproute';
+import type { NodeModel } from '../topology/model';
 
 /** The management network (QEMU user-mode networking); lab plans must not overlap it. */
 export const MGMT_NET = '10.254.254.0/24';
@@ -39,21 +40,6 @@ export function vmMac(lab: string, node: string, iface: string): string {
 }
 
 /** A route as `ip` argv; no `-6`: the guest applies them as an `ip -batch`, which takes no options. */
-function routeArgv(r: RouteModel): string[] {
-  const a: string[] = ['route', 'replace'];
-  if (r.type) a.push(r.type);
-  a.push(r.family === 6 && r.dst === 'default' ? '::/0' : r.dst);
-  if (r.nexthops && r.nexthops.length > 0) {
-    for (const h of r.nexthops) a.push('nexthop', 'via', h.via, 'dev', h.dev);
-  } else {
-    if (r.via) a.push('via', r.via);
-    if (r.dev) a.push('dev', r.dev);
-  }
-  if (r.table !== undefined) a.push('table', String(r.table));
-  if (r.src) a.push('src', r.src);
-  if (r.metric !== undefined) a.push('metric', String(r.metric));
-  return a;
-}
 
 /** The guest's configuration for a VM node. */
 export function bootConfigOf(
@@ -82,18 +68,10 @@ export function bootConfigOf(
       mtu: i.mtu,
       addresses: i.addresses.map((a) => `${a.address}/${a.prefix}`),
     })),
-    routes: node.routes.map(routeArgv),
-    rules: node.rules.map((r) => [
-      ...(r.family === 6 ? ['-6'] : []),
-      'rule',
-      'add',
-      'from',
-      r.from,
-      'lookup',
-      String(r.table),
-      'priority',
-      String(r.priority),
-    ]),
+    // the netns backend's own batch lines, as argv for `ip` in the guest (rules take their family
+    // from the command line, not from the address)
+    routes: node.routes.map((r) => routeLine(r).split(' ')),
+    rules: node.rules.map((r) => [...(r.family === 6 ? ['-6'] : []), ...ruleLine(r).split(' ')]),
     sysctls,
     sshHostKey: keys.hostPrivateKey,
     authorizedKeys: [keys.authorizedKey],
