@@ -16,6 +16,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { stripAnsi } from '../images/live/boot';
 import { MGMT_HOST, MGMT_NET } from './bootconfig';
 
 export interface QemuBinary {
@@ -153,7 +154,7 @@ export function spawnQemu(binary: string, args: string[], tapFds: number[], logF
 export function tailOf(file: string, lines = 20): string {
   try {
     if (!existsSync(file)) return '(empty)';
-    const text = readFileSync(file, 'latin1').replace(/\x1b\[[0-9;?]*[A-Za-z]|\r/g, '');
+    const text = stripAnsi(readFileSync(file, 'latin1'));
     return text.trimEnd().split('\n').slice(-lines).join('\n') || '(empty)';
   } catch {
     return '(unreadable)';
