@@ -30,6 +30,7 @@ import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type Koffi from 'koffi';
 import type { LibraryHandle } from 'koffi';
+import { formatIPv4, formatIPv6 } from '../wire/ip';
 
 export const IPPROTO_MPTCP = 262;
 const SOL_SOCKET = 1;
@@ -96,30 +97,10 @@ export function decodeSubflowData(b: Buffer): SubflowDataHeader | undefined {
   return { num: b.readUInt32LE(4), sizeKernel: b.readUInt32LE(8), sizeUser: b.readUInt32LE(12) };
 }
 
-/** An IPv6 address in its shortest text form (RFC 5952), an IPv4-mapped one as IPv4. */
+/** An IPv6 address in its shortest text form (RFC 5952), an IPv4-mapped one (a dual-stack peer) as IPv4. */
 export function ipv6Text(a: Buffer): string {
-  if (a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff)
-    return `${a[12]}.${a[13]}.${a[14]}.${a[15]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(a.readUInt16BE(i));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  if (a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff) return formatIPv4(a, 12);
+  return formatIPv6(a);
 }
 
 /** A struct sockaddr_in / sockaddr_in6 at `off` as "address:port" ('' for another family). */
