@@ -27,9 +27,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type Koffi from 'koffi';
-import type { LibraryHandle } from 'koffi';
+import { type KoffiModule, type LibcFn as Fn, loadLibc } from '../runtime/libc';
 import { formatIPv4, formatIPv6 } from '../wire/ip';
 
 export const IPPROTO_MPTCP = 262;
@@ -227,9 +225,8 @@ function ipv6Bytes(host: string): Buffer {
 
 // --- libc ----------------------------------------------------------------------------------------
 
-type Fn = ReturnType<LibraryHandle['func']>;
 interface Libc {
-  koffi: typeof Koffi;
+  koffi: KoffiModule;
   socket: Fn;
   setsockopt: Fn;
   getsockopt: Fn;
@@ -249,21 +246,10 @@ interface Libc {
 
 let libcLoaded: Libc | undefined;
 
-/**
- * libc through koffi, loaded on first use. koffi is a native addon the bundle cannot inline: it
- * resolves from the node_modules above dist/ or, in a guest, through NODE_PATH.
- */
+/** The calls this file makes, declared once (koffi and libc from runtime/libc.ts). */
 function libc(): Libc {
   if (libcLoaded) return libcLoaded;
-  let koffi: typeof Koffi;
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
-  } catch (e) {
-    throw new Error(
-      `the kernel traffic end needs the koffi package (node_modules or NODE_PATH): ${(e as Error).message}`,
-    );
-  }
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = loadLibc('the kernel traffic end');
   libcLoaded = {
     koffi,
     socket: lib.func('int socket(int domain, int type, int protocol)'),

@@ -16,12 +16,7 @@
  * the calling thread there (setns) for the open+ioctl only: the fd stays bound to that namespace's
  * device afterwards. (lab/emulator/sys.ts has the same calls for TAP; it could reuse this file.)
  */
-import { createRequire } from 'node:module';
-import type Koffi from 'koffi';
-import type { LibraryHandle } from 'koffi';
-
-type KoffiModule = typeof Koffi;
-type Fn = ReturnType<LibraryHandle['func']>;
+import { type KoffiModule, type LibcFn as Fn, loadLibc } from './libc';
 
 interface Sys {
   koffi: KoffiModule;
@@ -38,22 +33,10 @@ interface Sys {
 
 let loaded: Sys | undefined;
 
-/**
- * libc through koffi, loaded on first use: koffi is a native addon, which the agent bundle cannot
- * inline (dist/agent.js runs alone); it resolves from the node_modules above the bundle or the
- * sources, so only a stack that asks for the TUN phy needs it.
- */
+/** The calls this file makes, declared once. */
 function libc(): Sys {
   if (loaded) return loaded;
-  let koffi: KoffiModule;
-  try {
-    // A require of our own, which bundlers leave alone (koffi must stay external).
-    const load = createRequire(import.meta.url);
-    koffi = load('koffi') as KoffiModule;
-  } catch (e) {
-    throw new Error(`the TUN phy needs the koffi package installed beside mplab: ${(e as Error).message}`);
-  }
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = loadLibc('the TUN phy');
   loaded = {
     koffi,
     open: lib.func('int open(const char *path, int flags)'),
