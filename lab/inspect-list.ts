@@ -2,6 +2,7 @@
  * `mplab list`: the labs on this machine, from their state files, with whether their recorded
  * processes still run (a lab whose creator died mid-`up` shows as `stale`, for `down` to clean).
  */
+import { running } from './agents';
 import { listLabs, readState } from './state';
 
 export interface LabSummary {
@@ -20,15 +21,6 @@ export interface LabSummary {
   processes: { alive: number; recorded: number };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function listLabSummaries(): LabSummary[] {
   return listLabs().map((name): LabSummary => {
     const s = readState(name);
@@ -44,11 +36,11 @@ export function listLabSummaries(): LabSummary[] {
         processes: { alive: 0, recorded: 0 },
       };
     const pids = s.processes.flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
-    const live = pids.filter(alive).length;
+    const live = pids.filter(running).length;
     let state: LabSummary['state'];
     if (s.phase === 'up') state = live === pids.length ? 'up' : 'degraded';
     else if (s.phase === 'failed') state = 'failed';
-    else state = alive(s.creator) ? s.phase : 'stale';
+    else state = running(s.creator) ? s.phase : 'stale';
     return {
       name,
       state,

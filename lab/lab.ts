@@ -23,6 +23,7 @@ import {
   heartbeatDeadlineMs,
   connectAgent,
   processMatches,
+  running,
   spawnAgent,
   waitAddresses,
   waitAgent,
@@ -1324,16 +1325,6 @@ export function scanProcesses(marker: string): number[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return st !== 'Z' && st !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 /** SIGTERM, up to 300 ms to exit, then SIGKILL. Returns the pids signalled. */
 async function killAll(pids: number[]): Promise<number[]> {
   const set = [...new Set(pids)].filter((p) => p !== process.pid && p > 1);
@@ -1345,8 +1336,8 @@ async function killAll(pids: number[]): Promise<number[]> {
     }
   }
   const deadline = now() + 300;
-  while (set.some(alive) && now() < deadline) await sleep(5);
-  for (const p of set.filter(alive)) {
+  while (set.some(running) && now() < deadline) await sleep(5);
+  for (const p of set.filter(running)) {
     try {
       process.kill(p, 'SIGKILL');
     } catch {
@@ -1354,7 +1345,7 @@ async function killAll(pids: number[]): Promise<number[]> {
     }
   }
   const hard = now() + 1000;
-  while (set.some(alive) && now() < hard) await sleep(5);
+  while (set.some(running) && now() < hard) await sleep(5);
   return set;
 }
 
