@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { idsnOf, tokenOf } from '../../../stack/wire/crypto';
+import { opaquePayload } from '../../helpers/tshark';
 
 // ---------------------------------------------------------------------------------------------
 // Capture and dissection
@@ -190,23 +191,6 @@ const FIELDS = [
   '_ws.expert.message',
 ];
 
-let tcpHeuristics: string[] | undefined;
-/**
- * tshark's heuristic dissectors over TCP: random payload sometimes looks like Thrift or another
- * protocol, whose "malformed" verdict says nothing about TCP/MPTCP. They are turned off.
- */
-function noPayloadHeuristics(): string[] {
-  tcpHeuristics ??= execFileSync('tshark', ['-G', 'heuristic-decodes'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  })
-    .split('\n')
-    .map((l) => l.split('\t'))
-    .filter((c) => c[0] === 'tcp' && c[1])
-    .map((c) => c[1]!);
-  return tcpHeuristics.flatMap((h) => ['--disable-protocol', h]);
-}
-
 /** Dissects a capture with tshark's MPTCP analysis and sums up what the interop checks need. */
 export function dissect(file: string, ours: string[]): Dissection {
   // dumpcap writes each interface's packets in blocks: put them back in time order first, or a
@@ -218,7 +202,7 @@ export function dissect(file: string, ours: string[]): Dissection {
     [
       '-r',
       sorted,
-      ...noPayloadHeuristics(),
+      ...opaquePayload(),
       '-n',
       '-o',
       'mptcp.analyze_mptcp:TRUE',

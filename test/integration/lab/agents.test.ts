@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
 import { readState } from '../../../lab/state';
 import { caps } from '../../helpers/caps';
+import { opaquePayload } from '../../helpers/tshark';
 import { agentEntry, type Bundle, bundle, ensureDistAgent, root } from './bundle';
 import { gone, labName, labScope, leftovers, NOTHING } from './helpers';
 
@@ -114,7 +115,17 @@ describe.skipIf(!caps.netns || !hasAgent)('lab with agents (two-host, our stack)
       if (caps.tshark) {
         const r = spawnSync(
           'tshark',
-          ['-r', pcap, '-T', 'fields', '-e', 'tcp.options.mptcp.subtype', '-e', '_ws.malformed'],
+          [
+            '-r',
+            pcap,
+            ...opaquePayload([5002]),
+            '-T',
+            'fields',
+            '-e',
+            'tcp.options.mptcp.subtype',
+            '-e',
+            '_ws.malformed',
+          ],
           {
             encoding: 'utf8',
             maxBuffer: 64 << 20,
