@@ -65,13 +65,18 @@ export class QemuBoot {
     return (performance.now() - this.startedAt) / 1000;
   }
 
-  /** Resolves with the seconds since start when `re` matches the console output (ANSI stripped). */
+  /**
+   * Resolves with the seconds since start when `re` matches the console's complete lines (ANSI
+   * stripped). Complete lines only: the serial port delivers a line in pieces, and a caller that
+   * waits for a line's start and then reads the rest must find the rest there.
+   */
   waitFor(re: RegExp, timeoutMs: number): Promise<number> {
     return new Promise((res, rej) => {
       let done = false;
       const check = () => {
         if (done) return;
-        if (re.test(stripAnsi(this.output))) {
+        const text = stripAnsi(this.output);
+        if (re.test(text.slice(0, text.lastIndexOf('\n') + 1))) {
           done = true;
           clearTimeout(timer);
           res(this.elapsed());
