@@ -75,7 +75,7 @@ describe('the agreement table', () => {
     expect(medianRttMs(r)).toBeNaN();
   });
 
-  it('compares goodput, median RTT and the pairs carrying data', () => {
+  it('compares goodput, median RTT and the pairs carrying data with the range over seeds', () => {
     const lab = result(
       100,
       [10, 11, 12],
@@ -84,18 +84,39 @@ describe('the agreement table', () => {
         ['10.0.2.1:1001', '10.0.1.2:5001', 0],
       ],
     );
-    const sim = result(95, [12, 12, 13], [['10.0.1.1:2000', '10.0.1.2:5001', 9]]);
     expect(carryingPairs(lab)).toEqual(['10.0.1.1 > 10.0.1.2']);
     expect(medianRttMs(lab)).toBe(11);
-    const row = compareRuns('c', 'mplab run a b', lab, sim);
-    expect(row.goodputDiff).toBeCloseTo(-0.05);
-    expect(row.rttDiff).toBeCloseTo(12 / 11 - 1, 3);
-    expect(row.pairsEqual).toBe(true);
-    expect(row.agree).toBe(true);
-    const off = compareRuns('c', 'x', lab, result(80, [11], [['10.0.2.1:1', '10.0.1.2:5001', 1]]));
-    expect(off.agree).toBe(false);
-    expect(renderAgreement({ written: 'd', machine: 'm', rows: [row, off] })).toMatch(
-      /\| c \| 100\.00 \| 80\.00 \| -20\.0 % .*\*\*no\*\* \|/,
+    // two seeds that disagree with each other: the lab between them agrees
+    const seedA = result(95, [12, 12, 13], [['10.0.1.1:2000', '10.0.1.2:5001', 9]]);
+    const seedB = result(
+      120,
+      [9],
+      [
+        ['10.0.1.1:2000', '10.0.1.2:5001', 9],
+        ['10.0.2.1:2001', '10.0.1.2:5001', 3],
+      ],
     );
+    const row = compareRuns('c', 'mplab run a b', lab, [seedA, seedB]);
+    expect(row.sim.goodputRange).toEqual([95, 120]);
+    expect(row.sim.rttRange).toEqual([9, 12]);
+    expect(row.sim.goodputMbps).toBe(107.5);
+    expect(row.goodputOutside).toBe(0);
+    expect(row.rttOutside).toBe(0);
+    // 10.0.2.1 carried data in one seed only: the lab need not use it
+    expect(row.sim.pairsInEvery).toEqual(['10.0.1.1 > 10.0.1.2']);
+    expect(row.pairsMatch).toBe(true);
+    expect(row.agree).toBe(true);
+    // one seed: its figure is the range; 20 % off goodput and a pair the simulator never used
+    const off = compareRuns('c', 'x', lab, [result(80, [11], [['10.0.2.1:1', '10.0.1.2:5001', 1]])]);
+    expect(off.goodputOutside).toBeCloseTo(100 / 80 - 1);
+    expect(off.pairsMatch).toBe(false);
+    expect(off.agree).toBe(false);
+    const below = compareRuns('c', 'x', lab, [result(120, [11], [['10.0.1.1:1', '10.0.1.2:5001', 1]])]);
+    expect(below.goodputOutside).toBeCloseTo(100 / 120 - 1);
+    expect(below.agree).toBe(false);
+    const table = renderAgreement({ written: 'd', machine: 'm', rows: [row, off] });
+    expect(table).toMatch(/\| c \| 100\.00 \| 107\.50 \(95\.00–120\.00\) \| inside \| .*\| yes \|/);
+    expect(table).toMatch(/\| c \| 100\.00 \| 80\.00 \| \+25\.0 % .*\(differ\).*\*\*no\*\* \|/);
+    expect(() => compareRuns('c', 'x', lab, [])).toThrow(/at least one/);
   });
 });

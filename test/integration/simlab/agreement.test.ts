@@ -1,8 +1,9 @@
 /**
  * The simulator gives the lab's answer: for each shipped topology, and for a lossy and a delayed
  * variant of two-host, the same `mplab run` in a netns lab (our agents, the emulator where a link
- * needs delay or loss) and in `--sim` agree on goodput within 10 %, on median RTT within 10 %, and
- * on exactly which address pairs carry data. Each run is short (--time 4s).
+ * needs delay or loss) lies, on goodput and on median RTT, within the range `--sim` gives over
+ * eight seeds, give or take 10 %, and uses the address pairs the simulator does. Each run is short
+ * (--time 4s).
  *
  * The simulator models hosts with all the CPU they need (#18 is open on a CPU model). A lab run is
  * CPU-bound when one of its processes (an agent is one Node thread) used most of a core, or when
@@ -27,6 +28,7 @@ import {
   type AgreementRow,
   compareRuns,
   GOODPUT_TOLERANCE,
+  RTT_TOLERANCE,
 } from '../../../lab/sim/agreement';
 import { simulateRun } from '../../../lab/sim/run';
 import { loadTopology } from '../../../lab/topology/index';
@@ -41,6 +43,11 @@ const TIME_MS = Number(process.env.MPLAB_AGREEMENT_TIME_MS ?? 4000);
 const MAX_PROCESS_CPU = 0.7;
 /** The machine's cores this busy during the run: the lab competed for CPU. */
 const MAX_MACHINE_BUSY = 0.8;
+/**
+ * The simulator's answer is the range over these seeds: a run that hangs on timing (three-path's
+ * lossy LTE path blocking the others, or not) has no single one.
+ */
+const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 const ARTIFACT = process.env.MPLAB_AGREEMENT_OUT ?? join(root, 'docs/simulator-agreement.json');
 
 interface Case {
@@ -137,18 +144,18 @@ describe.skipIf(!caps.netns)('lab and --sim agree', () => {
       } finally {
         await lab.down();
       }
-      const simResult = simulateRun(model, spec, { seed: 1 }).result;
+      const simResults = SEEDS.map((seed) => simulateRun(model, spec, { seed }).result);
       const topoFile = `topologies/${c.file}${c.variant ? ` with ${c.variant}` : ''}`;
-      const cmd = `${topoFile}: mplab run ${c.from} ${c.to} --time ${TIME_MS / 1000}s, in a lab and with --sim --seed 1`;
+      const cmd = `${topoFile}: mplab run ${c.from} ${c.to} --time ${TIME_MS / 1000}s, in a lab and with --sim --seed 1…${SEEDS.length}`;
       row = {
-        ...compareRuns(c.name, cmd, labResult, simResult),
+        ...compareRuns(c.name, cmd, labResult, simResults),
         labLoadPerCore: Math.round(load * 100) / 100,
         labCpu: cpu,
       };
       rows.push(row);
       expect(row.lab.integrity).toBe('ok');
       expect(row.sim.integrity).toBe('ok');
-      expect(row.sim.pairs).toEqual(row.lab.pairs);
+      expect(row.pairsMatch, JSON.stringify({ lab: row.lab.pairs, sim: row.sim })).toBe(true);
     }, 180_000);
 
     it(`${c.name}: goodput and median RTT within 10 %`, (ctx) => {
@@ -161,14 +168,14 @@ describe.skipIf(!caps.netns)('lab and --sim agree', () => {
       // Short of the simulator's link-bound figure by more than the tolerance: a userspace stack
       // whose pace is set by its event loop under contention, even below 0.7 of a core. Without a
       // CPU model in the simulator (#18) that is not agreement, and is said so, never counted.
-      // (The same ratio as goodputDiff, so a figure that passes here cannot fail below on goodput
+      // (The same figure as goodputOutside, so a run that passes here cannot fail below on goodput
       // for being slow.)
-      if (row.goodputDiff > GOODPUT_TOLERANCE)
+      if (row.goodputOutside < -GOODPUT_TOLERANCE)
         return ctx.skip(
-          `the lab fell short of its links: lab ${row.lab.goodputMbps} Mbit/s, sim ${row.sim.goodputMbps} (busiest process ${cpu?.busiestProcess} core, machine ${Math.round((cpu?.machineBusy ?? 0) * 100)} % busy); the simulator has no CPU model yet`,
+          `the lab fell short of its links: lab ${row.lab.goodputMbps} Mbit/s, sim ${row.sim.goodputRange.join('–')} over ${SEEDS.length} seeds (busiest process ${cpu?.busiestProcess} core, machine ${Math.round((cpu?.machineBusy ?? 0) * 100)} % busy); the simulator has no CPU model yet`,
         );
-      expect(Math.abs(row.goodputDiff), JSON.stringify(row)).toBeLessThanOrEqual(0.1);
-      expect(Math.abs(row.rttDiff), JSON.stringify(row)).toBeLessThanOrEqual(0.1);
+      expect(Math.abs(row.goodputOutside), JSON.stringify(row)).toBeLessThanOrEqual(GOODPUT_TOLERANCE);
+      expect(Math.abs(row.rttOutside), JSON.stringify(row)).toBeLessThanOrEqual(RTT_TOLERANCE);
     });
   }
 });
