@@ -28,6 +28,8 @@ export interface NodeBootConfig {
   sysctls: Record<string, string>;
   sshHostKey: string;
   authorizedKeys: string[];
+  /** The agent /init starts at boot when the image's own has this hash (node-config.ts). */
+  agent?: { sha256: string; args: string[] };
 }
 
 /** A locally administered unicast MAC derived from the lab, node and interface (stable across runs). */
@@ -39,13 +41,12 @@ export function vmMac(lab: string, node: string, iface: string): string {
   );
 }
 
-/** A route as `ip` argv; no `-6`: the guest applies them as an `ip -batch`, which takes no options. */
-
 /** The guest's configuration for a VM node. */
 export function bootConfigOf(
   lab: string,
   node: NodeModel,
   keys: { hostPrivateKey: string; authorizedKey: string },
+  agent?: { sha256: string; args: string[] },
 ): NodeBootConfig {
   const sysctls: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.sysctls)) sysctls[k] = String(v);
@@ -75,5 +76,6 @@ export function bootConfigOf(
     sysctls,
     sshHostKey: keys.hostPrivateKey,
     authorizedKeys: [keys.authorizedKey],
+    ...(agent ? { agent } : {}),
   };
 }

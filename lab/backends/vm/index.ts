@@ -28,6 +28,7 @@ import { labDir, type ProcessRecord, readState, type StateFile, type VmRecord } 
 import type { LabModel, NodeModel } from '../../topology/model';
 import { chooseAccel } from '../../vm/accel';
 import { bootConfigOf, MGMT_NET, vmMac } from '../../vm/bootconfig';
+import { BOOT_AGENT_PID } from '../../images/live/node-config';
 import { bootImageOf, writeVmInitrd } from '../../vm/image';
 import { generateKeyPair, labKeyFiles, readKeyPair, writeKeyPair } from '../../vm/keys';
 import {
@@ -119,6 +120,8 @@ export class VmBackend implements Backend {
   private sf: StateFile | undefined;
   private qemu: QemuBinary | undefined;
   private readonly boots = new Map<string, Booting>();
+  /** Nodes whose /init starts the image's agent, with the arguments it was given. */
+  private readonly bootAgents = new Map<string, { sha256: string; args: string[] }>();
   private readonly sessions = new Map<string, Promise<SshSession>>();
   private bootAll: Promise<void> | undefined;
   onBoot: (p: VmBootProgress) => void = () => {};
@@ -189,6 +192,7 @@ export class VmBackend implements Backend {
     const { createTap } = await import('../../emulator/sys');
     // One image check per distinct kernel/initrd, not per node: each costs ~0.5 s of hashing.
     const images = new Map<string, ReturnType<typeof bootImageOf>>();
+    let agentHash: string | undefined;
     for (const node of nodes) {
       const vm = node.vm ?? { memoryMib: 512, cpus: 1, accel: 'auto' as const };
       const files = vmFiles(dir, node.name);
@@ -202,10 +206,18 @@ export class VmBackend implements Backend {
       if (accel.note)
         this.onBoot({ node: node.name, state: 'queued', ms: 0, accel: accel.accel, note: accel.note });
       // The node's configuration travels as a second archive after the image's initramfs.
-      const config = bootConfigOf(this.o.lab, node, {
-        hostPrivateKey: hostKey.private,
-        authorizedKey: labKey.public,
-      });
+      let agent: { sha256: string; args: string[] } | undefined;
+      if (node.stack === 'ts') {
+        agentHash ??= createHash('sha256').update(readFileSync(agentScript())).digest('hex');
+        agent = { sha256: agentHash, args: guestAgentArgs(node, node.phy === 'tun' ? 'tun' : undefined) };
+        this.bootAgents.set(node.name, agent);
+      }
+      const config = bootConfigOf(
+        this.o.lab,
+        node,
+        { hostPrivateKey: hostKey.private, authorizedKey: labKey.public },
+        agent,
+      );
       await writeVmInitrd(image.initrd, config, files.initrd);
       const sshPort = await freePort();
       const record: VmRecord = {
@@ -428,8 +440,9 @@ export class VmBackend implements Backend {
   }
 
   /**
-   * Starts the agent in the guest (the host's agent bundle, copied in, so guest and CLI always speak
-   * the same protocol) with its control port on the guest's loopback, and the host-side relay
+   * Starts the agent in the guest (the host's agent bundle, so guest and CLI always speak the same
+   * protocol: the one /init started from the image when it has the bundle's hash, else the bundle
+   * copied in) with its control port on the guest's loopback, and the host-side relay
    * listening on the node's usual control socket. Returns the relay's pid: the process `down` stops for this agent.
    */
   async spawnDetachedAsync(handle: string, argv: string[], logFile: string): Promise<number> {
@@ -447,46 +460,54 @@ export class VmBackend implements Backend {
     };
     const hostSocket = opt('--socket');
     if (!hostSocket) throw new RuntimeFailure('agent argv without --socket');
-    // Only the planned addresses: the management NIC (and the address QEMU's user network
-    // advertises on it) must never carry a subflow.
-    const guestArgs = ['--socket', GUEST_AGENT_SOCKET, '--log', `${GUEST_DIR}/agent.log`];
-    const planned = this.nodeOf(handle).addresses;
-    if (planned.length > 0) guestArgs.push('--addresses', planned.join(','));
-    const phy = opt('--phy');
-    if (phy) guestArgs.push('--phy', phy);
+    const guestArgs = guestAgentArgs(this.nodeOf(handle), opt('--phy'));
     const s = await this.session(node);
-    const up = await s.exec(
-      shellQuote(['sh', '-c', `mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/agent.js`]),
-      {
-        stdin: readFileSync(script),
-        timeoutMs: 60_000,
-      },
-    );
-    if (up.code !== 0)
-      throw new RuntimeFailure(`VM node '${node}': cannot copy the agent in: ${up.stderr.trim()}`);
-    const agent = shellQuote([
-      'node',
-      `${GUEST_DIR}/agent.js`,
-      ...guestArgs,
-      '--control-tcp',
-      String(GUEST_CONTROL_PORT),
-    ]);
-    // Returns once the agent listens on its control port (or has died), so the relay's first
-    // channel to it succeeds: retried channel opens would cost a TCG guest's CPU while it starts.
-    const listening = `0100007F:${GUEST_CONTROL_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
-    const start = await s.exec(
-      shellQuote([
-        'sh',
-        '-c',
-        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ` +
-          `i=0; until grep -q '${listening}' /proc/net/tcp; do ` +
-          `kill -0 $pid 2>/dev/null || { echo 'the agent exited:' >&2; tail -5 ${GUEST_DIR}/agent.out >&2; exit 1; }; ` +
-          `i=$((i+1)); [ $i -lt 1200 ] || { echo 'the agent did not listen within 60 s' >&2; exit 1; }; sleep 0.05; done; echo started`,
-      ]),
-      { timeoutMs: 90_000 },
-    );
-    if (start.code !== 0)
-      throw new RuntimeFailure(`VM node '${node}': cannot start the agent: ${start.stderr.trim()}`);
+    // The agent /init started at boot (the image's own, with the host's hash and these arguments),
+    // if it is alive; else this bundle copied in and started now.
+    const booted = this.bootAgents.get(node);
+    const bundle = readFileSync(script);
+    const adopted =
+      booted !== undefined &&
+      booted.sha256 === createHash('sha256').update(bundle).digest('hex') &&
+      JSON.stringify(booted.args) === JSON.stringify(guestArgs) &&
+      (
+        await s.exec(
+          shellQuote([
+            'sh',
+            '-c',
+            `p=$(cat ${BOOT_AGENT_PID} 2>/dev/null) && kill -0 $p 2>/dev/null || exit 3; ${untilListening('p')}`,
+          ]),
+          { timeoutMs: 90_000 },
+        )
+      ).code === 0;
+    if (!adopted) {
+      const up = await s.exec(
+        shellQuote([
+          'sh',
+          '-c',
+          `p=$(cat ${BOOT_AGENT_PID} 2>/dev/null) && kill $p 2>/dev/null; rm -f ${BOOT_AGENT_PID}; mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/agent.js`,
+        ]),
+        {
+          stdin: bundle,
+          timeoutMs: 60_000,
+        },
+      );
+      if (up.code !== 0)
+        throw new RuntimeFailure(`VM node '${node}': cannot copy the agent in: ${up.stderr.trim()}`);
+      const agent = shellQuote(['node', `${GUEST_DIR}/agent.js`, ...guestArgs]);
+      // Returns once the agent listens on its control port (or has died), so the relay's first
+      // channel to it succeeds: retried channel opens would cost a TCG guest's CPU while it starts.
+      const start = await s.exec(
+        shellQuote([
+          'sh',
+          '-c',
+          `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ${untilListening('pid')}`,
+        ]),
+        { timeoutMs: 90_000 },
+      );
+      if (start.code !== 0)
+        throw new RuntimeFailure(`VM node '${node}': cannot start the agent: ${start.stderr.trim()}`);
+    }
     const vm = this.record(node);
     const cfgFile = `${vmFiles(labDir(this.o.lab), node).dir}/relay.json`;
     writeFileSync(
@@ -575,6 +596,29 @@ export class VmBackend implements Backend {
 
 /** Where the live image keeps the npm packages the bundles leave external (koffi, ssh2). */
 const GUEST_NODE_MODULES = '/opt/mplab/node_modules';
+
+/**
+ * The guest agent's arguments: its control port on the guest's loopback, and only the planned
+ * addresses (the management NIC, and the address QEMU's user network advertises on it, must never
+ * carry a subflow).
+ */
+function guestAgentArgs(node: NodeModel, phy: string | undefined): string[] {
+  const args = ['--socket', GUEST_AGENT_SOCKET, '--log', `${GUEST_DIR}/agent.log`];
+  if (node.addresses.length > 0) args.push('--addresses', node.addresses.join(','));
+  if (phy) args.push('--phy', phy);
+  args.push('--control-tcp', String(GUEST_CONTROL_PORT));
+  return args;
+}
+
+/** Shell that waits until the agent whose pid is in $VAR listens on its control port; fails if it exits. */
+function untilListening(pidVar: string): string {
+  const listening = `0100007F:${GUEST_CONTROL_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
+  return (
+    `i=0; until grep -q '${listening}' /proc/net/tcp; do ` +
+    `kill -0 $${pidVar} 2>/dev/null || { echo 'the agent exited:' >&2; tail -5 ${GUEST_DIR}/agent.out >&2; exit 1; }; ` +
+    `i=$((i+1)); [ $i -lt 1200 ] || { echo 'the agent did not listen within 60 s' >&2; exit 1; }; sleep 0.05; done; echo started`
+  );
+}
 
 function existsTun(): boolean {
   return existsSync('/dev/net/tun');

@@ -52,6 +52,18 @@ export const nodeBootConfigSchema = z.strictObject({
   authorizedKeys: z
     .array(z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+( .*)?$/))
     .min(1),
+  /**
+   * The node's agent, started by /init before the SSH server when the image's own
+   * /opt/mplab/dist/agent.js has this SHA-256 (the host's bundle): Node's start, seconds under an
+   * emulated CPU, then overlaps the boot. Any other image's agent is left alone and the lab copies
+   * its own in over SSH.
+   */
+  agent: z
+    .strictObject({
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lower-case hex'),
+      args: z.array(token),
+    })
+    .optional(),
 });
 
 export type NodeBootConfig = z.input<typeof nodeBootConfigSchema>;
@@ -102,8 +114,23 @@ export function nodeScript(cfg: Parsed): string {
     'ip -batch /etc/mplab/ip.batch',
     ...Object.entries(cfg.sysctls).map(([k, v]) => `echo '${v}' >/proc/sys/${k.replace(/\./g, '/')}`),
     'set +e',
+    ...(cfg.agent ? bootAgentLines(cfg.agent) : []),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Where /init records the pid of the agent it started (the VM backend adopts that agent). */
+export const BOOT_AGENT_PID = '/run/mplab/boot-agent.pid';
+export const IMAGE_AGENT = '/opt/mplab/dist/agent.js';
+
+function bootAgentLines(agent: { sha256: string; args: string[] }): string[] {
+  return [
+    `if [ "$(sha256sum ${IMAGE_AGENT} 2>/dev/null | cut -d' ' -f1)" = ${agent.sha256} ]; then`,
+    '  mkdir -p /run/mplab',
+    `  setsid node ${IMAGE_AGENT} ${agent.args.join(' ')} </dev/null >>/run/mplab/agent.out 2>&1 &`,
+    `  echo $! >${BOOT_AGENT_PID}`,
+    'fi',
+  ];
 }
 
 /** The config archive's entries. */

@@ -2,7 +2,7 @@
  * `mplab demo --backend vm`: the live-CD demo with the client and the server as QEMU VMs (the
  * routers stay namespaces), scaled down (20 s, WiFi down 5–10 s), through the CLI as a user runs it:
  * integrity, the client opened the connection and the server sent (our agents in the guests), WiFi
- * silent while down and carrying data again after, the lab gone afterwards. And the combinations
+ * silent while down (from two seconds in) and carrying data again after, the lab gone afterwards. And the combinations
  * it refuses (exit 2, nothing built).
  *
  * In a guest the outage is a lost carrier, not an interface taken down: the WiFi subflow sees
@@ -85,13 +85,17 @@ describe.skipIf(!ready)('mplab demo --backend vm', () => {
       const others = new Set(res.subflows.map((s) => s.pathIndex).filter((pi) => !wifi.has(pi)));
       const on = (paths: Set<number>, t0: number, t1: number) =>
         [...paths].reduce((a, pi) => a + pathMbpsBetween(res.timeline, pi, t0, t1), 0);
-      // WiFi carries data before the outage, nothing from a second into it until it is back, 3G
-      // carries on meanwhile, and WiFi carries data again after it is back
-      const figures = JSON.stringify(demo.figures);
+      // WiFi carries data before the outage, nothing from two seconds into it until it is back, 3G
+      // carries on meanwhile, and WiFi carries data again after it is back. The outage is taken
+      // from when the events were applied (a loaded machine fires them late), on the timeline's
+      // clock; the margin is the sink's counters, read from an emulated CPU's agent through the
+      // relay, arriving up to a second late under load (a CI run saw WiFi bytes land at 6-7 s).
+      const [down, up] = res.events.map((e) => e.t) as [number, number];
+      const figures = JSON.stringify({ ...demo.figures, events: res.events });
       expect(on(wifi, 1, 5), figures).toBeGreaterThan(0);
-      expect(on(wifi, 6, 10), figures).toBe(0);
-      expect(on(others, 6, 10), figures).toBeGreaterThan(0);
-      expect(on(wifi, 10, 20), figures).toBeGreaterThan(0);
+      expect(on(wifi, down + 2, up), figures).toBe(0);
+      expect(on(others, down + 2, up), figures).toBeGreaterThan(0);
+      expect(on(wifi, up, 20), figures).toBeGreaterThan(0);
       expect(readFileSync(plot, 'utf8')).toContain('link client:wifi down');
     } finally {
       expect(leftovers(name)).toEqual(NOTHING);

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
 import { HostKeyMismatchError, SshSession } from '../../../lab/remote/ssh';
 import { ensureLiveImage } from '../../../lab/images/live/index';
+import { IMAGE_AGENT } from '../../../lab/images/live/node-config';
 import { runTraffic } from '../../../lab/run/index';
 import { readState } from '../../../lab/state';
 import { labKeyFiles } from '../../../lab/vm/keys';
@@ -80,6 +81,17 @@ describe.skipIf(!ready)('VM nodes (QEMU)', { sequential: true }, () => {
       // both paths carried data, and only the lab's addresses did (never the management NIC)
       expect(new Set(used.map((s) => s.local.split('.')[2]))).toEqual(new Set(['1', '2']));
       for (const s of out.result.subflows) expect(s.local.startsWith('10.254.254.')).toBe(false);
+
+      // the live image built from this bundle: the agent /init started at boot is the one serving
+      // (adopted, not replaced by a copy); another image: the bundle copied in
+      const agents = await lab.exec('a', [
+        'sh',
+        '-c',
+        'for d in /proc/[0-9]*; do c=$(tr \'\\0\' \' \' <$d/cmdline 2>/dev/null); case "$c" in node*agent.js*) echo "$d $c";; esac; done',
+      ]);
+      const serving = agents.stdout.trim().split('\n');
+      expect(serving, agents.stdout).toHaveLength(1);
+      expect(serving[0]?.split(' ')[2]).toBe(image ? '/run/mplab/agent.js' : IMAGE_AGENT);
 
       const ex = await lab.exec('a', ['sh', '-c', 'hostname; exit 7']);
       expect(ex.code).toBe(7);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readCpio } from '../../../lab/images/live/cpio';
 import {
+  BOOT_AGENT_PID,
+  IMAGE_AGENT,
   ipBatch,
   nodeConfigEntries,
   nodeScript,
@@ -38,6 +40,24 @@ describe('node boot config', () => {
       'rename_nic 52:54:00:00:00:01 eth0\nrename_nic 52:54:00:00:00:02 eth1\nfinish_renames',
     );
     expect(s).toContain("echo '4096 87380 6291456' >/proc/sys/net/ipv4/tcp_rmem");
+  });
+
+  it("starts the image's agent before the SSH server only when the image's bundle has the host's hash", () => {
+    const sha = 'ab'.repeat(32);
+    const s = nodeScript(
+      parseNodeBootConfig({ ...base, agent: { sha256: sha, args: ['--socket', '/run/mplab/agent.sock'] } }),
+    );
+    const lines = s.trim().split('\n');
+    // after the network configuration and outside `set -e` (a failure leaves the lab's fallback)
+    expect(lines.indexOf('set +e')).toBeLessThan(lines.findIndex((l) => l.includes('setsid node')));
+    expect(s).toContain(`if [ "$(sha256sum ${IMAGE_AGENT} 2>/dev/null | cut -d' ' -f1)" = ${sha} ]; then`);
+    expect(s).toContain(`setsid node ${IMAGE_AGENT} --socket /run/mplab/agent.sock </dev/null`);
+    expect(s).toContain(`echo $! >${BOOT_AGENT_PID}`);
+    expect(nodeScript(parseNodeBootConfig(base))).not.toContain('setsid');
+    expect(() => parseNodeBootConfig({ ...base, agent: { sha256: 'x', args: [] } })).toThrow(/agent\.sha256/);
+    expect(() => parseNodeBootConfig({ ...base, agent: { sha256: sha, args: ['a;b'] } })).toThrow(
+      /agent\.args\.0/,
+    );
   });
 
   it('refuses values that are not plain tokens, naming the field', () => {
