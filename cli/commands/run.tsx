@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { errorJson, RuntimeFailure, UsageError } from '../../lab/errors';
 import { Lab } from '../../lab/lab';
@@ -6,6 +7,7 @@ import { checkPlotPath, writePlot } from '../../lab/run/plot';
 import type { RunResult } from '../../lab/run/result';
 import type { RunSpec } from '../../lab/run/spec';
 import { loadEvents } from '../../lab/scenario/load';
+import { openCapture, parseCaptureAt } from '../../lab/sim/capture';
 import { simulateRunLive } from '../../lab/sim/run';
 import { loadTopology } from '../../lab/topology/index';
 import type { LabModel, ScenarioEvent } from '../../lab/topology/model';
@@ -34,6 +36,8 @@ export interface RunOpts {
   seed?: string;
   port?: string;
   reverse?: boolean;
+  capture?: string;
+  captureAt?: string;
 }
 
 /** Loads topology-like inputs, turning position errors into usage errors (exit 2). */
@@ -95,6 +99,12 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
   // who sends to whom (with --reverse <from> still opens the connection)
   const flow = opts.reverse ? `${to} → ${from}, ${from} connects` : `${from} → ${to}`;
   if (opts.seed !== undefined && !opts.sim) throw new UsageError('run: --seed goes with --sim');
+  if ((opts.capture !== undefined || opts.captureAt !== undefined) && !opts.sim)
+    throw new UsageError(
+      'run: --capture goes with --sim (in a lab, run `mplab capture NODE -o FILE` beside the run)',
+    );
+  if (opts.captureAt !== undefined && opts.capture === undefined)
+    throw new UsageError('run: --capture-at needs --capture FILE');
 
   if (opts.sim) {
     const model = opts.topology
@@ -107,7 +117,23 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
       liveMode(opts.json, opts.jsonStream),
       spec.timeMs ? spec.timeMs / 1000 : undefined,
     );
-    const out = await simulateRunLive(model, spec, { seed, onPoint: live.onPoint, onEvent: live.onEvent });
+    const at = opts.capture ? parseCaptureAt(model, opts.captureAt ?? from) : undefined;
+    const pcap = opts.capture ? openCapture(opts.capture) : undefined;
+    let out: Awaited<ReturnType<typeof simulateRunLive>>;
+    try {
+      out = await simulateRunLive(model, spec, {
+        seed,
+        onPoint: live.onPoint,
+        onEvent: live.onEvent,
+        ...(at && pcap ? { capture: { at, writer: pcap } } : {}),
+      });
+    } catch (e) {
+      // nothing half-written left behind
+      pcap?.close();
+      if (opts.capture) rmSync(opts.capture, { force: true });
+      throw e;
+    }
+    pcap?.close();
     await live.finish();
     finishRun(out.result, opts);
     return;
@@ -168,6 +194,14 @@ export const run: CommandModule = {
       .option('--sim', 'run in the deterministic simulator instead of a lab')
       .option('--seed <n>', 'simulator seed (with --sim; default 1)')
       .option('-t, --topology <file>', 'with --sim: the topology to simulate (default: the lab that is up)')
+      .option(
+        '--capture <file>',
+        'with --sim: write a pcap of what a node sent and received (TCP/MPTCP as IP packets)',
+      )
+      .option(
+        '--capture-at <node[:iface]>',
+        'with --capture: the node (or one interface) to capture at (default: <from>)',
+      )
       .option('--port <n>', 'port the connection goes to (on <to>)')
       .option('--reverse', '<to> sends to <from> over the connection <from> opens (like iperf3 -R)')
       .action(action);

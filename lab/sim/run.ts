@@ -26,6 +26,8 @@ import { isMultiRun } from '../run/parallel';
 import { UsageError } from '../errors';
 import { describeEvent } from '../scenario/describe';
 import type { DirParams, LabModel, ScenarioEvent } from '../topology/model';
+import type { SegmentWriter } from '../../stack/sim/sim';
+import { type CaptureAt, captureSim } from './capture';
 import { buildSimLab, type SimLab, simParams } from './map';
 import { refuseUnsimulable } from './refuse';
 
@@ -64,6 +66,8 @@ export interface SimRunOptions {
   onEvent?: (e: RunEvent) => void;
   /** Take the sender's and receiver's state reports at this fraction of the run (default 0.9). */
   reportAt?: number;
+  /** Write what this node's interfaces carry (lab/sim/capture.ts). */
+  capture?: { at: CaptureAt; writer: SegmentWriter };
 }
 
 export interface SimRunOutput {
@@ -160,6 +164,10 @@ function* simulateSteps(
   const knobs: Record<string, Record<string, string | number>> = { ...(options.knobs ?? {}) };
   const lab = buildSimLab(model, { seed, knobs });
   const { sim } = lab;
+  if (options.capture && captureSim(lab, model, options.capture.at, options.capture.writer).links === 0)
+    throw new UsageError(
+      `--capture-at ${options.capture.at.node}${options.capture.at.iface ? `:${options.capture.at.iface}` : ''}: on no link of ${model.name}`,
+    );
   // <from> opens the connection; it sends unless the run is reversed (then <to> sends back to it)
   const sendNode = spec.reverse ? spec.to : spec.from;
   const recvNode = spec.reverse ? spec.from : spec.to;

@@ -33,7 +33,7 @@ const takesLab = new Set(
 // minutes-long builds and campaigns; the interactive shell; exec, which runs whatever program a
 // doc shows (servers that never end among them)
 const LONG = new Set(['image', 'campaign', 'shell', 'exec']);
-const OUTPUT_OPTIONS = new Set(['--plot', '-o', '--output', '--pcap', '--csv']);
+const OUTPUT_OPTIONS = new Set(['--plot', '-o', '--output', '--pcap', '--csv', '--capture']);
 
 /** Input files a command names that do not exist (the docs describe them, e.g. scenario.yaml). */
 function missingInputs(argv: string[], cwd: string): string[] {
