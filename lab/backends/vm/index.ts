@@ -461,11 +461,29 @@ export class VmBackend implements Backend {
     const hostSocket = opt('--socket');
     if (!hostSocket) throw new RuntimeFailure('agent argv without --socket');
     const guestArgs = guestAgentArgs(this.nodeOf(handle), opt('--phy'));
+    // The relay first: its SSH handshake overlaps the agent's start in the guest. It only listens
+    // once connected, and nothing connects to it before this returns.
+    const relay = this.startRelay(node, hostSocket, logFile);
+    try {
+      await this.startGuestAgent(node, readFileSync(script), guestArgs);
+    } catch (e) {
+      try {
+        process.kill(relay, 'SIGTERM');
+      } catch {}
+      throw e;
+    }
+    return relay;
+  }
+
+  /**
+   * The agent /init started at boot (the image's own, with the host's hash and these arguments) if
+   * it is alive, else the bundle copied in and started now; returns once it listens on its control
+   * port (or fails if it died), so the relay's first channel to it succeeds: retried channel opens
+   * would cost a TCG guest's CPU while it starts.
+   */
+  private async startGuestAgent(node: string, bundle: Buffer, guestArgs: string[]): Promise<void> {
     const s = await this.session(node);
-    // The agent /init started at boot (the image's own, with the host's hash and these arguments),
-    // if it is alive; else this bundle copied in and started now.
     const booted = this.bootAgents.get(node);
-    const bundle = readFileSync(script);
     const adopted =
       booted !== undefined &&
       booted.sha256 === createHash('sha256').update(bundle).digest('hex') &&
@@ -480,34 +498,32 @@ export class VmBackend implements Backend {
           { timeoutMs: 90_000 },
         )
       ).code === 0;
-    if (!adopted) {
-      const up = await s.exec(
-        shellQuote([
-          'sh',
-          '-c',
-          `p=$(cat ${BOOT_AGENT_PID} 2>/dev/null) && kill $p 2>/dev/null; rm -f ${BOOT_AGENT_PID}; mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/agent.js`,
-        ]),
-        {
-          stdin: bundle,
-          timeoutMs: 60_000,
-        },
-      );
-      if (up.code !== 0)
-        throw new RuntimeFailure(`VM node '${node}': cannot copy the agent in: ${up.stderr.trim()}`);
-      const agent = shellQuote(['node', `${GUEST_DIR}/agent.js`, ...guestArgs]);
-      // Returns once the agent listens on its control port (or has died), so the relay's first
-      // channel to it succeeds: retried channel opens would cost a TCG guest's CPU while it starts.
-      const start = await s.exec(
-        shellQuote([
-          'sh',
-          '-c',
-          `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ${untilListening('pid')}`,
-        ]),
-        { timeoutMs: 90_000 },
-      );
-      if (start.code !== 0)
-        throw new RuntimeFailure(`VM node '${node}': cannot start the agent: ${start.stderr.trim()}`);
-    }
+    if (adopted) return;
+    const up = await s.exec(
+      shellQuote([
+        'sh',
+        '-c',
+        `p=$(cat ${BOOT_AGENT_PID} 2>/dev/null) && kill $p 2>/dev/null; rm -f ${BOOT_AGENT_PID}; mkdir -p ${GUEST_DIR} && cat > ${GUEST_DIR}/agent.js`,
+      ]),
+      { stdin: bundle, timeoutMs: 60_000 },
+    );
+    if (up.code !== 0)
+      throw new RuntimeFailure(`VM node '${node}': cannot copy the agent in: ${up.stderr.trim()}`);
+    const agent = shellQuote(['node', `${GUEST_DIR}/agent.js`, ...guestArgs]);
+    const start = await s.exec(
+      shellQuote([
+        'sh',
+        '-c',
+        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ${untilListening('pid')}`,
+      ]),
+      { timeoutMs: 90_000 },
+    );
+    if (start.code !== 0)
+      throw new RuntimeFailure(`VM node '${node}': cannot start the agent: ${start.stderr.trim()}`);
+  }
+
+  /** The host side of a VM node's agent (lab/vm/relay.ts), detached; returns its pid. */
+  private startRelay(node: string, hostSocket: string, logFile: string): number {
     const vm = this.record(node);
     const cfgFile = `${vmFiles(labDir(this.o.lab), node).dir}/relay.json`;
     writeFileSync(
