@@ -63,6 +63,7 @@ import {
   runDir,
   StateFile,
 } from './state';
+import { parseNodeEndpoint } from './topology/endpoint';
 import { loadTopology } from './topology/index';
 import type { DirStats as EmuDirStats } from './emulator/types';
 import type { DirParams, LabModel, LinkModel, NodeModel } from './topology/model';
@@ -1170,17 +1171,14 @@ export class Lab {
    * `stack: true`, inside the node's stack through its agent (see lab/capture.ts).
    */
   async capture(spec: string, file: string, options: CaptureOptions = {}): Promise<CaptureHandle> {
-    const i = spec.lastIndexOf(':');
-    const nodeName = i > 0 ? spec.slice(0, i) : spec;
-    const iface = i > 0 ? spec.slice(i + 1) : 'any';
-    const node = this.node(nodeName);
+    const ep = parseNodeEndpoint(this.model, spec, 'capture', ['any', 'lo']);
+    const nodeName = ep.node.name;
+    const iface = ep.iface ?? 'any';
     if (options.stack) {
       if (options.filter || options.packets !== undefined || options.snaplen !== undefined)
         throw new UsageError('capture --stack takes no filter, packet count or snaplen');
       return startStackCapture(await this.agent(nodeName), file, options);
     }
-    if (iface !== 'any' && !node.interfaces.some((x) => x.name === iface) && iface !== 'lo')
-      throw new UsageError(`node '${nodeName}' has no interface '${iface}'`);
     if (this.cluster && this.cluster.hostOf[nodeName] !== 'local')
       throw new UsageError(
         `node '${nodeName}' runs on host ${this.cluster.hostOf[nodeName]}: capturing on its interfaces from here is not supported yet; capture inside its stack with --stack (through its agent)`,

@@ -117,23 +117,24 @@ async function action(from: string, to: string, opts: RunOpts): Promise<void> {
       liveMode(opts.json, opts.jsonStream),
       spec.timeMs ? spec.timeMs / 1000 : undefined,
     );
-    const at = opts.capture ? parseCaptureAt(model, opts.captureAt ?? from) : undefined;
-    const pcap = opts.capture ? openCapture(opts.capture) : undefined;
+    const capture = opts.capture
+      ? { at: parseCaptureAt(model, opts.captureAt ?? from), writer: openCapture(opts.capture) }
+      : undefined;
     let out: Awaited<ReturnType<typeof simulateRunLive>>;
     try {
       out = await simulateRunLive(model, spec, {
         seed,
         onPoint: live.onPoint,
         onEvent: live.onEvent,
-        ...(at && pcap ? { capture: { at, writer: pcap } } : {}),
+        ...(capture ? { capture } : {}),
       });
     } catch (e) {
       // nothing half-written left behind
-      pcap?.close();
+      capture?.writer.close();
       if (opts.capture) rmSync(opts.capture, { force: true });
       throw e;
     }
-    pcap?.close();
+    capture?.writer.close();
     await live.finish();
     finishRun(out.result, opts);
     return;

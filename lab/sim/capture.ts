@@ -7,45 +7,23 @@
  * Times are virtual.
  */
 import { UsageError } from '../errors';
+import { type NodeEndpoint, parseNodeEndpoint } from '../topology/endpoint';
 import type { LabModel } from '../topology/model';
 import type { SegmentWriter } from '../../stack/sim/sim';
 import { PcapFile } from '../../stack/wire/pcap';
 import type { SimLab } from './map';
 
-export interface CaptureAt {
-  node: string;
-  /** All of the node's interfaces when absent. */
-  iface?: string;
-}
+/** Where to capture: a node, or one of its interfaces. */
+export type CaptureAt = NodeEndpoint;
 
-/** Parses "node" or "node:iface" against the model; a name it does not have is a usage error. */
+/** Parses `--capture-at` ("node" or "node:iface") against the model (usage errors name what is there). */
 export function parseCaptureAt(model: LabModel, text: string): CaptureAt {
-  const [node, iface, ...rest] = text.split(':');
-  if (!node || rest.length > 0 || iface === '')
-    throw new UsageError(`--capture-at: "${text}" is not NODE or NODE:IFACE`);
-  const n = model.nodes.find((x) => x.name === node);
-  if (!n)
-    throw new UsageError(
-      `--capture-at: no node "${node}" in ${model.name} (have: ${model.nodes.map((x) => x.name).join(', ')})`,
-    );
-  if (iface !== undefined && !n.interfaces.some((i) => i.name === iface))
-    throw new UsageError(
-      `--capture-at: node "${node}" has no interface "${iface}" (have: ${n.interfaces.map((i) => i.name).join(', ')})`,
-    );
-  return iface === undefined ? { node } : { node, iface };
+  return parseNodeEndpoint(model, text, '--capture-at');
 }
 
-/**
- * Taps every simulated link with an end at `at` into `writer`; returns how many links it tapped
- * (0 when the node's interfaces are on no link) and a function that removes the taps.
- */
-export function captureSim(
-  lab: SimLab,
-  model: LabModel,
-  at: CaptureAt,
-  writer: SegmentWriter,
-): { links: number; stop: () => void } {
-  const stops: (() => void)[] = [];
+/** Taps every simulated link with an end at `at` into `writer`; a node on no link is a usage error. */
+export function captureSim(lab: SimLab, model: LabModel, at: CaptureAt, writer: SegmentWriter): void {
+  let tapped = 0;
   for (const l of model.links) {
     const link = lab.links.get(l.id);
     if (!link) continue;
@@ -53,21 +31,18 @@ export function captureSim(
       [l.a, 'ab'],
       [l.b, 'ba'],
     ] as const) {
-      if (end.node !== at.node || (at.iface !== undefined && end.iface !== at.iface)) continue;
+      if (end.node !== at.node.name || (at.iface !== undefined && end.iface !== at.iface)) continue;
       // leaving the node: when offered to the link; arriving: when delivered
-      stops.push(
-        link.tap((t, pkt, point, dir) => {
-          if ((dir === out) === (point === 'enq')) writer.writeSegment(t, pkt.src, pkt.dst, pkt.data);
-        }),
-      );
+      link.tap((t, pkt, point, dir) => {
+        if ((dir === out) === (point === 'enq')) writer.writeSegment(t, pkt.src, pkt.dst, pkt.data);
+      });
+      tapped++;
     }
   }
-  return {
-    links: stops.length,
-    stop: () => {
-      for (const s of stops) s();
-    },
-  };
+  if (tapped === 0)
+    throw new UsageError(
+      `--capture-at ${at.node.name}${at.iface ? `:${at.iface}` : ''}: on no link of ${model.name}`,
+    );
 }
 
 /** Opens a capture file; a path that cannot be created is the user's to fix (exit 2). */

@@ -29,7 +29,13 @@ export interface NodeBootConfig {
   sshHostKey: string;
   authorizedKeys: string[];
   /** The agent /init starts at boot when the image's own has this hash (node-config.ts). */
-  agent?: { sha256: string; args: string[] };
+  agent?: BootAgent;
+}
+
+/** The image's agent bundle /init may start: the host bundle's SHA-256 (hex) and its arguments. */
+export interface BootAgent {
+  sha256: string;
+  args: string[];
 }
 
 /** A locally administered unicast MAC derived from the lab, node and interface (stable across runs). */
@@ -46,7 +52,7 @@ export function bootConfigOf(
   lab: string,
   node: NodeModel,
   keys: { hostPrivateKey: string; authorizedKey: string },
-  agent?: { sha256: string; args: string[] },
+  agent?: BootAgent,
 ): NodeBootConfig {
   const sysctls: Record<string, string> = {};
   for (const [k, v] of Object.entries(node.sysctls)) sysctls[k] = String(v);

@@ -14,13 +14,8 @@ import { createServer, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GUEST_CONTROL_PORT } from '../images/live/layout';
 import { SshSession } from '../remote/ssh';
-
-/** Where the guest's agent lives (the guest's /run is a tmpfs). */
-export const GUEST_DIR = '/run/mplab';
-export const GUEST_AGENT_SOCKET = `${GUEST_DIR}/agent.sock`;
-/** The guest agent's control port on the guest's loopback (agent.js --control-tcp). */
-export const GUEST_CONTROL_PORT = 8686;
 
 export interface RelayConfig {
   node: string;

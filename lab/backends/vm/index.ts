@@ -27,8 +27,15 @@ import { HostKeyMismatchError, SshSession, shellQuote } from '../../remote/ssh';
 import { labDir, type ProcessRecord, readState, type StateFile, type VmRecord } from '../../state';
 import type { LabModel, NodeModel } from '../../topology/model';
 import { chooseAccel } from '../../vm/accel';
-import { bootConfigOf, MGMT_NET, vmMac } from '../../vm/bootconfig';
-import { BOOT_AGENT_PID } from '../../images/live/node-config';
+import { type BootAgent, bootConfigOf, MGMT_NET, vmMac } from '../../vm/bootconfig';
+import {
+  BOOT_AGENT_PID,
+  GUEST_AGENT_OUT,
+  GUEST_AGENT_SOCKET,
+  GUEST_CONTROL_PORT,
+  GUEST_DIR,
+  IMAGE_NODE_MODULES,
+} from '../../images/live/layout';
 import { bootImageOf, writeVmInitrd } from '../../vm/image';
 import { generateKeyPair, labKeyFiles, readKeyPair, writeKeyPair } from '../../vm/keys';
 import {
@@ -43,7 +50,7 @@ import {
 } from '../../vm/qemu';
 import { type StreamProcess, startGuestProcess } from '../../vm/guest-process';
 import { qmp } from '../../vm/qmp';
-import { GUEST_AGENT_SOCKET, GUEST_CONTROL_PORT, GUEST_DIR, relayCommand } from '../../vm/relay';
+import { relayCommand } from '../../vm/relay';
 import { NetnsBackend, parallel } from '../netns';
 import type { Backend, ExecOptions, WireSpec } from '../types';
 
@@ -121,7 +128,7 @@ export class VmBackend implements Backend {
   private qemu: QemuBinary | undefined;
   private readonly boots = new Map<string, Booting>();
   /** Nodes whose /init starts the image's agent, with the arguments it was given. */
-  private readonly bootAgents = new Map<string, { sha256: string; args: string[] }>();
+  private readonly bootAgents = new Map<string, BootAgent>();
   private readonly sessions = new Map<string, Promise<SshSession>>();
   private bootAll: Promise<void> | undefined;
   onBoot: (p: VmBootProgress) => void = () => {};
@@ -206,7 +213,7 @@ export class VmBackend implements Backend {
       if (accel.note)
         this.onBoot({ node: node.name, state: 'queued', ms: 0, accel: accel.accel, note: accel.note });
       // The node's configuration travels as a second archive after the image's initramfs.
-      let agent: { sha256: string; args: string[] } | undefined;
+      let agent: BootAgent | undefined;
       if (node.stack === 'ts') {
         agentHash ??= createHash('sha256').update(readFileSync(agentScript())).digest('hex');
         agent = { sha256: agentHash, args: guestAgentArgs(node, node.phy === 'tun' ? 'tun' : undefined) };
@@ -514,7 +521,7 @@ export class VmBackend implements Backend {
       shellQuote([
         'sh',
         '-c',
-        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_DIR}/agent.out 2>&1 & pid=$!; ${untilListening('pid')}`,
+        `rm -f ${GUEST_AGENT_SOCKET}; setsid ${agent} </dev/null >>${GUEST_AGENT_OUT} 2>&1 & pid=$!; ${untilListening('pid')}`,
       ]),
       { timeoutMs: 90_000 },
     );
@@ -577,7 +584,7 @@ export class VmBackend implements Backend {
         if (up.code !== 0)
           throw new RuntimeFailure(`VM node '${node}': cannot copy the agent bundle in: ${up.stderr.trim()}`);
       }
-      return await startGuestProcess(s, ['node', guestPath, ...args], { NODE_PATH: GUEST_NODE_MODULES });
+      return await startGuestProcess(s, ['node', guestPath, ...args], { NODE_PATH: IMAGE_NODE_MODULES });
     } catch (e) {
       await s.close().catch(() => {});
       throw e;
@@ -610,9 +617,6 @@ export class VmBackend implements Backend {
   }
 }
 
-/** Where the live image keeps the npm packages the bundles leave external (koffi, ssh2). */
-const GUEST_NODE_MODULES = '/opt/mplab/node_modules';
-
 /**
  * The guest agent's arguments: its control port on the guest's loopback, and only the planned
  * addresses (the management NIC, and the address QEMU's user network advertises on it, must never
@@ -631,7 +635,7 @@ function untilListening(pidVar: string): string {
   const listening = `0100007F:${GUEST_CONTROL_PORT.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`;
   return (
     `i=0; until grep -q '${listening}' /proc/net/tcp; do ` +
-    `kill -0 $${pidVar} 2>/dev/null || { echo 'the agent exited:' >&2; tail -5 ${GUEST_DIR}/agent.out >&2; exit 1; }; ` +
+    `kill -0 $${pidVar} 2>/dev/null || { echo 'the agent exited:' >&2; tail -5 ${GUEST_AGENT_OUT} >&2; exit 1; }; ` +
     `i=$((i+1)); [ $i -lt 1200 ] || { echo 'the agent did not listen within 60 s' >&2; exit 1; }; sleep 0.05; done; echo started`
   );
 }

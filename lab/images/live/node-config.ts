@@ -10,6 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../../errors';
 import { type CpioEntry, cpioArchive } from './cpio';
+import { BOOT_AGENT_PID, GUEST_AGENT_OUT, GUEST_DIR, IMAGE_AGENT } from './layout';
 
 const token = z
   .string()
@@ -119,15 +120,11 @@ export function nodeScript(cfg: Parsed): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Where /init records the pid of the agent it started (the VM backend adopts that agent). */
-export const BOOT_AGENT_PID = '/run/mplab/boot-agent.pid';
-export const IMAGE_AGENT = '/opt/mplab/dist/agent.js';
-
-function bootAgentLines(agent: { sha256: string; args: string[] }): string[] {
+function bootAgentLines(agent: NonNullable<Parsed['agent']>): string[] {
   return [
     `if [ "$(sha256sum ${IMAGE_AGENT} 2>/dev/null | cut -d' ' -f1)" = ${agent.sha256} ]; then`,
-    '  mkdir -p /run/mplab',
-    `  setsid node ${IMAGE_AGENT} ${agent.args.join(' ')} </dev/null >>/run/mplab/agent.out 2>&1 &`,
+    `  mkdir -p ${GUEST_DIR}`,
+    `  setsid node ${IMAGE_AGENT} ${agent.args.join(' ')} </dev/null >>${GUEST_AGENT_OUT} 2>&1 &`,
     `  echo $! >${BOOT_AGENT_PID}`,
     'fi',
   ];

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
 import { HostKeyMismatchError, SshSession } from '../../../lab/remote/ssh';
 import { ensureLiveImage } from '../../../lab/images/live/index';
-import { IMAGE_AGENT } from '../../../lab/images/live/node-config';
+import { IMAGE_AGENT } from '../../../lab/images/live/layout';
 import { runTraffic } from '../../../lab/run/index';
 import { readState } from '../../../lab/state';
 import { labKeyFiles } from '../../../lab/vm/keys';

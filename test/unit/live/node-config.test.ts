@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readCpio } from '../../../lab/images/live/cpio';
+import { BOOT_AGENT_PID, IMAGE_AGENT } from '../../../lab/images/live/layout';
 import {
-  BOOT_AGENT_PID,
-  IMAGE_AGENT,
   ipBatch,
   nodeConfigEntries,
   nodeScript,

@@ -17,6 +17,9 @@ import { verifySegmentChecksum } from '../../../stack/wire/tcp';
 import { runCli } from '../../helpers/cli';
 
 const topo = (f: string) => join(__dirname, '../../../topologies', f);
+/** `mplab run a b --sim -t topologies/two-host.yaml …` */
+const simCli = (...args: string[]) =>
+  runCli(['run', 'a', 'b', '--sim', '-t', topo('two-host.yaml'), ...args]);
 
 interface Rec {
   t: number;
@@ -108,21 +111,7 @@ describe('run --sim --capture', () => {
 
   it('the CLI: a pcap beside the run; exit 2 without --sim or with a bad --capture-at, and no file', async () => {
     const file = join(dir, 'run.pcap');
-    const ok = await runCli([
-      'run',
-      'a',
-      'b',
-      '--sim',
-      '-t',
-      topo('two-host.yaml'),
-      '--time',
-      '300ms',
-      '--json',
-      '--capture',
-      file,
-      '--capture-at',
-      'b:eth1',
-    ]);
+    const ok = await simCli('--time', '300ms', '--json', '--capture', file, '--capture-at', 'b:eth1');
     expect(ok.code, ok.err).toBe(0);
     const recs = records(new Uint8Array(readFileSync(file)));
     expect(recs.length).toBeGreaterThan(10);
@@ -132,21 +121,10 @@ describe('run --sim --capture', () => {
     const noSim = await runCli(['run', 'a', 'b', '--capture', bad]);
     expect(noSim.code).toBe(2);
     expect(noSim.err).toMatch(/--capture goes with --sim/);
-    const badAt = await runCli([
-      'run',
-      'a',
-      'b',
-      '--sim',
-      '-t',
-      topo('two-host.yaml'),
-      '--capture',
-      bad,
-      '--capture-at',
-      'q',
-    ]);
+    const badAt = await simCli('--capture', bad, '--capture-at', 'q');
     expect(badAt.code).toBe(2);
     expect(badAt.err).toMatch(/no node "q"/);
-    const atOnly = await runCli(['run', 'a', 'b', '--sim', '-t', topo('two-host.yaml'), '--capture-at', 'a']);
+    const atOnly = await simCli('--capture-at', 'a');
     expect(atOnly.code).toBe(2);
     expect(existsSync(bad)).toBe(false);
   });
