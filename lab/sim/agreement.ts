@@ -5,13 +5,20 @@
  * renders it, a unit test checks the doc matches).
  *
  * Agreement means: goodput and median RTT (weighted by the data each sample carried) within the
- * range the simulator's seeds span, give or take 10 %, and the same address pairs carrying data
+ * range the simulator's seeds span, give or take 10 % (the RTT's upper edge 2 ms higher for the
+ * lab's per-packet processing), and the same address pairs carrying data
  * (every pair all seeds use, no pair none uses).
  */
 import type { RunResult } from '../run/result';
 
 export const GOODPUT_TOLERANCE = 0.1;
 export const RTT_TOLERANCE = 0.1;
+/**
+ * Milliseconds a lab round trip may exceed the simulator's range by, besides the tolerance: the
+ * lab's hosts take time per packet (the agents' event loops at both ends; the simulator has no
+ * CPU model), ~1 ms per round trip here, which is over 10 % of datacenter-multiport's 10 ms.
+ */
+export const RTT_SLACK_MS = 2;
 
 /** Address pairs ("10.0.1.1 > 10.0.1.2") of the subflows that carried payload, sorted. */
 export function carryingPairs(r: RunResult): string[] {
@@ -148,7 +155,7 @@ export function compareRuns(name: string, command: string, lab: RunResult, sims:
     pairsInEvery: every,
   };
   const goodputOutside = outside(l.goodputMbps, s.goodputRange);
-  const rttOutside = outside(l.medianRttMs, s.rttRange);
+  const rttOutside = outside(l.medianRttMs, [s.rttRange[0], s.rttRange[1] + RTT_SLACK_MS]);
   const pairsMatch = every.every((p) => l.pairs.includes(p)) && l.pairs.every((p) => union.includes(p));
   const agree =
     l.integrity === 'ok' &&
