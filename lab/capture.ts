@@ -43,6 +43,30 @@ export interface CaptureHandle {
   done: Promise<CaptureResult>;
 }
 
+/**
+ * dumpcap's argv (after the command name) for `iface`, writing to `out` ("-" for stdout): classic
+ * libpcap, quiet, with the options' stop conditions, snaplen and filter.
+ */
+export function dumpcapArgs(iface: string, out: string, options: CaptureOptions): string[] {
+  const args = ['-i', iface, '-w', out, '-P', '-q'];
+  if (options.seconds !== undefined) args.push('-a', `duration:${Math.max(1, Math.ceil(options.seconds))}`);
+  if (options.packets !== undefined) args.push('-c', String(options.packets));
+  if (options.snaplen !== undefined) args.push('-s', String(options.snaplen));
+  if (options.filter) args.push('-f', options.filter);
+  return args;
+}
+
+/** dumpcap says this on stderr once it captures. */
+export const DUMPCAP_READY = 'Capturing on';
+
+/** The packet and drop counts dumpcap prints on stderr when it ends (undefined: it printed none). */
+export function dumpcapCounts(stderr: string): { packets: number; dropped: number } | undefined {
+  const m = /Packets captured: (\d+)/.exec(stderr);
+  if (!m) return undefined;
+  const d = /received\/dropped on interface [^:]*: \d+\/(\d+)/.exec(stderr);
+  return { packets: Number(m[1]), dropped: d ? Number(d[1]) : 0 };
+}
+
 /** Starts dumpcap in `handle` on `iface`; resolves once it is capturing. */
 export function startCapture(
   handle: string,
@@ -51,11 +75,7 @@ export function startCapture(
   options: CaptureOptions = {},
 ): Promise<CaptureHandle> {
   const out = resolve(file);
-  const args = ['netns', 'exec', handle, 'dumpcap', '-i', iface, '-w', out, '-P', '-q'];
-  if (options.seconds !== undefined) args.push('-a', `duration:${Math.max(1, Math.ceil(options.seconds))}`);
-  if (options.packets !== undefined) args.push('-c', String(options.packets));
-  if (options.snaplen !== undefined) args.push('-s', String(options.snaplen));
-  if (options.filter) args.push('-f', options.filter);
+  const args = ['netns', 'exec', handle, 'dumpcap', ...dumpcapArgs(iface, out, options)];
   const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   let ready: (() => void) | undefined;
@@ -64,20 +84,19 @@ export function startCapture(
   });
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
-    if (stderr.includes('Capturing on')) ready?.();
+    if (stderr.includes(DUMPCAP_READY)) ready?.();
   });
   const done = new Promise<CaptureResult>((res, rej) => {
     child.on('error', (e) => rej(new RuntimeFailure(`capture: cannot run dumpcap: ${e.message}`)));
     child.on('close', (code, signal) => {
-      const m = /Packets captured: (\d+)/.exec(stderr);
-      const d = /received\/dropped on interface [^:]*: \d+\/(\d+)/.exec(stderr);
-      if (code !== 0 && !m && signal !== 'SIGINT')
+      const counts = dumpcapCounts(stderr);
+      if (code !== 0 && !counts && signal !== 'SIGINT')
         rej(
           new RuntimeFailure(
             `capture on ${handle}:${iface} failed: ${stderr.trim() || `exit ${code ?? signal}`}`,
           ),
         );
-      else res({ file: out, packets: m ? Number(m[1]) : 0, dropped: d ? Number(d[1]) : 0 });
+      else res({ file: out, packets: counts?.packets ?? 0, dropped: counts?.dropped ?? 0 });
     });
   });
   return new Promise((res, rej) => {

@@ -17,7 +17,7 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface RunResult {
+export interface CommandResult {
   code: number;
   /** Set when the process died from a signal. */
   signal?: NodeJS.Signals;
@@ -28,7 +28,7 @@ export interface RunResult {
 export class CommandError extends Error {
   constructor(
     readonly argv: string[],
-    readonly result: RunResult,
+    readonly result: CommandResult,
   ) {
     const detail = result.stderr.trim() || result.stdout.trim();
     super(
@@ -38,7 +38,7 @@ export class CommandError extends Error {
   }
 }
 
-export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+export async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
   const inherit = options.stdio === 'inherit';
   const r = await execa(cmd, args, {
     reject: false,
@@ -55,7 +55,7 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
   });
   // A command that could not start at all (ENOENT, EACCES) is an error whatever allowFail says.
   if (r.exitCode === undefined && !r.signal) throw r.cause instanceof Error ? r.cause : new Error(r.message);
-  const result: RunResult = {
+  const result: CommandResult = {
     code: r.exitCode ?? 128,
     stdout: typeof r.stdout === 'string' ? r.stdout : '',
     stderr: typeof r.stderr === 'string' ? r.stderr : '',
@@ -66,14 +66,14 @@ export async function run(cmd: string, args: string[], options: RunOptions = {})
 }
 
 /** `ip [-n ns] -batch -` (with -force: keep going after an error, report the first). */
-export function ipBatch(ns: string | null, lines: string[], force = false): Promise<RunResult> {
+export function ipBatch(ns: string | null, lines: string[], force = false): Promise<CommandResult> {
   if (lines.length === 0) return Promise.resolve({ code: 0, stdout: '', stderr: '' });
   const args = [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'];
   return run('ip', args, { input: `${lines.join('\n')}\n`, allowFail: force });
 }
 
 /** `tc [-n ns] -batch -`. */
-export function tcBatch(ns: string | null, lines: string[], force = false): Promise<RunResult> {
+export function tcBatch(ns: string | null, lines: string[], force = false): Promise<CommandResult> {
   if (lines.length === 0) return Promise.resolve({ code: 0, stdout: '', stderr: '' });
   const args = [...(ns ? ['-n', ns] : []), ...(force ? ['-force'] : []), '-batch', '-'];
   return run('tc', args, { input: `${lines.join('\n')}\n`, allowFail: force });

@@ -38,7 +38,7 @@ import { wireSpecOf } from './backends/types';
 import { type CaptureHandle, type CaptureOptions, startCapture, startStackCapture } from './capture';
 import { MplabError, RuntimeFailure, UsageError } from './errors';
 import { buildImage, imageTag, projectRoot, readDefinition } from './images/build';
-import type { RunResult } from './exec';
+import type { CommandResult } from './exec';
 import type { RunResult as TrafficResult } from './run/result';
 import type { RunSpec as TrafficSpec } from './run/spec';
 import type { LabRunOptions as TrafficOptions } from './run/ts';
@@ -953,7 +953,7 @@ export class Lab {
     node: string,
     cmd: string[] | string,
     options: { stdio?: 'pipe' | 'inherit'; input?: string; timeoutMs?: number } = {},
-  ): Promise<RunResult> {
+  ): Promise<CommandResult> {
     this.node(node);
     const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
     if (argv.length === 0 || argv[0] === '') throw new UsageError('exec: no command given');
@@ -1179,10 +1179,12 @@ export class Lab {
         throw new UsageError('capture --stack takes no filter, packet count or snaplen');
       return startStackCapture(await this.agent(nodeName), file, options);
     }
-    if (this.cluster && this.cluster.hostOf[nodeName] !== 'local')
-      throw new UsageError(
-        `node '${nodeName}' runs on host ${this.cluster.hostOf[nodeName]}: capturing on its interfaces from here is not supported yet; capture inside its stack with --stack (through its agent)`,
-      );
+    const host = this.cluster?.hostOf[nodeName];
+    if (this.cluster && host !== undefined && host !== 'local') {
+      const { startRemoteCapture } = await import('./remote/capture');
+      const { hostsOf } = await import('./remote/cluster');
+      return startRemoteCapture(hostsOf(this.cluster), host, this.handle(nodeName), iface, file, options);
+    }
     return startCapture(this.handle(nodeName), iface, file, options);
   }
 

@@ -5,7 +5,7 @@
  * they are derived from the connections' subflows (the token is then unknown and shown as `conn N`).
  */
 import type { AgentReport } from '../stack/agent/protocol';
-import { formatReport as formatStackReport, type StackReport } from '../stack/report';
+import { type CoreReport, formatCoreReport } from '../stack/report';
 
 export interface MappingRow {
   token: string;
@@ -69,7 +69,7 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), `| ${w.map((n) => '-'.repeat(n)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
-function isStackReport(v: unknown): v is StackReport {
+function isCoreReport(v: unknown): v is CoreReport {
   return (
     isObj(v) && Array.isArray(v.connections) && Array.isArray(v.mappingTable) && typeof v.now === 'number'
   );
@@ -78,11 +78,11 @@ function isStackReport(v: unknown): v is StackReport {
 /** The report of one node as text: the agent's view, then the stack's own text view when present. */
 export function formatReport(node: string, r: AgentReport): string {
   const out: string[] = [];
-  if (isStackReport(r.stack)) {
+  if (isCoreReport(r.stack)) {
     out.push(
       `node ${node}: ${r.core} core, up ${r.uptime.toFixed(1)} s, udp port ${r.udpPort}, phy in ${r.phy.datagramsIn} / out ${r.phy.datagramsOut} datagrams, garbage ${r.phy.garbageDropped}`,
     );
-    out.push(formatStackReport(r.stack).trimEnd());
+    out.push(formatCoreReport(r.stack).trimEnd());
     return out.join('\n');
   }
   out.push(

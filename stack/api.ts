@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { ConnectOptions, ConnInfo, ConnStats, CoreEvent, NetCore } from './core/contract';
-import type { StackReport as CoreReport } from './report';
+import type { CoreReport } from './report';
 import { type BuiltCore, type CoreKind, createCore } from './runtime/core-factory';
 import { Driver } from './runtime/driver';
 import { SynGuard, type SynGuardOptions, tupleKey } from './runtime/syn-guard';

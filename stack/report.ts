@@ -1,7 +1,7 @@
 /**
  * The state report (the design's "report on internal state"): every connection with its tokens
  * (never the keys), state, data-level sequence numbers and subflows; the path manager's mapping
- * table; the MIB counters. `MptcpHost.report()` builds it; `formatReport` prints the text view with
+ * table; the MIB counters. `MptcpHost.report()` builds it; `formatCoreReport` prints the text view with
  * the mapping table as the design shows it (token | path index | endpoint_id).
  */
 import type { SubflowStats } from './core/contract';
@@ -47,7 +47,7 @@ export interface ConnReport {
   subflows: SubflowReport[];
 }
 
-export interface MappingRow {
+export interface CoreMappingRow {
   token: string;
   pathIndex: number;
   endpoint: EndpointReport;
@@ -55,12 +55,12 @@ export interface MappingRow {
   backup: boolean;
 }
 
-export interface StackReport {
+export interface CoreReport {
   /** Time of the snapshot (the core's clock, ms). */
   now: number;
   addresses: string[];
   connections: ConnReport[];
-  mappingTable: MappingRow[];
+  mappingTable: CoreMappingRow[];
   mib: Record<string, number>;
   sysctl?: Record<string, number | string>;
 }
@@ -84,7 +84,7 @@ function table(head: string[], rows: string[][], sep = '  '): string[] {
 }
 
 /** The text view. */
-export function formatReport(r: StackReport): string {
+export function formatCoreReport(r: CoreReport): string {
   const out: string[] = [];
   out.push(`MPTCP state at t=${r.now.toFixed(3)} ms — addresses: ${r.addresses.join(', ') || '(none)'}`);
   out.push('');
@@ -158,6 +158,6 @@ export function formatReport(r: StackReport): string {
 }
 
 /** The JSON view (stable key order, bigint-free). */
-export function reportToJSON(r: StackReport): string {
+export function reportToJSON(r: CoreReport): string {
   return JSON.stringify(r, null, 2);
 }

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { RuntimeFailure } from '../errors';
-import type { RunResult } from '../exec';
+import type { CommandResult } from '../exec';
 import { ipBatch } from '../exec';
 import { runDir } from '../state';
 import { NetnsBackend, parallel } from './netns';
@@ -124,7 +124,7 @@ export class DockerBackend implements Backend {
     );
   }
 
-  async exec(handle: string, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
+  async exec(handle: string, argv: string[], options: ExecOptions = {}): Promise<CommandResult> {
     if (!this.isContainer(handle)) return this.ns.exec(handle, argv, options);
     const docker = await this.docker();
     const container = docker.getContainer(handle);

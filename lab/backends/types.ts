@@ -4,7 +4,7 @@
  * backend can apply them with few processes; a backend never decides anything about the topology —
  * the model (lab/topology/model.ts) is fully planned before it gets here.
  */
-import type { RunResult } from '../exec';
+import type { CommandResult } from '../exec';
 import type { LinkModel, NodeModel } from '../topology/model';
 
 /** One end of a link as the backend wires it. */
@@ -51,7 +51,7 @@ export interface Backend {
   /** Sets an interface up or down; when up, re-applies the node's routes over it. */
   setIfaceUp(handle: string, node: NodeModel, ifname: string, up: boolean): Promise<void>;
   /** Runs a command inside a node. */
-  exec(handle: string, argv: string[], options?: ExecOptions): Promise<RunResult>;
+  exec(handle: string, argv: string[], options?: ExecOptions): Promise<CommandResult>;
   /** Starts a long-lived process inside a node, detached from the caller; returns its pid. */
   spawnDetached(handle: string, argv: string[], logFile: string): number;
   /** The same where starting takes a round trip (containers); used instead when present. */

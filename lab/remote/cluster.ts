@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { AgentClient } from '../../stack/agent/client';
 import { MplabError, RuntimeFailure, UsageError } from '../errors';
-import type { RunResult } from '../exec';
+import type { CommandResult } from '../exec';
 import { run } from '../exec';
 import type { DownResult, LabStatus, LinkChangeRequest, LinkStatus, NodeStatus, UpOptions } from '../lab';
 import { Lab } from '../lab';
@@ -550,9 +550,9 @@ export async function remoteExec(
   node: string,
   argv: string[],
   options: { input?: string; timeoutMs?: number; stdio?: 'pipe' | 'inherit' },
-): Promise<RunResult> {
+): Promise<CommandResult> {
   const host = hostOfNode(record, node);
-  const r = await hostsOf(record).call<RunResult>(host, {
+  const r = await hostsOf(record).call<CommandResult>(host, {
     op: 'exec',
     lab: record.lab,
     node,

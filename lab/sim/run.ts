@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { subflowFigures } from '../../stack/agent/traffic';
 import type { CoreEvent } from '../../stack/core/contract';
 import type { MptcpHost } from '../../stack/mptcp/host';
-import { formatReport, type StackReport } from '../../stack/report';
+import { formatCoreReport, type CoreReport } from '../../stack/report';
 import type { Rng } from '../../stack/sim/prng';
 import { VERSION } from '../../stack/version';
 import type { RunEvent, RunResult, TimelinePoint } from '../run/result';
@@ -73,7 +73,7 @@ export interface SimRunOptions {
 export interface SimRunOutput {
   result: RunResult;
   /** State reports (stack/report.ts) of sender and receiver, taken during the transfer: text and object. */
-  reports: { node: string; text: string; report: StackReport }[];
+  reports: { node: string; text: string; report: CoreReport }[];
   /** Virtual ms simulated, and wall ms it took. */
   virtualMs: number;
   wallMs: number;
@@ -304,7 +304,7 @@ function* simulateSteps(
       const core = h.core as Partial<MptcpHost>;
       if (typeof core.report === 'function') {
         const report = core.report.call(h.core);
-        reports.push({ node, text: formatReport(report), report });
+        reports.push({ node, text: formatCoreReport(report), report });
       }
     }
   };

@@ -1,7 +1,7 @@
 // IPv4/IPv6 address and prefix arithmetic for the addressing plan. Addresses are bigints so both
 // families share one code path; formatting follows RFC 5952 for IPv6.
 
-import { formatIPv6 } from '../../stack/wire/ip';
+import { formatIPv6, parseIPv4, parseIPv6 } from '../../stack/wire/ip';
 import type { Family } from './model';
 
 export interface Ip {
@@ -20,59 +20,26 @@ export function bits(family: Family): number {
   return family === 4 ? 32 : 128;
 }
 
+/** Big-endian bytes as one number. */
+function toBig(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
+/** IPv4 text as a number, by the stack's one parser (stack/wire/ip.ts). */
 export function parseIpv4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
+  const b = parseIPv4(s);
+  return b ? toBig(b) : undefined;
 }
 
+/** IPv6 text (RFC 4291 §2.2, embedded IPv4 tail allowed) as a number, by the stack's parser. */
 export function parseIpv6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s)) return undefined;
-  let head = s;
-  let tailV4: bigint | undefined;
-  // Embedded IPv4 in the last 32 bits (::ffff:1.2.3.4).
-  const lastColon = s.lastIndexOf(':');
-  if (s.includes('.')) {
-    tailV4 = parseIpv4(s.slice(lastColon + 1));
-    if (tailV4 === undefined) return undefined;
-    head = `${s.slice(0, lastColon + 1)}0:0`;
-  }
-  const dbl = head.split('::');
-  if (dbl.length > 2) return undefined;
-  const parseGroups = (x: string): number[] | undefined => {
-    if (x === '') return [];
-    const gs = x.split(':');
-    const out: number[] = [];
-    for (const g of gs) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = parseGroups(dbl[0]!);
-  const right = dbl.length === 2 ? parseGroups(dbl[1]!) : [];
-  if (!left || !right) return undefined;
-  let groups: number[];
-  if (dbl.length === 2) {
-    const fill = 8 - left.length - right.length;
-    if (fill < 1) return undefined;
-    groups = [...left, ...new Array<number>(fill).fill(0), ...right];
-  } else groups = left;
-  if (groups.length !== 8) return undefined;
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(g);
-  if (tailV4 !== undefined) v = (v & ~0xffffffffn) | tailV4;
-  return v;
+  const b = parseIPv6(s);
+  return b ? toBig(b) : undefined;
 }
 
-export function parseIp(s: string): Ip | undefined {
+export function parseIpValue(s: string): Ip | undefined {
   const v4 = parseIpv4(s);
   if (v4 !== undefined) return { family: 4, value: v4 };
   const v6 = s.includes(':') ? parseIpv6(s) : undefined;
@@ -86,7 +53,7 @@ export type CidrResult = { ok: true; cidr: Cidr } | { ok: false; message: string
 export function parseCidr(s: string, requirePrefix = true): CidrResult {
   const slash = s.indexOf('/');
   const addrText = slash < 0 ? s : s.slice(0, slash);
-  const ip = parseIp(addrText.trim());
+  const ip = parseIpValue(addrText.trim());
   if (!ip) return { ok: false, message: `"${addrText}" is not an IPv4 or IPv6 address` };
   let prefix = bits(ip.family);
   if (slash < 0) {

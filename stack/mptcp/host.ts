@@ -17,7 +17,7 @@ import type {
   UnreachableCode,
 } from '../core/contract';
 import { PathManager, type PmStrategy } from '../pm/index';
-import { formatReport, hex32, type StackReport } from '../report';
+import { formatCoreReport, hex32, type CoreReport } from '../report';
 import { createScheduler } from '../sched/index';
 import type { OppLevel } from '../sched/opportunistic';
 import { Sysctl } from '../sysctl';
@@ -408,7 +408,7 @@ export class MptcpHost implements NetCore, ConnHost {
   }
 
   /** The state report (tokens, never keys). */
-  report(): StackReport {
+  report(): CoreReport {
     return {
       now: this.now,
       addresses: [...this.addresses],
@@ -426,7 +426,7 @@ export class MptcpHost implements NetCore, ConnHost {
   }
 
   reportText(): string {
-    return formatReport(this.report());
+    return formatCoreReport(this.report());
   }
 
   /** Connection object (tests and the report). */

@@ -8,7 +8,7 @@
  */
 import type { NetCore } from '../core/contract';
 import { MptcpHost } from '../mptcp/host';
-import type { StackReport as CoreReport } from '../report';
+import type { CoreReport } from '../report';
 import type { Sysctl } from '../sysctl';
 import type { TcbConfig } from '../tcp/tcb';
 import { TcpHost } from '../tcp/host';

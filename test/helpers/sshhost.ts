@@ -392,3 +392,15 @@ export function sshHostsScope(): void {
     for (const n of [...nets]) await n.cleanup();
   });
 }
+
+/**
+ * The live-CD demo (topologies/ietf-livecd.yaml) spread over hosts h1 and h2: the phone-like client
+ * and its two access points on h1, the core and the server on h2, so the WiFi and 3G uplinks cross.
+ */
+export const LIVECD_ON_TWO_HOSTS: Readonly<Record<string, string>> = {
+  client: 'h1',
+  'wifi-ap': 'h1',
+  '3g-gw': 'h1',
+  core: 'h2',
+  server: 'h2',
+};

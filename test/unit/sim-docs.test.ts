@@ -10,7 +10,9 @@ import {
   carryingPairs,
   compareRuns,
   medianRttMs,
+  RTT_TOLERANCE,
   renderAgreement,
+  rttToleranceOf,
   TABLE_BEGIN,
   TABLE_END,
   withAgreementTable,
@@ -118,5 +120,21 @@ describe('the agreement table', () => {
     expect(table).toMatch(/\| c \| 100\.00 \| 107\.50 \(95\.00–120\.00\) \| inside \| .*\| yes \|/);
     expect(table).toMatch(/\| c \| 100\.00 \| 80\.00 \| \+25\.0 % .*\(differ\).*\*\*no\*\* \|/);
     expect(() => compareRuns('c', 'x', lab, [])).toThrow(/at least one/);
+  });
+
+  it("widens the RTT band by half the seeds' own spread, never below the tolerance", () => {
+    expect(rttToleranceOf([10, 10])).toBe(RTT_TOLERANCE);
+    expect(rttToleranceOf([10, 11.5])).toBe(RTT_TOLERANCE);
+    // three-path: seeds at 56 and 96 ms (a queue sawtooth): a lab run at 42 ms is 25 % below
+    expect(rttToleranceOf([56, 96])).toBeCloseTo(40 / 56 / 2);
+    const pair: [string, string, number][] = [['10.0.1.1:1', '10.0.1.2:5001', 1]];
+    const lab = result(60, [42], pair);
+    const row = compareRuns('c', 'x', lab, [result(60, [56], pair), result(60, [96], pair)]);
+    expect(row.rttOutside).toBeCloseTo(42 / 56 - 1);
+    expect(row.agree).toBe(true);
+    // seeds that agree with each other keep the 10 %: the same lab run is then off
+    const tight = compareRuns('c', 'x', lab, [result(60, [56], pair), result(60, [57], pair)]);
+    expect(tight.rttTolerance).toBe(RTT_TOLERANCE);
+    expect(tight.agree).toBe(false);
   });
 });

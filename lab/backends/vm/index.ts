@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { agentScript, running as alive } from '../../agents';
 import { RuntimeFailure, UsageError } from '../../errors';
-import type { RunResult } from '../../exec';
+import type { CommandResult } from '../../exec';
 import { ipBatch } from '../../exec';
 import { HostKeyMismatchError, SshSession, shellQuote } from '../../remote/ssh';
 import { labDir, type ProcessRecord, readState, type StateFile, type VmRecord } from '../../state';
@@ -403,7 +403,7 @@ export class VmBackend implements Backend {
       });
   }
 
-  async exec(handle: string, argv: string[], options: ExecOptions = {}): Promise<RunResult> {
+  async exec(handle: string, argv: string[], options: ExecOptions = {}): Promise<CommandResult> {
     if (!this.isVm(handle)) return this.o.inner.exec(handle, argv, options);
     const node = this.nodeOf(handle).name;
     const s = await this.session(node);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Lab } from '../../../lab/lab';
-import type { StackReport } from '../../../stack/report';
+import type { CoreReport } from '../../../stack/report';
 import { caps } from '../../helpers/caps';
 import { ensureDistAgent, root } from './bundle';
 import { labName, labScope, leftovers, NOTHING } from './helpers';
@@ -64,7 +64,7 @@ describe.skipIf(!caps.netns || !caps.iperf3)('mplab proxy', () => {
       expect(started.code, started.err).toBe(0);
       expect(JSON.parse(started.out)).toMatchObject({ node: 'a', peer: 'b', peerAddress: '10.0.1.2' });
 
-      const mib = async () => ((await lab.report('b'))[0]!.report.stack as StackReport).mib;
+      const mib = async () => ((await lab.report('b'))[0]!.report.stack as CoreReport).mib;
       const before = await mib();
       const { stdout } = await run('ip', [
         'netns',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,13 @@ import type { LabModel, ScenarioEvent } from '../../../lab/topology/model';
 import { bundleAll, root } from '../../../scripts/bundle';
 import { caps } from '../../helpers/caps';
 import { netnsScope, tag } from '../../helpers/netns';
-import { createSshHosts, type SshHost, type SshHostNet, sshHostsScope } from '../../helpers/sshhost';
+import {
+  createSshHosts,
+  LIVECD_ON_TWO_HOSTS,
+  type SshHost,
+  type SshHostNet,
+  sshHostsScope,
+} from '../../helpers/sshhost';
 
 netnsScope();
 sshHostsScope();
@@ -150,6 +157,36 @@ describe.skipIf(!caps.netns || !caps.sshd)('a lab over two hosts (ssh + VXLAN)',
       for (const l of s.links) expect(l.counters.a?.txBytes ?? 0).toBeGreaterThan(1_000_000);
     }, 120_000);
 
+    it.skipIf(!caps.tshark)(
+      'captures on b:eth1 (b runs on h2) into a local pcap streamed over SSH: stopped, or ending by itself',
+      async () => {
+        const file = join(dir, 'b-eth1.pcap');
+        const counted = join(dir, 'b-eth2.pcap');
+        const h = await lab.capture('b:eth1', file);
+        const c = await lab.capture('b:eth2', counted, { packets: 25 });
+        const r = await lab.run({ from: 'a', to: 'b', bytes: 4_000_000, stack: 'ts', intervalMs: 200 });
+        expect(r.integrity).toBe('ok');
+        const res = await h.stop();
+        expect(res.file).toBe(file);
+        expect(res.packets).toBeGreaterThan(100);
+        expect((await c.done).packets).toBe(25);
+        const frames = (f: string) =>
+          execFileSync('tshark', ['-r', f, '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst'], {
+            encoding: 'utf8',
+          })
+            .trim()
+            .split('\n');
+        const pairs = frames(file);
+        // every frame dumpcap counted is in the file, and the file is the link's traffic
+        expect(pairs.length).toBe(res.packets);
+        expect(pairs).toContain('10.0.1.1\t10.0.1.2');
+        expect(pairs).toContain('10.0.1.2\t10.0.1.1');
+        expect(frames(counted).length).toBe(25);
+        expect(frames(counted).every((p) => p.includes('10.0.2.'))).toBe(true);
+      },
+      120_000,
+    );
+
     it('shapes across hosts: a rate set from here holds on the VXLAN ends of both hosts', async () => {
       await lab.link('a:eth1', { rateMbps: 8 });
       await lab.link('a:eth2', { rateMbps: 8 });
@@ -192,13 +229,7 @@ describe.skipIf(!caps.netns || !caps.sshd)('a lab over two hosts (ssh + VXLAN)',
 
   it('the live-CD demo over two hosts: integrity, events on both hosts, goodput bounded by the links', async () => {
     const file = join(root, 'topologies/ietf-livecd.yaml');
-    const where: Record<string, string> = {
-      client: 'h1',
-      'wifi-ap': 'h1',
-      '3g-gw': 'h1',
-      core: 'h2',
-      server: 'h2',
-    };
+    const where = LIVECD_ON_TWO_HOSTS;
     const one = await loadTopology(file, { name: `rl${tag()}` });
     const two = await loadTopology(file, { name: `rs${tag()}`, hosts: ['local', 'h1', 'h2'] });
     labs.push(one.name, two.name);

@@ -175,7 +175,9 @@ describe.skipIf(!caps.netns)('lab and --sim agree', () => {
           `the lab fell short of its links: lab ${row.lab.goodputMbps} Mbit/s, sim ${row.sim.goodputRange.join('–')} over ${SEEDS.length} seeds (busiest process ${cpu?.busiestProcess} core, machine ${Math.round((cpu?.machineBusy ?? 0) * 100)} % busy); the simulator has no CPU model yet`,
         );
       expect(Math.abs(row.goodputOutside), JSON.stringify(row)).toBeLessThanOrEqual(GOODPUT_TOLERANCE);
-      expect(Math.abs(row.rttOutside), JSON.stringify(row)).toBeLessThanOrEqual(RTT_TOLERANCE);
+      // RTT_TOLERANCE, or half the seeds' own spread where that is wider (see compareRuns)
+      expect(row.rttTolerance).toBeGreaterThanOrEqual(RTT_TOLERANCE);
+      expect(Math.abs(row.rttOutside), JSON.stringify(row)).toBeLessThanOrEqual(row.rttTolerance);
     });
   }
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatReport, mappingRows } from '../../../lab/report';
 import type { AgentReport } from '../../../stack/agent/protocol';
-import type { StackReport } from '../../../stack/report';
+import type { CoreReport } from '../../../stack/report';
 
 const base: AgentReport = {
   uptime: 1.5,
@@ -51,7 +51,7 @@ describe('report text view', () => {
   });
 
   it("uses the stack's own report and its mapping table when present", () => {
-    const stack: StackReport = {
+    const stack: CoreReport = {
       now: 12,
       addresses: ['10.0.1.1'],
       connections: [],

@@ -6,7 +6,7 @@ import {
   formatSubnet,
   overlaps,
   parseCidr,
-  parseIp,
+  parseIpValue,
   parseIpv6,
 } from '../../../lab/topology/addr';
 import { editDistance } from '../../../lab/topology/suggest';
@@ -80,8 +80,8 @@ describe('addresses', () => {
     expect(parseIpv6('::ffff:10.0.0.1')).toBe(0xffff0a000001n);
     expect(parseIpv6('1::2::3')).toBeUndefined();
     expect(parseIpv6('12345::')).toBeUndefined();
-    expect(parseIp('10.0.0.256')).toBeUndefined();
-    expect(parseIp('010.0.0.1')).toBeUndefined();
+    expect(parseIpValue('10.0.0.256')).toBeUndefined();
+    expect(parseIpValue('010.0.0.1')).toBeUndefined();
   });
   it('IPv6 format/parse round-trips', () => {
     fc.assert(
