@@ -59,12 +59,15 @@ export function dumpcapArgs(iface: string, out: string, options: CaptureOptions)
 /** dumpcap says this on stderr once it captures. */
 export const DUMPCAP_READY = 'Capturing on';
 
-/** The packet and drop counts dumpcap prints on stderr when it ends (undefined: it printed none). */
-export function dumpcapCounts(stderr: string): { packets: number; dropped: number } | undefined {
+/**
+ * The capture's result from what dumpcap printed on stderr when it ended; undefined when it
+ * printed no packet count (it failed, or was interrupted before it could).
+ */
+export function dumpcapResult(file: string, stderr: string): CaptureResult | undefined {
   const m = /Packets captured: (\d+)/.exec(stderr);
   if (!m) return undefined;
   const d = /received\/dropped on interface [^:]*: \d+\/(\d+)/.exec(stderr);
-  return { packets: Number(m[1]), dropped: d ? Number(d[1]) : 0 };
+  return { file, packets: Number(m[1]), dropped: d ? Number(d[1]) : 0 };
 }
 
 /** Starts dumpcap in `handle` on `iface`; resolves once it is capturing. */
@@ -89,14 +92,14 @@ export function startCapture(
   const done = new Promise<CaptureResult>((res, rej) => {
     child.on('error', (e) => rej(new RuntimeFailure(`capture: cannot run dumpcap: ${e.message}`)));
     child.on('close', (code, signal) => {
-      const counts = dumpcapCounts(stderr);
-      if (code !== 0 && !counts && signal !== 'SIGINT')
+      const result = dumpcapResult(out, stderr);
+      if (code !== 0 && !result && signal !== 'SIGINT')
         rej(
           new RuntimeFailure(
             `capture on ${handle}:${iface} failed: ${stderr.trim() || `exit ${code ?? signal}`}`,
           ),
         );
-      else res({ file: out, packets: counts?.packets ?? 0, dropped: counts?.dropped ?? 0 });
+      else res(result ?? { file: out, packets: 0, dropped: 0 });
     });
   });
   return new Promise((res, rej) => {

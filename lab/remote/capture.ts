@@ -14,13 +14,14 @@ import {
   type CaptureResult,
   DUMPCAP_READY,
   dumpcapArgs,
-  dumpcapCounts,
+  dumpcapResult,
 } from '../capture';
 import { RuntimeFailure } from '../errors';
 import type { HostSet } from './cluster';
 import { shellQuote } from './ssh';
 
 const PID_TAG = 'mplab-capture-pid';
+const PID_LINE = new RegExp(`${PID_TAG} (\\d+)\\n?`);
 
 /** Starts dumpcap on `host` in namespace `handle` on `iface`; resolves once it is capturing. */
 export async function startRemoteCapture(
@@ -59,21 +60,25 @@ export async function startRemoteCapture(
   ch.stderr.setEncoding('utf8');
   ch.stderr.on('data', (d: string) => {
     stderr += d;
-    const m = new RegExp(`${PID_TAG} (\\d+)`).exec(stderr);
-    if (m) pid = Number(m[1]);
+    if (pid === undefined) {
+      const m = PID_LINE.exec(stderr);
+      if (m) {
+        pid = Number(m[1]);
+        stderr = stderr.replace(PID_LINE, ''); // what remains is dumpcap's own
+      }
+    }
     if (stderr.includes(DUMPCAP_READY)) ready();
   });
   const done: Promise<CaptureResult> = Promise.all([ch.exitCode, written])
     .then(([code]) => {
-      const counts = dumpcapCounts(stderr);
+      const result = dumpcapResult(out, stderr);
       // 130: ended by our SIGINT before it printed its counts
-      if (code !== 0 && code !== 130 && !counts && /dumpcap.*(No such file|not found)/.test(stderr))
-        throw new RuntimeFailure(`${where}: dumpcap is not installed there (Debian package tshark)`);
-      if (code !== 0 && code !== 130 && !counts)
-        throw new RuntimeFailure(
-          `${where} failed: ${stderr.replace(new RegExp(`${PID_TAG} \\d+\\n?`), '').trim() || `exit ${code}`}`,
-        );
-      return { file: out, packets: counts?.packets ?? 0, dropped: counts?.dropped ?? 0 };
+      if (result || code === 0 || code === 130) return result ?? { file: out, packets: 0, dropped: 0 };
+      throw new RuntimeFailure(
+        /dumpcap.*(No such file|not found)/.test(stderr)
+          ? `${where}: dumpcap is not installed there (Debian package tshark)`
+          : `${where} failed: ${stderr.trim() || `exit ${code}`}`,
+      );
     })
     .finally(release);
   done.catch(() => {}); // a caller that only stops learns of a failure from stop()

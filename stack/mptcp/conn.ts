@@ -600,11 +600,13 @@ export class MpConn {
   /**
    * A subflow whose data hole repair is sending again elsewhere leaves the reinjection queue to
    * the others while another can carry it (the copy must not go back the slow way), and takes it
-   * when none can (the others gone: the queue then holds what they stranded).
+   * when none can: the others gone (the queue then holds what they stranded), or under repair
+   * themselves (each leaving it to the other, nobody would send it).
    */
   private leavesReinjection(sf: Subflow): boolean {
-    if (sf.repairedTo <= this.sb.una) return false;
-    for (const s of this.subflows) if (s !== sf && s.usable) return true;
+    const una = this.sb.una;
+    if (sf.repairedTo <= una) return false;
+    for (const s of this.subflows) if (s !== sf && s.usable && s.repairedTo <= una) return true;
     return false;
   }
 
@@ -1727,8 +1729,11 @@ export class MpConn {
   private armDataRto(now: number): void {
     if (this.dataRtoAt !== Number.POSITIVE_INFINITY || !this.multipath) return;
     if (this.sb.una >= Math.max(this.sb.nxt, this.sb.maxSent)) return;
+    // the subflows that can still carry data set the pace: a dead one's backed-off RTO (tens of
+    // seconds) would put this last resort out of reach
     let rto = 0;
-    for (const s of this.subflows) if (s.established) rto = Math.max(rto, s.tcb.rto);
+    for (const s of this.subflows) if (s.established && !s.stalled) rto = Math.max(rto, s.tcb.rto);
+    if (rto === 0) for (const s of this.subflows) if (s.established) rto = Math.max(rto, s.tcb.rto);
     this.dataRtoAt = now + Math.max(1000, 2 * rto) * 2 ** Math.min(this.dataRtoBackoff, 6);
   }
 
